@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -255,11 +256,13 @@ def spawn(
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    user: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a server process detached from our terminal (own session), output appended to `log`.
 
     Its own session means Ctrl-C in the shell that ran `sandbox up` does not kill it, and it outlives
-    the `up` command; `down` stops it by pid.
+    the `up` command; `down` stops it by pid. `user` runs it as that account (root only), e.g. postgres,
+    which refuses to run as root; the pid is then still the server itself, not a wrapper like runuser.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
@@ -273,6 +276,9 @@ def spawn(
             env=full_env,
             start_new_session=True,
             close_fds=True,
+            user=user,
+            group=pwd.getpwnam(user).pw_gid if user else None,
+            extra_groups=[] if user else None,
         )
 
 
