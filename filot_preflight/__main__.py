@@ -1,0 +1,5 @@
+"""`python -m filot_preflight` runs the CLI."""
+
+from filot_preflight.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""The `preflight` command: a list of thin commands. Errors are mapped to exit codes in one place (`main`)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from filot_preflight import __version__
+from filot_preflight.commands import check as check_cmd
+from filot_preflight.commands import manifest_cmd
+from filot_preflight.errors import PreflightError
+from filot_preflight.models import EXIT_INTERRUPTED, EXIT_INVALID_INPUT
+
+app = typer.Typer(
+    name="preflight",
+    help="Is this FiLot environment ready for production? Checks secrets, settings and live subsystems, with fixes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # tracebacks could show locals holding secrets; main() prints one line
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"preflight {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Deployment readiness for FiLot's backend."""
+
+
+app.command(name="check")(check_cmd.check)
+app.command(name="checkers")(check_cmd.checkers)
+app.add_typer(manifest_cmd.app, name="manifest")
+# Sub-command groups added by other modules (one line each):
+# -- subcommands --
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and turn every way it can end into one line and an exit code."""
+    try:
+        rv = app(args=argv, prog_name="preflight", standalone_mode=False)
+    except typer.Exit as e:
+        rv = e.exit_code
+    except PreflightError as e:
+        _fail(str(e), e.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 - last resort: one redacted line, never a traceback with secrets
+        if _is_click_error(e):  # Typer vendors click; match its errors by shape, not by class
+            ctx = getattr(e, "ctx", None)
+            cmd = ctx.command_path if ctx is not None else "preflight"
+            code = int(getattr(e, "exit_code", EXIT_INVALID_INPUT))
+            _fail(f"{cmd}: {e.format_message()} (see '{cmd} --help')", code)  # type: ignore[attr-defined]
+        from filot_preflight.commands.common import LOG_REDACTOR
+
+        _fail(f"internal error: {e.__class__.__name__}: {LOG_REDACTOR.redact(str(e))[:300]}", 3)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _is_click_error(e: Exception) -> bool:
+    return hasattr(e, "format_message") and hasattr(e, "exit_code")
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"preflight: error: {message}\n" if code == EXIT_INVALID_INPUT else f"preflight: {message}\n")
+    sys.exit(code)

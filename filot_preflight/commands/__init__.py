@@ -1,0 +1,1 @@
+"""CLI sub-commands; cli.py wires them into one Typer app."""

@@ -1,0 +1,155 @@
+"""The core the commands call: load manifest and values, build the context, run checkers into a Report."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filot_preflight import manifest as manifest_mod
+from filot_preflight import registry
+from filot_preflight.checkers.base import CheckContext, Checker, Options, result
+from filot_preflight.errors import UsageError
+from filot_preflight.manifest import Manifest
+from filot_preflight.models import CheckResult, Report, Status
+from filot_preflight.redact import Redactor, secret_values
+from filot_preflight.runner import Callback, run_checks
+from filot_preflight.settings import pick
+from filot_preflight.sources import ValueStore, load_values
+
+log = logging.getLogger("filot_preflight")
+
+SOURCES = ("env", "aws")
+
+
+@dataclass
+class Inputs:
+    """What a command reads before it does anything: the manifest, the values, and a redactor that knows them."""
+
+    manifest: Manifest
+    store: ValueStore
+    redactor: Redactor
+    source_problems: list[CheckResult] = field(default_factory=list)
+
+
+def load_inputs(
+    manifest_path: Path | None,
+    env_files: Sequence[str] = (),
+    sources: Sequence[str] = ("env",),
+    *,
+    options: Options | None = None,
+    environ: Mapping[str, str] | None = None,
+    redactor: Redactor | None = None,
+) -> Inputs:
+    """Load the manifest and every value source in precedence order (see sources.py)."""
+    bad = [s for s in sources if s not in SOURCES]
+    if bad:
+        raise UsageError(f"--source {bad[0]}: unknown source; choose from {', '.join(SOURCES)}")
+    m = manifest_mod.load(manifest_path)
+    log.info("manifest %s %s: %d variables", m.name, m.version, len(m.variables))
+    store = load_values(m, env_files, use_process_env="env" in sources, environ=environ)
+    log.info("read %d values from %d env file(s)", len(store.values), len(env_files))
+    problems: list[CheckResult] = []
+    redactor = redactor or Redactor()
+    _teach(redactor, m, store)
+    if "aws" in sources:
+        problems = _read_aws(m, store, options or Options())
+        _teach(redactor, m, store)
+    return Inputs(m, store, redactor, problems)
+
+
+def _teach(redactor: Redactor, m: Manifest, store: ValueStore) -> None:
+    names = {v.name for v in m.variables}
+    redactor.add(secret_values(store.values, {v.name for v in m.secrets()}, names))
+
+
+def _read_aws(m: Manifest, store: ValueStore, options: Options) -> list[CheckResult]:
+    from filot_preflight import aws_source  # boto3 is heavy; only when asked for
+
+    read = aws_source.read_secrets(m, options)
+    store.add(read.values)
+    log.info("read %d values from AWS Secrets Manager in %d call(s)", len(read.values), read.calls)
+    return list(getattr(read, "problems", []))
+
+
+def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], config: Mapping[str, Any]) -> Options:
+    """Fill options the flags left unset from PREFLIGHT_* settings in env files, then the config file."""
+    layers: list[Mapping[str, Any]] = [store.settings(), config]
+    return replace(
+        base,
+        timeout=pick(flags.get("timeout"), "PREFLIGHT_TIMEOUT", layers, base.timeout, "float"),
+        ca_file=pick(flags.get("ca_file"), "PREFLIGHT_CA_FILE", layers, base.ca_file, "path"),
+        insecure=pick(flags.get("insecure"), "PREFLIGHT_INSECURE", layers, base.insecure, "bool"),
+        allow_loopback=pick(
+            flags.get("allow_loopback"), "PREFLIGHT_ALLOW_LOOPBACK", layers, base.allow_loopback, "bool"
+        ),
+    )
+
+
+def relaxations(options: Options) -> list[CheckResult]:
+    """One WARN naming every relaxation in force, so a relaxed run can never look like a strict one."""
+    items = []
+    if options.insecure:
+        items.append("TLS certificate verification is OFF (--insecure)")
+    if options.allow_loopback:
+        items.append("loopback/private addresses are accepted (--allow-loopback / PREFLIGHT_ALLOW_LOOPBACK)")
+    if not items:
+        return []
+    return [
+        result(
+            "policy.relaxations",
+            "policy",
+            Status.WARN,
+            "Production rules relaxed: " + "; ".join(items),
+            remediation="Run the release gate without these relaxations against the real environment.",
+            evidence={"relaxations": items},
+        )
+    ]
+
+
+def run_report(
+    inputs: Inputs,
+    options: Options,
+    *,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    deadline: float | None = None,
+    on_event: Callback | None = None,
+    checkers: list[Checker] | None = None,
+) -> Report:
+    """Run the selected checkers and assemble the Report (exit code is computed from it, later)."""
+    chosen = checkers if checkers is not None else registry.select(
+        registry.discover(), list(only), list(skip), options.offline
+    )
+    ctx = CheckContext(inputs.manifest, inputs.store, options, inputs.redactor)
+    report = Report(
+        manifest_name=inputs.manifest.name,
+        manifest_version=inputs.manifest.version,
+        environment=inputs.manifest.environment,
+        strict=options.strict,
+    )
+    outcome = asyncio.run(run_checks(chosen, ctx, deadline=deadline, on_event=on_event))
+    broken = [
+        result(
+            f"plugin.{name}",
+            "plugin",
+            Status.ERROR,
+            f"checker {name!r} could not be loaded: {inputs.redactor.redact(reason)[:200]}",
+            remediation="Reinstall or fix the package that provides this checker, or uninstall it.",
+        )
+        for name, reason in registry.LOAD_ERRORS
+        if checkers is None
+    ]
+    results = [*relaxations(options), *broken, *inputs.source_problems, *outcome.results]
+    return report.model_copy(
+        update={
+            "results": results,
+            "partial": outcome.partial,
+            "interrupted": outcome.interrupted,
+            "finished_at": datetime.now(UTC),
+        }
+    )

@@ -1,0 +1,102 @@
+"""Results and the report: the one shape every checker produces and every renderer consumes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from filot_preflight import __version__
+
+
+class Status(StrEnum):
+    """Outcome of one check."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+
+    @property
+    def severity(self) -> int:
+        """Higher is worse; used to sort output so the worst comes first."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Status.PASS: 0, Status.SKIP: 1, Status.WARN: 2, Status.FAIL: 3, Status.ERROR: 4}
+
+EvidenceValue = str | int | float | bool | None | list[str]
+
+
+class CheckResult(BaseModel):
+    """One finding. `evidence` holds facts (lengths, versions, latencies), never a secret value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Stable dotted id, e.g. 'redis.tls'; documented in docs/checks/")
+    subsystem: str
+    status: Status
+    target: str = Field(default="", description="What the result is about: a variable, key, file or URL host")
+    summary: str
+    detail: str = ""
+    remediation: str = ""
+    evidence: dict[str, EvidenceValue] = Field(default_factory=dict)
+    duration_ms: float = 0.0
+    waiver: str | None = Field(default=None, description="Reason, when a waiver turned a failure into a pass")
+
+    def with_updates(self, **changes: Any) -> CheckResult:
+        """Copy with some fields changed (results are frozen)."""
+        return self.model_copy(update=changes)
+
+
+class Report(BaseModel):
+    """All results of one run, plus what a reader needs to trust them."""
+
+    tool_version: str = __version__
+    manifest_name: str = ""
+    manifest_version: str = ""
+    environment: str = "production"
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    partial: bool = False
+    interrupted: bool = False
+    strict: bool = False
+    results: list[CheckResult] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> dict[str, int]:
+        """Counts per status, every status present (zero included) so the shape is stable."""
+        counts = {s.value: 0 for s in Status}
+        for r in self.results:
+            counts[r.status.value] += 1
+        return counts
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ready(self) -> bool:
+        """True only when nothing failed or errored, the run was complete, and (if strict) nothing warned."""
+        return exit_code(self) == 0
+
+    def sorted_results(self) -> list[CheckResult]:
+        """Worst first, then by subsystem and id, for output a person reads."""
+        return sorted(self.results, key=lambda r: (-r.status.severity, r.subsystem, r.id, r.target))
+
+
+EXIT_READY = 0
+EXIT_NOT_READY = 1
+EXIT_INVALID_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(report: Report) -> int:
+    """The process exit code, computed once from the report; renderers never decide it."""
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if report.strict else set())
+    if report.partial or any(r.status in bad for r in report.results):
+        return EXIT_NOT_READY
+    return EXIT_READY

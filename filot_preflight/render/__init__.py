@@ -1,0 +1,45 @@
+"""Output formats. Each renderer is a pure function of the Report; none decides the exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from filot_preflight.models import Report
+
+Renderer = Callable[..., str]
+
+FORMATS = ("console", "json", "junit", "github", "markdown")
+
+
+def get(name: str) -> Renderer:
+    """The renderer for `name` (imported lazily: JUnit needs xml, console needs rich)."""
+    if name == "console":
+        from filot_preflight.render.console import render
+    elif name == "json":
+        from filot_preflight.render.json_out import render
+    elif name == "junit":
+        from filot_preflight.render.junit import render
+    elif name == "github":
+        from filot_preflight.render.github import render
+    elif name == "markdown":
+        from filot_preflight.render.markdown import render
+    else:  # the CLI validates the choice; this is for library callers
+        raise ValueError(f"unknown format {name!r}")
+    return render
+
+
+def verdict(report: Report) -> str:
+    """The one-line answer a person reads first."""
+    s = report.summary
+    counts = ", ".join(f"{n} {k}" for k, n in s.items() if n)
+    if report.interrupted:
+        head = "INTERRUPTED: partial report"
+    elif report.partial:
+        head = "NOT READY: partial report (deadline reached)"
+    elif report.ready:
+        head = "READY"
+    else:
+        head = "NOT READY"
+        if report.strict and not (s["fail"] or s["error"]):
+            head += " (--strict: warnings count)"
+    return f"{head} for {report.environment}: {counts or 'no checks ran'}"

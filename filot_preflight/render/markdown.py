@@ -1,0 +1,47 @@
+"""Markdown: a short report for PR comments and step summaries, worst first, with the fix under each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined
+
+from filot_preflight.models import Report
+from filot_preflight.render import verdict
+
+_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️", "error": "💥"}
+
+_TEMPLATE = """\
+## Preflight: {{ verdict }}
+
+Manifest `{{ r.manifest_name }}` {{ r.manifest_version }} · preflight {{ r.tool_version }} · {{ r.started_at }}
+
+| | check | target | summary |
+|---|---|---|---|
+{% for x in results -%}
+| {{ icon[x.status.value] }} {{ x.status.value }} | `{{ x.id }}` | {{ x.target | cell }} | {{ x.summary | cell }}{% if x.waiver %} (waived: {{ x.waiver | cell }}){% endif %} |
+{% endfor %}
+{%- if fixes %}
+
+### What to fix
+{% for x in fixes %}
+- **`{{ x.id }}`{% if x.target %} {{ x.target }}{% endif %}**: {{ x.remediation }}
+{%- endfor %}
+{% endif %}
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+_env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701 - markdown, not HTML
+_env.filters["cell"] = _cell
+_tpl = _env.from_string(_TEMPLATE)
+
+
+def render(report: Report, **_: Any) -> str:
+    """The markdown document."""
+    results = report.sorted_results()
+    fixes = [x for x in results if x.remediation and x.status.value in ("fail", "error", "warn")]
+    return _tpl.render(r=report, results=results, fixes=fixes, icon=_ICON, verdict=verdict(report))

@@ -1,0 +1,140 @@
+"""Run checkers concurrently, each bounded in time, the whole run under a deadline.
+
+A checker that crashes becomes an ERROR result and the others still finish; one that overruns its
+budget becomes a FAIL naming the timeout; at the deadline (or on SIGINT/SIGTERM) whatever finished
+is kept and the report is marked partial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from filot_preflight.checkers.base import Checker, CheckContext, result
+from filot_preflight.models import CheckResult, Status
+
+# A checker bounds each network step by --timeout; several steps may run back to back, so its
+# whole budget is a little larger. The runner's own cap is the backstop for a checker that forgets.
+BUDGET_FACTOR = 1.5
+
+
+@dataclass
+class RunOutcome:
+    """What the runner hands back: results in completion order, and how the run ended."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    partial: bool = False
+    interrupted: bool = False
+
+
+Callback = Callable[[Checker, list[CheckResult] | None], None]
+
+
+async def run_checks(
+    checkers: list[Checker],
+    ctx: CheckContext,
+    *,
+    deadline: float | None = None,
+    on_event: Callback | None = None,
+    handle_signals: bool = True,
+) -> RunOutcome:
+    """Run every checker concurrently; never raises for a checker's failure."""
+    outcome = RunOutcome()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+
+    async def one(c: Checker) -> None:
+        if on_event:
+            on_event(c, None)
+        res = await _run_one(c, ctx)
+        outcome.results.extend(res)
+        if on_event:
+            on_event(c, res)
+
+    tasks = {asyncio.create_task(one(c)): c for c in checkers}
+    stopper = asyncio.create_task(stop.wait())
+    end = None if deadline is None else loop.time() + deadline
+    try:
+        while not stop.is_set() and not all(t.done() for t in tasks):
+            remaining = None if end is None else end - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            await asyncio.wait(
+                [t for t in tasks if not t.done()] + [stopper],
+                timeout=remaining,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    unfinished = [c for t, c in tasks.items() if not t.done()]
+    for t in tasks:
+        t.cancel()
+    stopper.cancel()
+    await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    if unfinished:
+        outcome.partial = True
+        outcome.interrupted = stop.is_set()
+        why = "interrupted" if stop.is_set() else f"not finished before the --deadline of {deadline:g}s"
+        for c in unfinished:
+            outcome.results.append(
+                result(
+                    f"{c.name}.unfinished",
+                    c.subsystem,
+                    Status.ERROR,
+                    f"{c.name}: {why}",
+                    remediation="Run again with a longer --deadline, or --skip this checker to see the rest.",
+                )
+            )
+    elif stop.is_set():
+        outcome.interrupted = True
+    return outcome
+
+
+async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
+    budget = ctx.options.timeout * BUDGET_FACTOR
+    t0 = time.perf_counter()
+    try:
+        res = await asyncio.wait_for(c.run(ctx), timeout=budget)
+    except TimeoutError:
+        res = [
+            result(
+                f"{c.name}.timeout",
+                c.subsystem,
+                Status.FAIL,
+                f"{c.name}: no answer within {budget:g}s",
+                remediation=f"Check that the {c.subsystem} endpoint is reachable from here, "
+                "or raise --timeout if it is merely slow.",
+            )
+        ]
+    except Exception as e:  # noqa: BLE001 - a crashing checker must not stop the others
+        res = [
+            result(
+                f"{c.name}.crashed",
+                c.subsystem,
+                Status.ERROR,
+                f"{c.name} crashed: {e.__class__.__name__}: {ctx.redactor.redact(str(e))[:300]}",
+                remediation="This is a bug in the checker; run with -v for details and report it.",
+            )
+        ]
+    ms = round((time.perf_counter() - t0) * 1000, 1)
+    return [
+        r.with_updates(
+            duration_ms=r.duration_ms or ms,
+            summary=ctx.redactor.redact(r.summary),
+            detail=ctx.redactor.redact(r.detail),
+            remediation=ctx.redactor.redact(r.remediation),
+            evidence=ctx.redactor.redact_obj(r.evidence),
+        )
+        for r in res
+    ]
