@@ -206,9 +206,7 @@ def wait_until(
         time.sleep(interval)
 
 
-def wait_ready(
-    handle: ServiceHandle, timeout: float = 30.0, proc: subprocess.Popen[Any] | None = None
-) -> None:
+def wait_ready(handle: ServiceHandle, timeout: float = 30.0, proc: subprocess.Popen[Any] | None = None) -> None:
     """Wait until `handle` answers; fail fast (naming its log) if its process exits first.
 
     On failure the handle is stopped, so a half-started service never lingers.

@@ -26,9 +26,7 @@ def make_certs(folder: Path) -> Certs:
     folder.chmod(0o755)
     ca_pem, ca_key = folder / "ca.pem", folder / "ca.key"
     _make_ca(ca_pem, ca_key)
-    certs = Certs(
-        ca_pem=ca_pem, server_crt=folder / "server.crt", server_key=folder / "server.key", ca_key=ca_key
-    )
+    certs = Certs(ca_pem=ca_pem, server_crt=folder / "server.crt", server_key=folder / "server.key", ca_key=ca_key)
     issue(certs, certs.server_crt, certs.server_key, DEFAULT_HOSTS)
     return certs
 
@@ -162,9 +160,7 @@ def _issue_crypto(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     _write_key(key_path, key)
@@ -222,9 +218,7 @@ def _run_openssl(args: list[str]) -> None:
     subprocess.run([openssl, *args], check=True, capture_output=True)
 
 
-def _issue_openssl(
-    certs: Certs, crt: Path, key: Path, hosts: tuple[str, ...], days: int, client: bool
-) -> None:
+def _issue_openssl(certs: Certs, crt: Path, key: Path, hosts: tuple[str, ...], days: int, client: bool) -> None:
     assert certs.ca_key is not None
     san = ",".join(f"IP:{h}" if _is_ip(h) else f"DNS:{h}" for h in hosts)
     usage = "clientAuth" if client else "serverAuth"

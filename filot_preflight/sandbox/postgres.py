@@ -76,9 +76,7 @@ def start(ctx: SandboxContext, *, name: str = "postgres", timeout: float = 30.0)
         )
     # TCP only over TLS with scram; the unix socket (ours alone, in a 0700 folder) is for setup.
     (data / "pg_hba.conf").write_text(
-        "local all all trust\n"
-        f"hostssl all all {LOOPBACK}/32 scram-sha-256\n"
-        "hostnossl all all 0.0.0.0/0 reject\n"
+        f"local all all trust\nhostssl all all {LOOPBACK}/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n"
     )
 
     proc = spawn([postgres, "-D", str(data)], log, user=user)

@@ -63,9 +63,7 @@ def start_tls_front(
     client certificate (TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY as file paths), as Temporal Cloud needs.
     """
     api_key = api_key or ctx.values.get("TEMPORAL_API_KEY")
-    front = tls_front.start(
-        ctx, name, server.ports["grpc"], grpc=True, api_key=api_key, verify_client_certs=True
-    )
+    front = tls_front.start(ctx, name, server.ports["grpc"], grpc=True, api_key=api_key, verify_client_certs=True)
     crt, key = make_client_cert(ctx.certs, ctx.certs.ca_pem.parent)
     front.env = {
         **server.env,

@@ -55,9 +55,7 @@ def start(
     conf = state / "nginx.conf"
     # The config may hold the API key: keep it private to the master (root reads it before dropping).
     conf.touch(mode=0o600)
-    conf.write_text(
-        _config(state, port, upstream_port, grpc, api_key, verify_client_certs, ctx.certs.ca_pem, crt, key)
-    )
+    conf.write_text(_config(state, port, upstream_port, grpc, api_key, verify_client_certs, ctx.certs.ca_pem, crt, key))
     _own_tmp(state / "buffers")
     log = ctx.log_path(name)
     argv = [nginx, "-p", f"{state.resolve()}/", "-c", str(conf.resolve()), "-e", str(log.resolve())]
@@ -104,10 +102,7 @@ def _config(
     mtls = f"ssl_client_certificate {ca.resolve()};\n    ssl_verify_client optional;" if verify_client else ""
     if grpc:
         # Temporal's workers long-poll for ~60 s; the default 60 s read timeout would cut them off.
-        proxy = (
-            f"grpc_pass grpc://{LOOPBACK}:{upstream};\n"
-            "      grpc_read_timeout 300s;\n      grpc_send_timeout 300s;"
-        )
+        proxy = f"grpc_pass grpc://{LOOPBACK}:{upstream};\n      grpc_read_timeout 300s;\n      grpc_send_timeout 300s;"
         listen = f"listen {LOOPBACK}:{port} ssl http2;"
     else:
         proxy = (
