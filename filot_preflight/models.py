@@ -14,7 +14,7 @@ from filot_preflight import __version__
 class Status(StrEnum):
     """Outcome of one check."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a status, not a password
     WARN = "warn"
     FAIL = "fail"
     SKIP = "skip"

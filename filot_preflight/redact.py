@@ -30,9 +30,17 @@ _PATTERNS = [
     ),
     (re.compile(r"(?i)(?P<pre>Signature=)(?P<secret>[0-9a-f]{16,})"), r"\g<pre>***"),
     # key=value DSNs (libpq) and similar
-    (re.compile(r"(?i)(?P<pre>\b(?:password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*)(?P<secret>[^\s&;,'\"]+)"), r"\g<pre>***"),
+    (
+        re.compile(r"(?i)(?P<pre>\b(?:password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*)(?P<secret>[^\s&;,'\"]+)"),
+        r"\g<pre>***",
+    ),
     # Authorization headers
-    (re.compile(r"(?i)(?P<pre>\b(?:authorization|x-api-key)\s*[:=]\s*(?:bearer\s+|basic\s+)?)(?P<secret>[^\s,;'\"]+)"), r"\g<pre>***"),
+    (
+        re.compile(
+            r"(?i)(?P<pre>\b(?:authorization|x-api-key)\s*[:=]\s*(?:bearer\s+|basic\s+)?)(?P<secret>[^\s,;'\"]+)"
+        ),
+        r"\g<pre>***",
+    ),
 ]
 
 

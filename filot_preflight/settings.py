@@ -1,4 +1,6 @@
-"""Tool settings (not the system's variables): flag > PREFLIGHT_* in the process env > PREFLIGHT_* in env files > config file > default.
+"""Tool settings (not the system's variables), highest first.
+
+flag > PREFLIGHT_* in the process env > PREFLIGHT_* in env files > config file > default.
 
 Typer already reads PREFLIGHT_* from the process environment for each flag; this module adds the
 lower layers so that `preflight check --env-file .sandbox/sandbox.env` needs no other flag.

@@ -51,10 +51,13 @@ def check(
     ] = None,
     deadline: Annotated[
         float | None,
-        typer.Option("--deadline", min=0.1, envvar="PREFLIGHT_DEADLINE", help="Seconds for the whole run; then a partial report."),
+        typer.Option(
+            "--deadline", min=0.1, envvar="PREFLIGHT_DEADLINE", help="Seconds for the whole run; then a partial report."
+        ),
     ] = None,
     ca_file: Annotated[
-        Path | None, typer.Option("--ca-file", envvar="PREFLIGHT_CA_FILE", help="Extra CA bundle to trust (private CA).")
+        Path | None,
+        typer.Option("--ca-file", envvar="PREFLIGHT_CA_FILE", help="Extra CA bundle to trust (private CA)."),
     ] = None,
     insecure: Annotated[
         bool | None,
@@ -71,11 +74,15 @@ def check(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help=f"Output format: {', '.join(render_mod.FORMATS)}.")
     ] = "console",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings make the run not ready (exit 1).")] = False,
     send_signed_callback: Annotated[
         bool,
-        typer.Option("--send-signed-callback", help="Also send a correctly signed BULI2 test callback (may start real work)."),
+        typer.Option(
+            "--send-signed-callback", help="Also send a correctly signed BULI2 test callback (may start real work)."
+        ),
     ] = False,
     task_def: Annotated[
         list[Path] | None, typer.Option("--task-def", help="ECS task definition JSON file to check (repeatable).")
@@ -103,14 +110,10 @@ def check(
         aws_profile=aws_profile,
         aws_endpoint=aws_endpoint,
     )
-    inputs = core.load_inputs(
-        manifest, env_file or [], sources_or_default(source), options=base, redactor=redactor
-    )
+    inputs = core.load_inputs(manifest, env_file or [], sources_or_default(source), options=base, redactor=redactor)
     flags = {"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback}
     options = core.resolve_options(inputs.store, base, flags, config={})
-    report = core.run_report(
-        inputs, options, only=only or [], skip=skip or [], deadline=deadline, on_event=_progress()
-    )
+    report = core.run_report(inputs, options, only=only or [], skip=skip or [], deadline=deadline, on_event=_progress())
     color = fmt == "console" and output is None and sys.stdout.isatty()
     write_output(render_mod.get(fmt)(report, color=color), output)
     if output is not None and fmt != "console":

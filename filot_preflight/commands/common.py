@@ -9,26 +9,30 @@ from typing import Annotated
 
 import typer
 
-from filot_preflight.redact import Redactor, RedactingFilter
+from filot_preflight.redact import RedactingFilter, Redactor
 
 ManifestOpt = Annotated[
     Path | None,
     typer.Option(
-        "--manifest", "-m", envvar="PREFLIGHT_MANIFEST",
+        "--manifest",
+        "-m",
+        envvar="PREFLIGHT_MANIFEST",
         help="Manifest (YAML or JSON). Default: the FiLot manifest shipped with preflight.",
     ),
 ]
 EnvFileOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--env-file", "-e",
+        "--env-file",
+        "-e",
         help="Dotenv file to read, repeatable; 'SERVICE=PATH' labels it for one service (e.g. gpu-worker=worker.env).",
     ),
 ]
 SourceOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--source", "-s",
+        "--source",
+        "-s",
         help="Value source, repeatable: 'env' (process environment, default) and/or 'aws' (Secrets Manager).",
     ),
 ]

@@ -16,7 +16,9 @@ app = typer.Typer(help="Validate the manifest or print its JSON Schema.", no_arg
 
 @app.command()
 def validate(
-    path: Annotated[Path | None, typer.Argument(help="Manifest file (YAML or JSON). Default: the FiLot manifest.")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Manifest file (YAML or JSON). Default: the FiLot manifest.")
+    ] = None,
 ) -> None:
     """Check a manifest against the schema; errors name the line/column or the field path (exit 2)."""
     m = manifest_mod.load(path)

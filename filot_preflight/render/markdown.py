@@ -19,7 +19,8 @@ Manifest `{{ r.manifest_name }}` {{ r.manifest_version }} · preflight {{ r.tool
 | | check | target | summary |
 |---|---|---|---|
 {% for x in results -%}
-| {{ icon[x.status.value] }} {{ x.status.value }} | `{{ x.id }}` | {{ x.target | cell }} | {{ x.summary | cell }}{% if x.waiver %} (waived: {{ x.waiver | cell }}){% endif %} |
+| {{ icon[x.status.value] }} {{ x.status.value }} | `{{ x.id }}` | {{ x.target | cell }} | {{ x.summary | cell }}
+{%- if x.waiver %} (waived: {{ x.waiver | cell }}){% endif %} |
 {% endfor %}
 {%- if fixes %}
 

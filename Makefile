@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   runs preflight against a real local stack (sandbox) and writes the reports into out/
+#   make test   runs the whole test suite (ruff, mypy, pytest against real servers)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-deps demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,sandbox]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: setup system-deps
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+
+lint: setup
+	$(BIN)/ruff check filot_preflight tests bench
+
+typecheck: setup
+	$(BIN)/mypy filot_preflight
+
+pytest: setup system-deps
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+bench: setup system-deps
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) out .sandbox .pytest_cache .mypy_cache .ruff_cache

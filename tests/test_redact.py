@@ -1,0 +1,58 @@
+"""The redactor masks known values in every shape they leak in, and secret-shaped patterns."""
+
+import base64
+import logging
+from urllib.parse import quote
+
+import pytest
+
+from filot_preflight.redact import MASK, RedactingFilter, Redactor
+
+SECRET = "s3cr3t/Val+ue=="
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [SECRET, quote(SECRET, safe=""), base64.b64encode(SECRET.encode()).decode(), f"x{SECRET}y"],
+)
+def test_known_values_in_any_encoding(leak):
+    red = Redactor([SECRET])
+    out = red.redact(f"error: {leak} happened")
+    assert "s3cr3t" not in out and MASK in out
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        ("connect postgresql://app:pw-123@db:5432/x failed", "postgresql://app:***@db", "pw-123"),
+        ("https://b.s3/k?X-Amz-Signature=abcdef0123&X-Amz-Credential=AKID%2F2024", "X-Amz-Signature=***", "abcdef0123"),
+        ("host=db password=hunter22 dbname=x", "password=***", "hunter22"),
+        ("Authorization: Bearer tok.en.value", "Authorization: Bearer ***", "tok.en.value"),
+    ],
+)
+def test_patterns(text, kept, gone):
+    out = Redactor().redact(text)
+    assert kept in out and gone not in out
+
+
+def test_url_password_learned_from_value():
+    red = Redactor(["rediss://default:Pa%24%24word-long@h:6380"])
+    assert "Pa$$word-long" not in red.redact("AUTH failed for Pa$$word-long")
+
+
+def test_short_values_are_not_masked_everywhere():
+    assert Redactor(["ab"]).redact("abc cab") == "abc cab"
+
+
+def test_nested_and_logging(caplog):
+    red = Redactor([SECRET])
+    assert red.redact_obj({"a": [SECRET, 1], SECRET: (SECRET,)}) == {"a": [MASK, 1], MASK: (MASK,)}
+    logger = logging.getLogger("test-redact")
+    logger.addFilter(RedactingFilter(red))
+    with caplog.at_level(logging.INFO, logger="test-redact"):
+        logger.info("value %s", SECRET)
+        try:
+            raise ValueError(SECRET)
+        except ValueError:
+            logger.exception("boom")
+    assert SECRET not in caplog.text
