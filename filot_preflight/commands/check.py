@@ -8,13 +8,15 @@ from typing import Annotated
 
 import typer
 
-from filot_preflight import core, registry
+from filot_preflight import config as config_mod
+from filot_preflight import core, registry, waivers
 from filot_preflight import render as render_mod
 from filot_preflight.checkers.base import Checker, Options
 from filot_preflight.commands.common import (
     AwsEndpointOpt,
     AwsProfileOpt,
     AwsRegionOpt,
+    ConfigOpt,
     EnvFileOpt,
     ManifestOpt,
     SourceOpt,
@@ -94,26 +96,47 @@ def check(
     aws_region: AwsRegionOpt = None,
     aws_profile: AwsProfileOpt = None,
     aws_endpoint: AwsEndpointOpt = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Also save the JSON result here (for `preflight report --from`).")
+    ] = None,
+    config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Check every secret, setting and subsystem; exit 0 ready, 1 not ready, 2 bad input, 130 interrupted."""
     if fmt not in render_mod.FORMATS:
         raise UsageError(f"--format {fmt}: unknown format; choose from {', '.join(render_mod.FORMATS)}")
     redactor = setup_logging(verbose)
+    cfg = config_mod.load(config)
     base = Options(
         offline=offline,
-        strict=strict,
+        strict=strict or bool(cfg.get("strict", False)),
         send_signed_callback=send_signed_callback,
-        task_defs=tuple(task_def or ()),
-        source_dirs=_source_dirs(source_dir or []),
+        task_defs=tuple(task_def or [Path(p) for p in cfg.get("task_defs", [])]),
+        source_dirs=_source_dirs(source_dir or [f"{k}={v}" for k, v in cfg.get("source_dirs", {}).items()]),
         aws_region=aws_region,
         aws_profile=aws_profile,
         aws_endpoint=aws_endpoint,
     )
-    inputs = core.load_inputs(manifest, env_file or [], sources_or_default(source), options=base, redactor=redactor)
+    inputs = core.load_inputs(
+        manifest or cfg.get("manifest"),
+        env_file or cfg.get("env_files", []),
+        sources_or_default(source or cfg.get("sources")),
+        options=base,
+        redactor=redactor,
+    )
     flags = {"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback}
-    options = core.resolve_options(inputs.store, base, flags, config={})
-    report = core.run_report(inputs, options, only=only or [], skip=skip or [], deadline=deadline, on_event=_progress())
+    options = core.resolve_options(inputs.store, base, flags, config=cfg.as_settings())
+    report = core.run_report(
+        inputs,
+        options,
+        only=only or [],
+        skip=skip or [],
+        deadline=deadline or cfg.get("deadline"),
+        on_event=_progress(),
+    )
+    report = waivers.apply(report, cfg.waivers)
+    if save is not None:
+        write_output(render_mod.get("json")(report), save)
     color = fmt == "console" and output is None and sys.stdout.isatty()
     write_output(render_mod.get(fmt)(report, color=color), output)
     if output is not None and fmt != "console":

@@ -50,6 +50,14 @@ AwsEndpointOpt = Annotated[
     typer.Option("--aws-endpoint", envvar="AWS_ENDPOINT_URL", help="AWS endpoint override (e.g. a moto server)."),
 ]
 
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", envvar="PREFLIGHT_CONFIG",
+        help="preflight.toml or pyproject.toml with [tool.preflight]. Default: the one in the current folder.",
+    ),
+]
+
 # One redactor for the whole process, so log lines written before the values are loaded are
 # covered by what is learned afterwards.
 LOG_REDACTOR = Redactor()

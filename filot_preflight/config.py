@@ -1,0 +1,99 @@
+"""Project defaults from `preflight.toml` (top level) or `[tool.preflight]` in pyproject.toml.
+
+Order, highest first: CLI flag > PREFLIGHT_* in the process environment > PREFLIGHT_* in env files
+> this file > built-in default. Example:
+
+    manifest = "manifests/filot.yaml"
+    env_files = ["prod.env", "gpu-worker=worker.env"]
+    sources = ["env", "aws"]
+    source_dirs = { backend = "../filot-backend", gpu-worker = "../filot-gpu-worker" }
+    task_defs = ["deploy/backend.taskdef.json"]
+    timeout = 10
+    deadline = 60
+    ca_file = "certs/private-ca.pem"
+    strict = true
+
+    [[waivers]]   # see waivers.py
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filot_preflight import waivers as waivers_mod
+from filot_preflight.errors import PreflightError
+
+_KEYS: dict[str, type | tuple[type, ...]] = {
+    "manifest": str,
+    "env_files": list,
+    "sources": list,
+    "source_dirs": dict,
+    "task_defs": list,
+    "timeout": (int, float),
+    "deadline": (int, float),
+    "ca_file": str,
+    "strict": bool,
+    "insecure": bool,
+    "allow_loopback": bool,
+    "waivers": list,
+}
+
+
+class ConfigError(PreflightError):
+    """preflight.toml / [tool.preflight] is malformed; the message names the file and key."""
+
+
+@dataclass
+class Config:
+    """Defaults read from the config file, with the file they came from (paths are relative to it)."""
+
+    path: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    waivers: list[waivers_mod.Waiver] = field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A setting, with relative paths resolved against the config file's folder."""
+        v = self.values.get(key, default)
+        if self.path is not None and key in ("manifest", "ca_file") and isinstance(v, str):
+            return str(self.path.parent / v)
+        return v
+
+    def as_settings(self) -> dict[str, Any]:
+        """The PREFLIGHT_* view used by core.resolve_options (lowest layer)."""
+        names = {"timeout": "PREFLIGHT_TIMEOUT", "ca_file": "PREFLIGHT_CA_FILE", "insecure": "PREFLIGHT_INSECURE",
+                 "allow_loopback": "PREFLIGHT_ALLOW_LOOPBACK"}
+        out: dict[str, Any] = {}
+        for key, setting in names.items():
+            if key in self.values:
+                v = self.get(key)
+                out[setting] = Path(v) if key == "ca_file" else v
+        return out
+
+
+def load(path: Path | None = None) -> Config:
+    """Read the config file given, or the one found in the current folder; none found = empty Config."""
+    p = path if path is not None else waivers_mod.find_config()
+    if p is None:
+        return Config()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read config: {e.strerror or e.__class__.__name__}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+    prefix = ""
+    if p.name == waivers_mod.PYPROJECT:
+        data = data.get("tool", {}).get("preflight", {})
+        prefix = "tool.preflight."
+    for key, value in data.items():
+        if key not in _KEYS:
+            raise ConfigError(f"{p}: {prefix}{key}: unknown setting; known: {', '.join(sorted(_KEYS))}")
+        expected = _KEYS[key]
+        # bool is an int in Python; `timeout = true` must not pass as a number
+        numeric_bool = isinstance(value, bool) and expected is not bool
+        if not isinstance(value, expected) or numeric_bool:
+            raise ConfigError(f"{p}: {prefix}{key}: wrong type {type(value).__name__}")
+    return Config(p, {k: v for k, v in data.items() if k != "waivers"}, waivers_mod.load(p))
