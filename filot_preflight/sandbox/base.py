@@ -280,6 +280,18 @@ def spawn(
         )
 
 
+def spawn_python(
+    module: str, args: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Run `python -m module args` with this interpreter, able to import filot_preflight even uninstalled.
+
+    `-m` (not a script path) keeps the sandbox folder off sys.path, where `redis.py` would shadow redis-py.
+    """
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return spawn([sys.executable, "-m", module, *args], log, env={**(env or {}), "PYTHONPATH": path}, cwd=cwd)
+
+
 def process_start_time(pid: int) -> int | None:
     """The kernel's start time of `pid` (clock ticks since boot), None if unknown or gone."""
     try:
