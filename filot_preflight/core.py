@@ -51,7 +51,8 @@ def load_inputs(
         raise UsageError(f"--source {bad[0]}: unknown source; choose from {', '.join(SOURCES)}")
     m = manifest_mod.load(manifest_path)
     log.info("manifest %s %s: %d variables", m.name, m.version, len(m.variables))
-    store = load_values(m, env_files, use_process_env="env" in sources, environ=environ)
+    needed = {n for cls in registry.discover().values() for n in cls.needs}  # plugins may need undeclared names
+    store = load_values(m, env_files, use_process_env="env" in sources, environ=environ, extra_names=needed)
     log.info("read %d values from %d env file(s)", len(store.values), len(env_files))
     problems: list[CheckResult] = []
     redactor = redactor or Redactor()

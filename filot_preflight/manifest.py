@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from filot_preflight.errors import ManifestError
 from filot_preflight.resources import data_path
@@ -241,11 +241,16 @@ class Checks(_Model):
     code: CodeSettings = CodeSettings()
 
 
+def _number_as_text(v: Any) -> Any:
+    # `version: 1` and `version: 2024.11` are natural in YAML; keep them as written text.
+    return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
 class Manifest(_Model):
     """The whole manifest."""
 
     name: str
-    version: str
+    version: Annotated[str, BeforeValidator(_number_as_text)]
     environment: str = "production"
     description: str = ""
     services: list[Service]

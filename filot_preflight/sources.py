@@ -122,10 +122,15 @@ def read_env_file(path: Path, service: str | None = None) -> list[Value]:
     return out
 
 
-def read_process_env(manifest: Manifest, environ: Mapping[str, str] | None = None) -> list[Value]:
-    """Manifest variables and PREFLIGHT_* settings from the process environment."""
+def read_process_env(
+    manifest: Manifest, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()
+) -> list[Value]:
+    """Manifest variables, names a checker declares it needs, and PREFLIGHT_* settings from the process env.
+
+    Not the whole environment: a shell is full of unrelated values that must not be judged or echoed.
+    """
     env = os.environ if environ is None else environ
-    wanted = {v.name for v in manifest.variables}
+    wanted = {v.name for v in manifest.variables} | set(extra)
     return [
         Value(k, SecretStr(val), "env", "environment")
         for k, val in env.items()
@@ -139,11 +144,12 @@ def load_values(
     *,
     use_process_env: bool = True,
     environ: Mapping[str, str] | None = None,
+    extra_names: Iterable[str] = (),
 ) -> ValueStore:
     """Read the local sources in precedence order. AWS is added separately (it is a network probe)."""
     store = ValueStore()
     if use_process_env:
-        store.add(read_process_env(manifest, environ))
+        store.add(read_process_env(manifest, environ, extra_names))
     services = {s.name for s in manifest.services}
     for spec in env_files:
         label, path = parse_env_spec(spec)

@@ -1,0 +1,128 @@
+"""The CLI through its real entry point: exit codes, one-line errors, formats, config, plugins."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from filot_preflight import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *argv, code=None):
+    with pytest.raises(SystemExit) as e:
+        cli.main(list(argv))
+    out = capsys.readouterr()
+    if code is not None:
+        assert e.value.code == code, out
+    return e.value.code, out.out, out.err
+
+
+def test_version_and_help(capsys):
+    _, out, _ = run(capsys, "--version", code=0)
+    assert out.startswith("preflight ")
+    _, out, _ = run(capsys, "--help", code=0)
+    assert "check" in out and "manifest" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["check", "--bogus"], "No such option: --bogus"),
+        (["check", "--format", "yaml"], "--format yaml: unknown format"),
+        (["check", "--offline", "--only", "nope"], "--only nope: unknown checker"),
+        (["check", "--offline", "--env-file", "/nonexistent.env"], "/nonexistent.env: cannot read env file"),
+        (["check", "--offline", "--source", "vault"], "--source vault: unknown source"),
+        (["check", "--offline", "--source-dir", "nopath"], "--source-dir nopath: expected SERVICE=PATH"),
+        (["check", "--offline", "--timeout", "-1"], "--timeout"),
+        (["manifest", "validate", "/nonexistent.yaml"], "cannot read manifest"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
+    _, out, err = run(capsys, *argv, code=2)
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err + out
+
+
+def test_malformed_env_file_names_the_line(capsys, tmp_path):
+    p = tmp_path / "prod.env"
+    p.write_text("NODE_ENV=production\nnot an assignment\n")
+    _, _, err = run(capsys, "check", "--offline", "--env-file", str(p), code=2)
+    assert err.strip() == f"preflight: error: {p}:2: malformed line; expected NAME=value"
+
+
+def test_bad_setting_in_env_file(capsys, tmp_path):
+    p = tmp_path / "prod.env"
+    p.write_text("PREFLIGHT_TIMEOUT=soon\n")
+    _, _, err = run(capsys, "check", "--offline", "--env-file", str(p), code=2)
+    assert "PREFLIGHT_TIMEOUT: expected a number of seconds" in err
+
+
+def test_manifest_validate_and_schema(capsys, tmp_path):
+    _, out, _ = run(capsys, "manifest", "validate", code=0)
+    assert "valid manifest filot" in out and "24 mapped to Secrets Manager" in out
+    bad = tmp_path / "m.yaml"
+    bad.write_text("name: x\nversion: 1\nservices: []\nsections: []\nvariables: [{name: A}]\n")
+    _, _, err = run(capsys, "manifest", "validate", str(bad), code=2)
+    assert "variables.0.section: Field required" in err
+    _, out, _ = run(capsys, "manifest", "schema", code=0)
+    assert json.loads(out)["title"] == "filot-preflight manifest"
+
+
+def test_offline_check_of_example_env_is_not_ready_with_json(capsys):
+    code, out, _ = run(capsys, "check", "--offline", "--env-file", str(ROOT / "manifests/example.prod.env"),
+                       "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["ready"] is False
+    failing = {(r["id"], r["target"]) for r in data["results"] if r["status"] == "fail"}
+    assert ("secrets.missing", "JWT_SECRET") in failing
+    assert all(r["subsystem"] not in ("redis", "postgres") for r in data["results"])  # offline: no probes
+
+
+def test_config_file_and_waivers(capsys, tmp_path, monkeypatch):
+    env = tmp_path / "prod.env"
+    env.write_text("NODE_ENV=development\n")
+    (tmp_path / "preflight.toml").write_text(
+        f'env_files = ["{env}"]\n'
+        '[[waivers]]\nid = "secrets.malformed"\ntarget = "NODE_ENV"\nreason = "staging run"\nexpires = 2999-01-01\n'
+        '[[waivers]]\nid = "secrets.missing"\ntarget = "JWT_SECRET"\nreason = "old"\nexpires = 2000-01-01\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json")
+    results = json.loads(out)["results"]
+    node = [r for r in results if r["target"] == "NODE_ENV"]
+    assert node and all(r["status"] == "pass" and r["waiver"] == "staging run" for r in node)
+    assert any(r["id"] == "waiver.expired" and r["status"] == "fail" for r in results)
+    (tmp_path / "preflight.toml").write_text("timeout = true\n")
+    _, _, err = run(capsys, "check", "--offline", code=2)
+    assert "preflight.toml: timeout: wrong type bool" in err
+
+
+def test_example_plugin_installs_and_runs(tmp_path):
+    """A third-party checker registers through the same entry-point group as the built-ins."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
+         str(ROOT / "examples" / "preflight-plugin-example")],
+        check=True, capture_output=True,
+    )
+    env_file = tmp_path / "freeze.env"
+    env_file.write_text("RELEASE_FREEZE_UNTIL=2999-12-31\n")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    listing = subprocess.run([sys.executable, "-m", "filot_preflight", "checkers"], env=env,
+                             capture_output=True, text=True, check=True)
+    assert "release_freeze" in listing.stdout
+    proc = subprocess.run(
+        [sys.executable, "-m", "filot_preflight", "check", "--offline", "--only", "release_freeze",
+         "--env-file", str(env_file), "--format", "json"],
+        env=env, capture_output=True, text=True,
+    )
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert [(r["id"], r["status"]) for r in data["results"]] == [("release_freeze.active", "fail")]
