@@ -9,7 +9,7 @@ import typer
 
 from filot_preflight import __version__
 from filot_preflight.commands import check as check_cmd
-from filot_preflight.commands import manifest_cmd
+from filot_preflight.commands import manifest_cmd, schema_cmd
 from filot_preflight.errors import PreflightError
 from filot_preflight.models import EXIT_INTERRUPTED, EXIT_INVALID_INPUT
 
@@ -41,6 +41,7 @@ def _root(
 app.command(name="check")(check_cmd.check)
 app.command(name="checkers")(check_cmd.checkers)
 app.add_typer(manifest_cmd.app, name="manifest")
+app.add_typer(schema_cmd.app, name="schema")
 # Sub-command groups added by other modules (one line each):
 # -- subcommands --
 

@@ -64,3 +64,17 @@ def test_markdown_and_console_are_worst_first_with_fixes():
     assert con.index("error") < con.index("fail") < con.index("warn")
     assert "fix: Use rediss://" in con
     assert con.strip().splitlines()[-1].startswith("NOT READY")
+
+
+def test_json_output_matches_the_published_schema():
+    import jsonschema
+
+    from filot_preflight.commands.schema_cmd import results_schema
+
+    doc = json.loads(render.get("json")(report()))
+    jsonschema.validate(doc, results_schema())
+    doc["results"][0]["status"] = "maybe"
+    import pytest
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, results_schema())
