@@ -1,0 +1,363 @@
+"""TLS helpers any checker may reuse: contexts, a bounded handshake probe, error kinds, certificate expiry.
+
+Everything here is blocking and bounded by an explicit timeout; call it through `ctx.blocking` inside
+`asyncio.wait_for`. Nothing here knows about a particular service, and nothing imports a driver.
+Error kinds are short stable strings (`ErrorKind`) that judges map to result ids and fixes.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+class ErrorKind:
+    """Stable names of connection failure modes (strings, so facts stay plain data)."""
+
+    DNS = "dns"  # the host name does not resolve
+    REFUSED = "refused"  # nothing listens on the port
+    CONNECT_TIMEOUT = "connect_timeout"  # no TCP answer at all (firewall, wrong host)
+    UNREACHABLE = "unreachable"  # no route to the network / host
+    RESET = "reset"  # the peer closed or reset the connection
+    HANDSHAKE_TIMEOUT = "handshake_timeout"  # TCP accepted, TLS handshake got no answer in time
+    NOT_TLS = "not_tls"  # the peer answered the handshake with something that is not TLS
+    UNKNOWN_CA = "unknown_ca"  # certificate chain does not lead to a trusted CA
+    HOSTNAME_MISMATCH = "hostname_mismatch"  # certificate is not valid for the name we connected to
+    CERT_EXPIRED = "cert_expired"
+    CERT_NOT_YET_VALID = "cert_not_yet_valid"
+    CERT_INVALID = "cert_invalid"  # another verification failure (revoked, bad usage, ...)
+    TLS_ERROR = "tls_error"  # any other handshake failure
+    TIMEOUT = "timeout"  # a timeout at an unknown stage
+    OTHER = "other"
+
+
+# OpenSSL X509_V_ERR_* codes (stable across OpenSSL 1.1 and 3.x).
+_VERIFY_CODES = {
+    2: ErrorKind.UNKNOWN_CA,  # unable to get issuer certificate
+    9: ErrorKind.CERT_NOT_YET_VALID,
+    10: ErrorKind.CERT_EXPIRED,
+    18: ErrorKind.UNKNOWN_CA,  # self-signed certificate
+    19: ErrorKind.UNKNOWN_CA,  # self-signed certificate in chain
+    20: ErrorKind.UNKNOWN_CA,  # unable to get local issuer certificate
+    21: ErrorKind.UNKNOWN_CA,  # unable to verify the first certificate
+    62: ErrorKind.HOSTNAME_MISMATCH,
+    64: ErrorKind.HOSTNAME_MISMATCH,  # IP address mismatch
+}
+
+# Text fallbacks for drivers that only hand back a message (psycopg, grpc, wrapped redis errors).
+# Order matters: the more specific phrase first.
+_TEXT_RULES: tuple[tuple[str, str], ...] = (
+    ("hostname mismatch", ErrorKind.HOSTNAME_MISMATCH),
+    ("ip address mismatch", ErrorKind.HOSTNAME_MISMATCH),
+    ("doesn't match", ErrorKind.HOSTNAME_MISMATCH),
+    ("not valid for", ErrorKind.HOSTNAME_MISMATCH),
+    ("certificate has expired", ErrorKind.CERT_EXPIRED),
+    ("certificate is not yet valid", ErrorKind.CERT_NOT_YET_VALID),
+    ("unable to get local issuer", ErrorKind.UNKNOWN_CA),
+    ("self-signed certificate", ErrorKind.UNKNOWN_CA),
+    ("self signed certificate", ErrorKind.UNKNOWN_CA),
+    ("unknown ca", ErrorKind.UNKNOWN_CA),
+    ("unknownissuer", ErrorKind.UNKNOWN_CA),
+    ("certificate verify failed", ErrorKind.CERT_INVALID),
+    ("wrong version number", ErrorKind.NOT_TLS),
+    ("packet length too long", ErrorKind.NOT_TLS),
+    ("record layer failure", ErrorKind.NOT_TLS),
+    ("http request", ErrorKind.NOT_TLS),
+    ("connection refused", ErrorKind.REFUSED),
+    ("name or service not known", ErrorKind.DNS),
+    ("temporary failure in name resolution", ErrorKind.DNS),
+    ("nodename nor servname", ErrorKind.DNS),
+    ("no address associated", ErrorKind.DNS),
+    ("could not translate host name", ErrorKind.DNS),
+    ("failed to lookup address", ErrorKind.DNS),
+    ("dns error", ErrorKind.DNS),
+    ("network is unreachable", ErrorKind.UNREACHABLE),
+    ("no route to host", ErrorKind.UNREACHABLE),
+    ("connection reset", ErrorKind.RESET),
+    ("connection closed", ErrorKind.RESET),
+    ("unexpected eof", ErrorKind.RESET),
+    ("timed out", ErrorKind.TIMEOUT),
+    ("timeout", ErrorKind.TIMEOUT),
+)
+
+
+def classify(exc: BaseException) -> str:
+    """The ErrorKind of an exception, looking through its cause chain, then its text."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        kind = _classify_one(e)
+        if kind is not None:
+            return kind
+        e = e.__cause__ or e.__context__
+    return classify_text(" ".join(str(x) for x in _chain(exc)))
+
+
+def classify_text(text: str) -> str:
+    """The ErrorKind named by an error message (for drivers that only return text)."""
+    low = text.lower()
+    for needle, kind in _TEXT_RULES:
+        if needle in low:
+            return kind
+    return ErrorKind.OTHER
+
+
+def _chain(exc: BaseException) -> Iterable[BaseException]:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+def _classify_one(e: BaseException) -> str | None:
+    if isinstance(e, ssl.SSLCertVerificationError):
+        by_text = classify_text(str(e.verify_message))
+        return _VERIFY_CODES.get(e.verify_code) or (by_text if by_text != ErrorKind.OTHER else ErrorKind.CERT_INVALID)
+    if isinstance(e, ssl.SSLError):
+        kind = classify_text(f"{e.reason or ''} {e}")
+        return kind if kind != ErrorKind.OTHER else ErrorKind.TLS_ERROR
+    if isinstance(e, socket.gaierror):
+        return ErrorKind.DNS
+    if isinstance(e, ConnectionRefusedError):
+        return ErrorKind.REFUSED
+    if isinstance(e, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return ErrorKind.RESET
+    if isinstance(e, TimeoutError):
+        return ErrorKind.TIMEOUT
+    if isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return ErrorKind.UNREACHABLE
+    return None
+
+
+# --- contexts ------------------------------------------------------------------------------------
+
+
+def client_context(
+    ca_files: Sequence[Path | str] = (),
+    *,
+    insecure: bool = False,
+    client_cert: Path | str | None = None,
+    client_key: Path | str | None = None,
+) -> ssl.SSLContext:
+    """A client context: system trust store plus `ca_files` as extra trusted CAs; hostname checked.
+
+    `insecure` turns off certificate and hostname verification (the caller must report a WARN).
+    """
+    ctx = ssl.create_default_context()
+    for f in ca_files:
+        ctx.load_verify_locations(cafile=str(f))
+    if client_cert is not None:
+        ctx.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def read_ca_data(ca_files: Sequence[Path | str]) -> str | None:
+    """The PEM text of several CA files concatenated (for clients that take one `cadata`)."""
+    parts = [Path(f).read_text(encoding="ascii") for f in ca_files]
+    return "\n".join(parts) if parts else None
+
+
+# --- certificates --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """Facts about one certificate: validity window and names (never key material)."""
+
+    not_before: datetime | None
+    not_after: datetime | None
+    subject_cn: str = ""
+    issuer_cn: str = ""
+    sans: tuple[str, ...] = ()
+
+    def days_left(self, now: datetime | None = None) -> float | None:
+        """Days until `not_after` (negative once expired)."""
+        if self.not_after is None:
+            return None
+        now = now or datetime.now(UTC)
+        return round((self.not_after - now).total_seconds() / 86400, 1)
+
+
+def cert_from_der(der: bytes, decoded: Mapping[str, Any] | None = None) -> CertInfo:
+    """CertInfo from a DER certificate; names from `decoded` (ssl's getpeercert() dict) when given."""
+    nb: datetime | None
+    na: datetime | None
+    try:
+        nb, na = der_validity(der)
+    except ValueError:
+        nb = na = None
+    if not decoded:
+        return CertInfo(nb, na)
+    return CertInfo(
+        nb,
+        na,
+        subject_cn=_rdn(decoded.get("subject"), "commonName"),
+        issuer_cn=_rdn(decoded.get("issuer"), "commonName"),
+        sans=tuple(str(v) for _, v in decoded.get("subjectAltName", ()) or ()),
+    )
+
+
+def cert_from_pem(pem: str) -> CertInfo:
+    """CertInfo of the first certificate in PEM text (e.g. an mTLS client certificate)."""
+    begin = "-----BEGIN CERTIFICATE-----"
+    start = pem.find(begin)
+    end = pem.find("-----END CERTIFICATE-----", start)
+    if start < 0 or end < 0:
+        raise ValueError("no PEM certificate found")
+    return cert_from_der(ssl.PEM_cert_to_DER_cert(pem[start : end + 25]))
+
+
+def _rdn(rdns: object, key: str) -> str:
+    for rdn in rdns or ():  # type: ignore[attr-defined]
+        for k, v in rdn:
+            if k == key:
+                return str(v)
+    return ""
+
+
+def der_validity(der: bytes) -> tuple[datetime, datetime]:
+    """(notBefore, notAfter) of a DER X.509 certificate, read with a minimal ASN.1 walk.
+
+    Dependency-free on purpose: `ssl` only decodes certificates it has verified, and an insecure
+    connection or a client certificate still needs its expiry checked.
+    """
+    _, cert_body, _ = _tlv(der, 0)  # Certificate ::= SEQUENCE
+    _, tbs, _ = _tlv(der, cert_body)  # tbsCertificate ::= SEQUENCE
+    pos = tbs
+    tag, _, nxt = _tlv(der, pos)
+    if tag == 0xA0:  # [0] version, optional
+        pos = nxt
+    for _ in range(3):  # serialNumber, signature AlgorithmIdentifier, issuer
+        _, _, pos = _tlv(der, pos)
+    _, validity, _ = _tlv(der, pos)
+    t1, s1, e1 = _tlv(der, validity)
+    t2, s2, e2 = _tlv(der, e1)
+    return _asn1_time(t1, der[s1:e1]), _asn1_time(t2, der[s2:e2])
+
+
+def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, start of content, end of element) of the DER element at `pos`."""
+    if pos + 2 > len(buf):
+        raise ValueError("truncated DER")
+    tag, length = buf[pos], buf[pos + 1]
+    pos += 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n == 0 or n > 4 or pos + n > len(buf):
+            raise ValueError("bad DER length")
+        length = int.from_bytes(buf[pos : pos + n], "big")
+        pos += n
+    if pos + length > len(buf):
+        raise ValueError("truncated DER")
+    return tag, pos, pos + length
+
+
+def _asn1_time(tag: int, raw: bytes) -> datetime:
+    text = raw.decode("ascii")
+    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ; years 50-99 are 19xx (RFC 5280)
+        yy = int(text[:2])
+        text = f"{1900 + yy if yy >= 50 else 2000 + yy}{text[2:]}"
+    elif tag != 0x18:  # GeneralizedTime
+        raise ValueError("not an ASN.1 time")
+    return datetime.strptime(text.rstrip("Z")[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+# --- the handshake probe -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TlsProbe:
+    """What one bounded TCP connect + TLS handshake found."""
+
+    tcp_ok: bool
+    tls_ok: bool
+    error_kind: str | None = None
+    error: str = ""
+    cert: CertInfo | None = None
+    verified: bool = False
+    tls_version: str | None = None
+    elapsed_ms: float = 0.0
+
+
+def probe_tls(
+    host: str,
+    port: int,
+    context: ssl.SSLContext,
+    timeout: float,
+    server_hostname: str | None = None,
+) -> TlsProbe:
+    """TCP connect then TLS handshake, each bounded by `timeout`; failures come back as facts.
+
+    A TCP-level timeout is `connect_timeout`; a handshake with no answer is `handshake_timeout`
+    (a plain-text server that waits for a newline, or a host that accepts and never answers).
+    The error text is the exception's own message: pass it through the redactor before storing it.
+    """
+    t0 = time.perf_counter()
+
+    def ms() -> float:
+        return round((time.perf_counter() - t0) * 1000, 1)
+
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError as e:
+        return TlsProbe(False, False, ErrorKind.CONNECT_TIMEOUT, str(e) or "timed out", elapsed_ms=ms())
+    except OSError as e:
+        return TlsProbe(False, False, classify(e), str(e), elapsed_ms=ms())
+    try:
+        sock.settimeout(timeout)
+        with context.wrap_socket(sock, server_hostname=server_hostname or host) as tls:
+            der = tls.getpeercert(binary_form=True) or b""
+            decoded = tls.getpeercert() if context.verify_mode != ssl.CERT_NONE else None
+            return TlsProbe(
+                True,
+                True,
+                cert=cert_from_der(der, decoded) if der else None,
+                verified=context.verify_mode != ssl.CERT_NONE,
+                tls_version=tls.version(),
+                elapsed_ms=ms(),
+            )
+    except TimeoutError as e:
+        return TlsProbe(True, False, ErrorKind.HANDSHAKE_TIMEOUT, str(e) or "timed out", elapsed_ms=ms())
+    except (ssl.SSLError, OSError) as e:
+        return TlsProbe(True, False, classify(e), str(e), elapsed_ms=ms())
+    finally:
+        sock.close()
+
+
+def speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether the peer completes a TLS handshake at all (no verification): tells TLS from plain ports."""
+    ctx = client_context(insecure=True)
+    return probe_tls(host, port, ctx, timeout).tls_ok
+
+
+# --- hosts ---------------------------------------------------------------------------------------
+
+
+def host_kind(host: str) -> str:
+    """'loopback', 'private' or 'public' for a host name or literal address (names are not resolved)."""
+    h = host.strip("[]").lower()
+    if h == "localhost" or h.endswith(".localhost"):
+        return "loopback"
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        return "private" if h.endswith((".local", ".internal", ".lan")) else "public"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_private or ip.is_link_local or ip.is_unspecified:
+        return "private"
+    return "public"
