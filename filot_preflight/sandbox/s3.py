@@ -103,7 +103,8 @@ class _LazyClient:
             from botocore.config import Config
 
             endpoint, access_key, secret_key, ca = self._args
-            self._client = boto3.client(
+            # A session per client: boto3's default session is not safe to share across starting threads.
+            self._client = boto3.session.Session().client(
                 "s3",
                 endpoint_url=endpoint,
                 region_name="auto",  # what R2 expects

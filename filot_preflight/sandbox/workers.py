@@ -1,0 +1,110 @@
+"""Stand-ins for FiLot's two workers, so that liveness checks see real consumers.
+
+- the GPU worker: BRPOPs JSON jobs from OCR_QUEUE_KEY over TLS Redis and refreshes
+  GPU_WORKER_HEARTBEAT_KEY with str(time.time()) every ~2 s (`_gpu_worker`);
+- a Temporal worker polling TEMPORAL_TASK_QUEUE with a trivial workflow (`_temporal_worker`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+from filot_preflight.sandbox.base import (
+    LOOPBACK,
+    SandboxContext,
+    ServiceHandle,
+    spawn_python,
+    wait_ready,
+    wait_until,
+)
+
+QUEUE_DEFAULTS = {
+    "OCR_QUEUE_KEY": "filot:ocr:jobs",
+    "OCR_DEAD_LETTER_KEY": "filot:ocr:dead",
+    "GPU_WORKER_HEARTBEAT_KEY": "filot:ocr:worker:heartbeat",
+}
+
+
+def start_gpu_worker(ctx: SandboxContext, redis_env: Mapping[str, str], *, name: str = "gpu-worker") -> ServiceHandle:
+    """Start the GPU-worker stand-in against the Redis described by `redis_env` (REDIS_URL, REDIS_TLS_CA_FILE).
+
+    Ready once it has connected over TLS, authenticated and written its first heartbeat.
+    """
+    keys = {k: ctx.values.get(k, v) for k, v in QUEUE_DEFAULTS.items()}
+    state = ctx.state_dir(name)
+    ready_file = state / "ready"
+    ready_file.unlink(missing_ok=True)
+    env = {**redis_env, **keys, "SANDBOX_READY_FILE": str(ready_file)}
+    log = ctx.log_path(name)
+    proc = spawn_python("filot_preflight.sandbox._gpu_worker", [], log, env=env, cwd=state)
+    handle = ServiceHandle(
+        name=name,
+        pids=[proc.pid],
+        log=log,
+        env=keys,
+        ready=lambda: ready_file.exists() and proc.poll() is None,
+        info={"queue": keys["OCR_QUEUE_KEY"], "control": str(state)},
+    )
+    wait_ready(handle, 20.0, proc)
+    # After `up` returns, readiness means "still running" (the ready file stays behind otherwise).
+    handle.ready = handle.alive
+    return handle
+
+
+def pause_gpu_worker(handle: ServiceHandle, timeout: float = 5.0) -> None:
+    """Stop consuming (heartbeat continues); returns once no job can be popped any more."""
+    marker = Path(handle.info["control"]) / "paused"
+    os.kill(handle.pids[0], signal.SIGUSR1)
+    wait_until(marker.exists, timeout, what="gpu worker paused")
+
+
+def resume_gpu_worker(handle: ServiceHandle, timeout: float = 5.0) -> None:
+    """Consume the queue again."""
+    marker = Path(handle.info["control"]) / "paused"
+    os.kill(handle.pids[0], signal.SIGUSR2)
+    wait_until(lambda: not marker.exists(), timeout, what="gpu worker resumed")
+
+
+def start_temporal_worker(
+    ctx: SandboxContext, server: ServiceHandle, *, name: str = "temporal-worker", via: ServiceHandle | None = None
+) -> ServiceHandle:
+    """Start a Temporal worker on the sandbox task queue; ready once the server lists it as a poller.
+
+    It connects to the dev server directly, or through the TLS front `via` (with its API key).
+    """
+    env = dict(server.env)
+    if via is not None:
+        env = {**env, **via.env, "SANDBOX_CA_FILE": str(ctx.certs.ca_pem.resolve())}
+        env.pop("TEMPORAL_TLS_CERT", None)
+        env.pop("TEMPORAL_TLS_KEY", None)
+    state = ctx.state_dir(name)
+    ready_file = state / "ready"
+    ready_file.unlink(missing_ok=True)
+    env["SANDBOX_READY_FILE"] = str(ready_file)
+    log = ctx.log_path(name)
+    proc = spawn_python("filot_preflight.sandbox._temporal_worker", [], log, env=env, cwd=state)
+    namespace, queue = env["TEMPORAL_NAMESPACE"], env["TEMPORAL_TASK_QUEUE"]
+    http_port = server.ports["http"]
+    handle = ServiceHandle(
+        name=name,
+        pids=[proc.pid],
+        log=log,
+        ready=lambda: ready_file.exists() and has_poller(http_port, namespace, queue),
+        info={"task_queue": queue},
+    )
+    wait_ready(handle, 30.0, proc)
+    handle.ready = handle.alive
+    return handle
+
+
+def has_poller(http_port: int, namespace: str, task_queue: str) -> bool:
+    """Whether the dev server's HTTP API lists a workflow poller on `task_queue`."""
+    url = f"http://{LOOPBACK}:{http_port}/api/v1/namespaces/{quote(namespace)}/task-queues/{quote(task_queue)}"
+    with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - fixed http://127.0.0.1 URL
+        return bool(json.load(resp).get("pollers"))
