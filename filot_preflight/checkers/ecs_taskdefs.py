@@ -1,0 +1,466 @@
+"""ECS task definitions: secrets come from Secrets Manager ARNs of the right account, region and path.
+
+Task definitions come from JSON files (`--task-def PATH`: no network, so the checker runs under
+--offline) or, when no file is given, live by family (`services[].ecs_family`) through
+DescribeTaskDefinition. Per container: every secret the service consumes is in `secrets[]` with
+`arn:aws:secretsmanager:<region>:<AWS_ACCOUNT_ID>:secret:<id>[-XXXXXX][:<json-key>::]`, nothing
+secret sits in plain `environment`, images are pinned; per task: an execution role is set and
+every ARN names AWS_ACCOUNT_ID (the seed's "Verify AWS_ACCOUNT_ID in ECS task definitions").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filot_preflight.aws_source import AwsAccess, AwsProblem, classify, make_client
+from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.errors import PreflightError
+from filot_preflight.manifest import Manifest
+from filot_preflight.models import CheckResult, EvidenceValue, Status
+
+NAME = "ecs_taskdefs"
+SUBSYSTEM = "aws"
+MAX_FILE_BYTES = 2 * 1024 * 1024
+_SECRETISH = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE|CREDENTIAL|_KEY$|_DSN$|DATABASE_URL|REDIS_URL")
+_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends 6 random characters to the ARN's name
+
+
+class TaskDefFileError(PreflightError):
+    """A --task-def file is unreadable, not JSON, or not a task definition. Names the file and line."""
+
+
+@dataclass(frozen=True)
+class Container:
+    """What the judge needs of one container; environment values are never kept, only names."""
+
+    name: str
+    image: str
+    secrets: tuple[tuple[str, str], ...] = ()  # (variable name, valueFrom)
+    env_names: tuple[str, ...] = ()
+    env_holding_secret_values: tuple[str, ...] = ()  # env names whose value equals a manifest secret
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """One task definition (from a file or DescribeTaskDefinition)."""
+
+    family: str
+    origin: str
+    containers: tuple[Container, ...]
+    execution_role: str = ""
+    task_role: str = ""
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A manifest variable the judge expects in `secrets[]`."""
+
+    variable: str
+    secret_id: str | None
+    key: str | None
+    required: bool
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the manifest and the values say a task definition must contain."""
+
+    account: str | None
+    region: str | None
+    family_service: dict[str, str]
+    consumed: dict[str, tuple[SecretSpec, ...]]  # service -> secret variables it reads
+    refs: dict[str, SecretSpec]  # every manifest variable stored in Secrets Manager
+    secret_names: frozenset[str]
+    known_names: frozenset[str]
+    secret_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Task definitions found, or why none could be read."""
+
+    expect: Expect
+    mode: str  # files | live | none
+    taskdefs: tuple[TaskDef, ...] = ()
+    not_found: tuple[tuple[str, str], ...] = ()  # (family, why)
+    skip_reason: str = ""
+    problem: AwsProblem | None = None
+    calls: int = 0
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+
+def load_files(paths: tuple[Path, ...] | list[Path]) -> list[tuple[str, dict[str, Any]]]:
+    """Read task-definition JSON files (register input, describe output, or a list); raise on bad input."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for p in paths:
+        try:
+            if p.stat().st_size > MAX_FILE_BYTES:
+                raise TaskDefFileError(f"{p}: task definition file larger than {MAX_FILE_BYTES} bytes")
+            text = p.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise TaskDefFileError(f"{p}: cannot read task definition: {e.__class__.__name__}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise TaskDefFileError(f"{p}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+        items = data if isinstance(data, list) else [data]
+        for i, item in enumerate(items):
+            td = item.get("taskDefinition", item) if isinstance(item, dict) else None
+            if not isinstance(td, dict) or not isinstance(td.get("containerDefinitions"), list):
+                where = f"[{i}]" if isinstance(data, list) else ""
+                raise TaskDefFileError(f"{p}{where}: not an ECS task definition (no containerDefinitions list)")
+            out.append((str(p), td))
+    return out
+
+
+def parse_taskdef(origin: str, td: dict[str, Any], secret_values: set[str]) -> TaskDef:
+    """Keep what the judge needs; env values are compared with known secrets here and then dropped."""
+    containers = []
+    for c in td.get("containerDefinitions") or []:
+        if not isinstance(c, dict):
+            continue
+        env = [e for e in c.get("environment") or [] if isinstance(e, dict)]
+        containers.append(Container(
+            name=str(c.get("name", "")),
+            image=str(c.get("image", "")),
+            secrets=tuple((str(s.get("name", "")), str(s.get("valueFrom", "")))
+                          for s in c.get("secrets") or [] if isinstance(s, dict)),
+            env_names=tuple(str(e.get("name", "")) for e in env),
+            env_holding_secret_values=tuple(
+                str(e.get("name", "")) for e in env if str(e.get("value", "")) in secret_values),
+        ))
+    family = str(td.get("family") or Path(origin).stem)
+    return TaskDef(family, origin, tuple(containers), str(td.get("executionRoleArn") or ""),
+                   str(td.get("taskRoleArn") or ""))
+
+
+# --- ARNs -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretArn:
+    """A parsed `valueFrom`: service, region, account, secret name (with suffix) and JSON key."""
+
+    service: str
+    region: str
+    account: str
+    name: str = ""
+    key: str = ""
+
+
+def parse_arn(value: str) -> SecretArn | None:
+    """Parse an ARN (Secrets Manager secrets in detail); None when `value` is not an ARN."""
+    parts = value.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    _, _, service, region, account, resource = parts
+    if service != "secretsmanager":
+        return SecretArn(service, region, account, resource)
+    res = resource.split(":")
+    if len(res) < 2 or res[0] != "secret":
+        return SecretArn(service, region, account, resource)
+    return SecretArn(service, region, account, res[1], res[2] if len(res) > 2 else "")
+
+
+def resolve_secret_id(name: str, ids: frozenset[str]) -> str:
+    """The manifest id an ARN's secret name denotes: exact first, then without the random suffix.
+
+    Exact first, because a manifest id may itself end like a suffix ('database-url' + '-direct').
+    """
+    if name in ids:
+        return name
+    stripped = _SUFFIX.sub("", name)
+    return stripped if stripped in ids else name
+
+
+# --- probe ------------------------------------------------------------------------------------------
+
+
+def expectations(ctx: CheckContext, region: str | None = None) -> Expect:
+    """What the manifest and the values say the task definitions must hold."""
+    m: Manifest = ctx.manifest
+    refs = {v.name: SecretSpec(v.name, v.aws_secret.id, v.aws_secret.key, v.required)
+            for v in m.variables if v.aws_secret is not None}
+    consumed = {
+        s.name: tuple(refs.get(v.name) or SecretSpec(v.name, None, None, v.required)
+                      for v in m.consumed_by(s.name) if v.secret)
+        for s in m.services
+    }
+    return Expect(
+        account=(ctx.value("AWS_ACCOUNT_ID") or "").strip() or None,
+        region=(ctx.value("AWS_REGION") or "").strip() or ctx.options.aws_region or region,
+        family_service={s.ecs_family: s.name for s in m.services if s.ecs_family},
+        consumed=consumed,
+        refs=refs,
+        secret_names=frozenset(v.name for v in m.variables if v.secret),
+        known_names=frozenset(v.name for v in m.variables),
+        secret_ids=frozenset(r.secret_id for r in refs.values() if r.secret_id),
+    )
+
+
+def _secret_values(ctx: CheckContext) -> set[str]:
+    names = {v.name for v in ctx.manifest.secrets()}
+    return {v.value.get_secret_value() for v in ctx.values.values
+            if v.name in names and len(v.value.get_secret_value()) >= 8}
+
+
+def probe(ctx: CheckContext) -> Facts:
+    """Files when given (no network); else live by family when AWS is configured; else a SKIP reason."""
+    if ctx.options.task_defs:
+        loaded = load_files(ctx.options.task_defs)
+        secrets = _secret_values(ctx)
+        tds = tuple(parse_taskdef(o, td, secrets) for o, td in loaded)
+        have = {t.family for t in tds}
+        expect = expectations(ctx)
+        missing = tuple((f, "no --task-def file for this family") for f in expect.family_service
+                        if f not in have)
+        return Facts(expect, "files", tds, missing)
+    if ctx.options.offline:
+        return Facts(expectations(ctx), "none", skip_reason="--offline and no --task-def file given")
+    return _probe_live(ctx)
+
+
+def _probe_live(ctx: CheckContext) -> Facts:
+    access = AwsAccess.from_options(ctx.options, ctx.values)
+    try:
+        aws = make_client("ecs", access)
+    except Exception as e:  # noqa: BLE001 - not configured: SKIP, aws_secrets reports how to configure
+        p = classify(e)
+        return Facts(expectations(ctx), "none",
+                     skip_reason=f"no --task-def file and AWS is not usable ({p.kind}: {p.message})")
+    client, region, counter = aws.client, aws.region, aws.counter
+    expect = expectations(ctx, region)
+    secrets = _secret_values(ctx)
+    tds: list[TaskDef] = []
+    missing: list[tuple[str, str]] = []
+    for family in expect.family_service:
+        try:
+            td = client.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        except Exception as e:  # noqa: BLE001 - a fact
+            p = classify(e)
+            if p.kind != "error":  # credentials / network: the whole fetch is off
+                return Facts(expect, "live", tuple(tds), tuple(missing), problem=p, calls=counter.calls)
+            missing.append((family, f"{p.code or p.kind}: {p.message}"))
+            continue
+        tds.append(parse_taskdef(f"aws:{region}:{family}", td, secrets))
+    return Facts(expect, "live", tuple(tds), tuple(missing), calls=counter.calls)
+
+
+# --- judge ------------------------------------------------------------------------------------------
+
+
+def judge(facts: Facts) -> list[CheckResult]:
+    """Pure: results per task definition and container, plus one for where the definitions came from."""
+    e = facts.expect
+    if facts.mode == "none":
+        return [_r("source", Status.SKIP, f"no task definitions checked: {facts.skip_reason}",
+                   remediation="Pass --task-def FILE (aws ecs describe-task-definition output or the "
+                   "register input), or configure AWS to fetch them by family.")]
+    out: list[CheckResult] = []
+    if facts.problem is not None:
+        p = facts.problem
+        out.append(_r("source", Status.FAIL, f"cannot fetch task definitions: {p.kind.replace('_', ' ')}",
+                      detail=p.message, remediation=p.remedy, evidence={"kind": p.kind, "code": p.code}))
+    else:
+        out.append(_r("source", Status.PASS, f"{len(facts.taskdefs)} task definitions read ({facts.mode})",
+                      evidence={"mode": facts.mode, "families": [t.family for t in facts.taskdefs],
+                                "calls": facts.calls}))
+    for family, why in facts.not_found:
+        if facts.mode == "files":
+            out.append(_r("family", Status.SKIP, f"{family}: not checked ({why})", target=family))
+        else:
+            out.append(_r("family", Status.FAIL, f"task definition family {family} not found", target=family,
+                          detail=why, remediation=f"Register {family} in region {e.region or '?'} "
+                          "(aws ecs register-task-definition) or fix services[].ecs_family in the manifest."))
+    for td in facts.taskdefs:
+        out.extend(judge_taskdef(td, e))
+    return out
+
+
+def judge_taskdef(td: TaskDef, e: Expect) -> list[CheckResult]:
+    """Every rule for one task definition."""
+    out: list[CheckResult] = []
+    service = e.family_service.get(td.family) or next(
+        (c.name for c in td.containers if c.name in e.consumed), None)
+    if service is None:
+        out.append(_r("family", Status.WARN, f"{td.family} is not a manifest service's ecs_family",
+                      target=td.family, remediation="Add ecs_family to the service in the manifest so its "
+                      "secrets can be checked, or pass the right --task-def file."))
+    if td.execution_role:
+        out.append(_r("execution_role", Status.PASS, f"{td.family}: executionRoleArn set", target=td.family))
+    else:
+        out.append(_r("execution_role", Status.FAIL, f"{td.family}: no executionRoleArn", target=td.family,
+                      remediation="Set executionRoleArn to a role with secretsmanager:GetSecretValue on "
+                      "filot/prod/* (and kms:Decrypt); without it ECS cannot inject secrets."))
+    out.extend(_images(td))
+    out.extend(_plain_env(td, e))
+    app = _app_container(td, service) if service else None
+    if app is not None and service is not None:
+        out.extend(_consumed(td, app, e.consumed.get(service, ())))
+    out.extend(_refs(td, e))
+    out.append(_account(td, e))
+    return out
+
+
+def _app_container(td: TaskDef, service: str) -> Container | None:
+    by_name = {c.name: c for c in td.containers}
+    if service in by_name or td.family in by_name:
+        return by_name.get(service) or by_name[td.family]
+    if len(td.containers) == 1:
+        return td.containers[0]
+    return next((c for c in td.containers if c.secrets), td.containers[0] if td.containers else None)
+
+
+def _images(td: TaskDef) -> list[CheckResult]:
+    bad = []
+    for c in td.containers:
+        last = c.image.rsplit("/", 1)[-1]
+        if "@sha256:" in c.image:
+            continue
+        tag = last.split(":", 1)[1] if ":" in last else ""
+        if tag and tag != "latest":
+            continue
+        why = "uses :latest" if tag else "has no tag (means :latest)"
+        bad.append(_r("image", Status.FAIL, f"{td.family}/{c.name}: image {why}", target=f"{td.family}/{c.name}",
+                      evidence={"image": c.image},
+                      remediation="Pin the image to an immutable digest (repo@sha256:...) or at least a "
+                      "release tag; enable ECR tag immutability."))
+    if bad:
+        return bad
+    digests = sum("@sha256:" in c.image for c in td.containers)
+    return [_r("image", Status.PASS, f"{td.family}: images pinned ({digests}/{len(td.containers)} by digest)",
+               target=td.family, detail="" if digests == len(td.containers)
+               else "Tags are mutable; a digest (repo@sha256:...) pins exactly what was tested.")]
+
+
+def _plain_env(td: TaskDef, e: Expect) -> list[CheckResult]:
+    bad = []
+    for c in td.containers:
+        names = sorted({n for n in c.env_names if n in e.secret_names
+                        or (n not in e.known_names and _SECRETISH.search(n.upper()))}
+                       | set(c.env_holding_secret_values))
+        if names:
+            bad.append(_r("plain_env", Status.FAIL,
+                          f"{td.family}/{c.name}: secret in plain environment: {', '.join(names)}",
+                          target=f"{td.family}/{c.name}", evidence={"variables": names},
+                          remediation="Move each to secrets[] with valueFrom the Secrets Manager ARN, delete "
+                          "it from environment, and rotate it (it is visible to anyone who can read the "
+                          "task definition)."))
+    return bad or [_r("plain_env", Status.PASS, f"{td.family}: no secret in plain environment", target=td.family)]
+
+
+def _consumed(td: TaskDef, app: Container, wanted: tuple[SecretSpec, ...]) -> list[CheckResult]:
+    have = {n for n, _ in app.secrets}
+    present = have | set(app.env_names)
+    missing = [s.variable for s in wanted if s.required and s.variable not in have]
+    target = f"{td.family}/{app.name}"
+    if missing:
+        return [_r("secrets", Status.FAIL, f"{target}: {len(missing)} secrets not in secrets[]: "
+                   f"{', '.join(missing)}", target=target, evidence={"missing": missing},
+                   remediation="Add each to containerDefinitions[].secrets as {name, valueFrom: "
+                   "arn:aws:secretsmanager:<region>:<account>:secret:<id>[:<json-key>::]}.")]
+    return [_r("secrets", Status.PASS, f"{target}: all {len([s for s in wanted if s.required])} required "
+               "secrets come from secrets[]", target=target,
+               evidence={"optional_present": sorted(s.variable for s in wanted
+                                                   if not s.required and s.variable in present)})]
+
+
+def _refs(td: TaskDef, e: Expect) -> list[CheckResult]:
+    """Each secrets[] entry of a manifest variable points at its id, JSON key and region."""
+    out = []
+    for c in td.containers:
+        for var, value_from in c.secrets:
+            spec = e.refs.get(var)
+            if spec is None or spec.secret_id is None:
+                continue
+            problem = _ref_problem(value_from, spec, e)
+            if problem:
+                out.append(_r("secret_ref", Status.FAIL, f"{td.family}/{c.name}: {var} {problem}",
+                              target=f"{td.family}/{c.name}/{var}", evidence={"valueFrom": value_from},
+                              remediation=f"valueFrom for {var}: arn:aws:secretsmanager:{e.region or '<region>'}:"
+                              f"{e.account or '<AWS_ACCOUNT_ID>'}:secret:{spec.secret_id}"
+                              f"{f':{spec.key}::' if spec.key else ''} (the -XXXXXX suffix may follow the id)."))
+    return out
+
+
+def _ref_problem(value_from: str, spec: SecretSpec, e: Expect) -> str:
+    arn = parse_arn(value_from)
+    if arn is None:
+        return "valueFrom is not a full ARN (ECS needs the full Secrets Manager ARN)"
+    if arn.service != "secretsmanager":
+        return f"valueFrom is a {arn.service} ARN, expected Secrets Manager ({spec.secret_id})"
+    found = resolve_secret_id(arn.name, e.secret_ids)
+    if found != spec.secret_id:
+        return f"points to secret {found}, expected {spec.secret_id}"
+    if (arn.key or None) != spec.key:
+        if spec.key is None:
+            return f"selects JSON key {arn.key!r} of a plain secret"
+        if not arn.key:
+            return f"injects the whole JSON secret; add the key suffix :{spec.key}::"
+        return f"selects JSON key {arn.key!r}, expected {spec.key!r}"
+    if e.region and arn.region != e.region:
+        return f"points to region {arn.region}, expected {e.region} (AWS_REGION)"
+    return ""
+
+
+def _account(td: TaskDef, e: Expect) -> CheckResult:
+    """The seed's check: every ARN in the task definition names AWS_ACCOUNT_ID."""
+    seen: dict[str, list[str]] = {}
+    for label, value in [("executionRoleArn", td.execution_role), ("taskRoleArn", td.task_role)] + [
+        (var, vf) for c in td.containers for var, vf in c.secrets
+    ]:
+        arn = parse_arn(value)
+        if arn is not None and arn.account:
+            seen.setdefault(arn.account, []).append(label)
+    if e.account is None:
+        return _r("account", Status.SKIP, f"{td.family}: AWS_ACCOUNT_ID not set; account not verified",
+                  target=td.family, evidence={"accounts_found": sorted(seen)},
+                  remediation="Set AWS_ACCOUNT_ID (aws sts get-caller-identity --query Account).")
+    wrong = {a: where for a, where in seen.items() if a != e.account}
+    if wrong:
+        found = ", ".join(sorted(wrong))
+        where = sorted({w for ws in wrong.values() for w in ws})
+        return _r("account", Status.FAIL, f"{td.family}: references account {found}, expected {e.account}",
+                  target=td.family, evidence={"expected": e.account, "found": sorted(wrong), "in": where},
+                  remediation=f"Replace account {found} with {e.account} in {', '.join(where)} and register "
+                  "a new revision (or fix AWS_ACCOUNT_ID if the task definition is right).")
+    return _r("account", Status.PASS, f"{td.family}: every ARN names account {e.account}", target=td.family,
+              evidence={"account": e.account, "arns": sum(len(w) for w in seen.values())})
+
+
+def _r(
+    rule: str,
+    status: Status,
+    summary: str,
+    *,
+    target: str = "",
+    detail: str = "",
+    remediation: str = "",
+    evidence: dict[str, EvidenceValue] | None = None,
+) -> CheckResult:
+    return result(f"{NAME}.{rule}", SUBSYSTEM, status, summary, target=target, detail=detail,
+                  remediation=remediation, evidence=evidence)
+
+
+class EcsTaskDefsChecker(Checker):
+    """ECS task definitions reference every secret by ARN of the right account/region; no plain secrets."""
+
+    name = NAME
+    subsystem = SUBSYSTEM
+    description = "ECS task definitions: secrets by ARN (account, region, path), no plain secrets, pinned images"
+    needs = ("AWS_ACCOUNT_ID", "AWS_REGION")
+    network = False  # with --task-def files it needs none; under --offline without files it SKIPs
+
+    async def run(self, ctx: CheckContext) -> list[CheckResult]:
+        """Probe (files or live, in a daemon thread), then judge."""
+        try:
+            facts = await ctx.blocking(probe, ctx)
+        except TaskDefFileError as err:  # the CLI validates files first; this is the backstop
+            return [_r("file", Status.ERROR, str(err), remediation="Fix the task definition file's JSON.")]
+        return judge(facts)
