@@ -80,6 +80,7 @@ def start(ctx: SandboxContext, *, name: str = "s3", timeout: float = 30.0) -> Se
             "CF_R2_ACCESS_KEY_ID": access_key,
             "CF_R2_SECRET_ACCESS_KEY": secret_key,
             "CF_R2_BUCKET": bucket,
+            "CF_R2_PUBLIC_URL": f"{endpoint}/{bucket}",
         },
         ready=lambda: client.bucket_exists(bucket),
         info={"endpoint": endpoint, "bucket": bucket},
