@@ -1,0 +1,102 @@
+"""Checklist items decided by results (pure). Templates call `item(text, *ids)` and `manual(text, why)`.
+
+An item is ticked only when results decide it: at least one matching result ran and none of them
+warns, fails or errors (a waived result counts as passed and says so). Otherwise the box stays
+open and says why: the finding and its fix, the skip reason, or that the subsystem was not checked
+in this run. Patterns are result ids, with `*` wildcards (`ecs_taskdefs.*`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from filot_preflight.documents.results import CheckerInfo, SubsystemView, sort_key
+from filot_preflight.documents.variables import VariableView
+from filot_preflight.models import CheckResult, Report, Status
+
+_PROBLEM = {Status.WARN, Status.FAIL, Status.ERROR}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether results tick an item, and the reason shown beside it."""
+
+    done: bool
+    reason: str
+
+    @property
+    def box(self) -> str:
+        """The markdown checkbox."""
+        return "[x]" if self.done else "[ ]"
+
+
+class Checklist:
+    """Decides checklist items from one report."""
+
+    def __init__(
+        self, report: Report, subsystems: Mapping[str, SubsystemView], checkers: Sequence[CheckerInfo] = ()
+    ) -> None:
+        self._results = sorted(report.results, key=sort_key)
+        self._subsystems = subsystems
+        self._checker_subsystem = {c.name: c.subsystem for c in checkers}
+
+    def matching(self, *patterns: str) -> list[CheckResult]:
+        """Results whose id matches any pattern, worst first."""
+        return [r for r in self._results if any(fnmatchcase(r.id, p) for p in patterns)]
+
+    def decide(self, *patterns: str) -> Decision:
+        """Tick when matching results ran and all passed; otherwise say why the box stays open."""
+        found = self.matching(*patterns)
+        ran = [r for r in found if r.status is not Status.SKIP]
+        if not ran:
+            if found:
+                return Decision(False, f"skipped: {found[0].summary}")
+            return Decision(False, self._why_absent(patterns))
+        problems = [r for r in ran if r.status in _PROBLEM]
+        if problems:
+            worst = problems[0]
+            fix = f" Fix: {worst.remediation}" if worst.remediation else ""
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            return Decision(False, f"{worst.status.value} `{worst.id}`: {worst.summary}{more}.{fix}")
+        ids = ", ".join(dict.fromkeys(f"`{r.id}`" for r in ran))
+        waived = [r for r in ran if r.waiver]
+        note = f" (waived: {waived[0].waiver})" if waived else ""
+        return Decision(True, f"passed: {ids}{note}")
+
+    def _why_absent(self, patterns: Sequence[str]) -> str:
+        subs = []
+        for p in patterns:
+            checker = p.partition(".")[0]
+            sid = self._checker_subsystem.get(checker) or checker.replace("_", "-")
+            if sid in self._subsystems and sid not in subs:
+                subs.append(sid)
+        unchecked = [self._subsystems[s] for s in subs if not self._subsystems[s].checked]
+        if unchecked:
+            return f"not checked in this run: {unchecked[0].reason}"
+        return f"no result decides this in this run (looked for {', '.join(f'`{p}`' for p in patterns)})"
+
+    def item(self, text: str, *patterns: str) -> str:
+        """A markdown checklist line: `- [x] text — reason`."""
+        d = self.decide(*patterns)
+        return f"- {d.box} {text} — {d.reason}"
+
+    @staticmethod
+    def manual(text: str, why: str) -> str:
+        """An item no result can decide: always open, with the reason."""
+        return f"- [ ] {text} — manual: {why}"
+
+    @staticmethod
+    def secret(v: VariableView) -> str:
+        """A 'secret exists' item, ticked from the variable's status."""
+        where = f" at `{v.aws_path}`" if v.aws_path else ""
+        if v.status == "existing":
+            note = f" ({'; '.join(v.reasons)})" if v.reasons else ""
+            return f"- [x] `{v.name}` is set{where}{note}"
+        if v.status == "not checked":
+            return f"- [ ] `{v.name}`{where} — not checked in this run"
+        reasons = "; ".join(v.reasons)
+        todo = f" Get it: {v.how_to_get}." if v.status == "missing" else ""
+        fix = f" Fix: {v.fixes[0]}" if v.fixes and v.status != "missing" else ""
+        return f"- [ ] `{v.name}`{where} — {v.status}: {reasons}.{todo}{fix}"
