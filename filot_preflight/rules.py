@@ -106,7 +106,7 @@ def classify_host(host: str) -> str | None:
             ("unspecified", ip.is_unspecified),
             ("link-local", ip.is_link_local),
             ("private", ip.is_private),
-            ("reserved", not ip.is_global),
+            ("reserved", not ip.is_global or ip.is_multicast or ip.is_reserved),
         ):
             if hit:
                 return cls

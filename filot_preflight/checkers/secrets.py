@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import Manifest, Variable
 from filot_preflight.models import CheckResult, EvidenceValue
+from filot_preflight.registry import GROUP
 from filot_preflight.rules import Finding, evaluate, find_reuse
 from filot_preflight.sources import Value, ValueStore
 
@@ -143,12 +145,14 @@ class SecretsChecker(Checker):
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe the value store, then judge; the Rule set and RESULT_IDS stay in step (see tests)."""
         facts = probe(ctx.manifest, ctx.values)
-        # Imported here: the registry imports this module through its entry point.
-        from filot_preflight.registry import discover
-
         return judge(
             facts,
             allow_loopback=ctx.options.allow_loopback,
             offline=ctx.options.offline,
-            checkers=set(discover()),
+            checkers=installed_checkers(),
         )
+
+
+def installed_checkers() -> frozenset[str]:
+    """Names in the checker entry-point group, read without importing (or re-registering) any checker."""
+    return frozenset(ep.name for ep in entry_points(group=GROUP))
