@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ __all__ = [
 BATCH_SIZE = 20  # BatchGetSecretValue accepts at most 20 ids in SecretIdList
 LIST_FILTER_SIZE = 10  # ListSecrets accepts at most 10 values per filter
 NOT_FOUND = "ResourceNotFoundException"
+CONFIRM_MAX = 50  # at most 5 ListSecrets calls to tell "no such secret" from "secret without a value"
+_NO_VALUE = re.compile(r"staging label|VersionId|version ?stage|AWSCURRENT", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -322,7 +325,12 @@ def read_secrets(manifest: Manifest, options: Options, values: ValueStore | None
     deadline = time.monotonic() + max(access.timeout * 1.2, 2.0)
     try:
         raw, errors = _batch_get(client, ids, deadline)
-        missing = [i for i, (code, _) in errors.items() if code == NOT_FOUND]
+        for sid, (code, msg) in list(errors.items()):
+            if code == NOT_FOUND and _NO_VALUE.search(msg):  # the secret is there, its value is not
+                errors[sid] = ("NoCurrentVersion", "the secret exists but has no AWSCURRENT version")
+        # A bare "can't find the secret" is confirmed with ListSecrets (10 names a call), but only
+        # for a few ids: the cost must stay about N/20 calls even when most secrets are missing.
+        missing = [i for i, (code, _) in errors.items() if code == NOT_FOUND][:CONFIRM_MAX]
         versionless = _existing(client, missing, deadline) if missing else {}
     except Exception as e:  # noqa: BLE001 - the call itself failed (auth, network): one problem
         return AwsRead(problem=classify(e), calls=counter.calls, region=aws.region, endpoint=endpoint,
