@@ -93,6 +93,10 @@ def test_real_clients_reach_every_server_with_tls_verified(sandbox_stack: Stack)
     with psycopg.connect(env["DATABASE_URL"], connect_timeout=5) as conn:
         row = conn.execute("SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
         assert row == ("filot_app", True)
+    with psycopg.connect(env["DATABASE_URL_DIRECT"], connect_timeout=5) as conn:
+        row = conn.execute("SELECT current_user, max(version) FROM schema_migrations").fetchone()
+        assert row == ("filot_migrate", "0001_init")
+    assert env["DATABASE_URL"] != env["DATABASE_URL_DIRECT"]
     s3 = boto3.session.Session().client(
         "s3",
         endpoint_url=env["CF_R2_ENDPOINT"],

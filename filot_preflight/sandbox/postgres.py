@@ -34,6 +34,8 @@ from filot_preflight.sandbox.base import (
 INSTALL = "apt-get install -y postgresql"
 APP_ROLE = "filot_app"
 APP_DB = "filot"
+# The direct (unpooled) URL is for migrations; its own login keeps it from repeating DATABASE_URL.
+MIGRATE_ROLE = "filot_migrate"
 _PG_BIN_DIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)  # newest major first
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
@@ -53,7 +55,7 @@ def start(ctx: SandboxContext, *, name: str = "postgres", timeout: float = 30.0)
     data = pg_dir / "data"
     log = ctx.log_path(name)
     port = free_port()
-    superuser_pw, app_pw = secrets.token_hex(24), secrets.token_urlsafe(24)
+    superuser_pw, app_pw, migrate_pw = secrets.token_hex(24), secrets.token_urlsafe(24), secrets.token_urlsafe(24)
 
     pwfile = pg_dir / "pwfile"
     _write_owned(pwfile, superuser_pw, user, 0o600)
@@ -91,10 +93,13 @@ def start(ctx: SandboxContext, *, name: str = "postgres", timeout: float = 30.0)
         info={"url": f"postgresql://{LOOPBACK}:{port}/{APP_DB}", "data": str(data)},
     )
     wait_ready(handle, timeout, proc)
-    _setup_app(psql, pg_dir, port, app_pw, log)
+    _setup_app(psql, pg_dir, port, app_pw, migrate_pw, log)
     ca = quote(str(ctx.certs.ca_pem.resolve()), safe="/")
-    url = f"postgresql://{APP_ROLE}:{app_pw}@{LOOPBACK}:{port}/{APP_DB}?sslmode=verify-full&sslrootcert={ca}"
-    handle.env = {"DATABASE_URL": url, "DATABASE_URL_DIRECT": url}
+    tail = f"@{LOOPBACK}:{port}/{APP_DB}?sslmode=verify-full&sslrootcert={ca}"
+    handle.env = {
+        "DATABASE_URL": f"postgresql://{APP_ROLE}:{app_pw}{tail}",
+        "DATABASE_URL_DIRECT": f"postgresql://{MIGRATE_ROLE}:{migrate_pw}{tail}",
+    }
     return handle
 
 
@@ -147,10 +152,11 @@ def _run_as(argv: list[str], user: str | None, log: Path) -> None:
         raise ServiceStartError(f"{Path(argv[0]).name} failed with code {result.returncode} (log {log})")
 
 
-def _setup_app(psql: str, socket_dir: Path, port: int, password: str, log: Path) -> None:
-    # The password goes through stdin, not argv, so `ps` never shows it.
+def _setup_app(psql: str, socket_dir: Path, port: int, password: str, migrate_pw: str, log: Path) -> None:
+    # Passwords go through stdin, not argv, so `ps` never shows them.
     sql = (
         f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{password}';\n"
+        f"CREATE ROLE {MIGRATE_ROLE} LOGIN PASSWORD '{migrate_pw}' IN ROLE {APP_ROLE};\n"
         f"CREATE DATABASE {APP_DB} OWNER {APP_ROLE};\n"
         f"\\connect {APP_DB}\nSET ROLE {APP_ROLE};\n"
         "CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz DEFAULT now());\n"
