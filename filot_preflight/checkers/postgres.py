@@ -1,0 +1,254 @@
+"""Neon Postgres: TLS mode, login, server version, latency, pooled vs direct endpoint, headroom, migrations.
+
+The probe (`_postgres_probe.probe`) verifies the certificate, bounds the connect and runs every query
+inside one READ ONLY transaction that is rolled back; `judge` (pure) turns the facts into results.
+Each connection failure has its own id and fix.
+"""
+
+from __future__ import annotations
+
+from filot_preflight.checkers._postgres_probe import VAR, VAR_DIRECT, DsnInfo, PgFacts
+from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.manifest import PostgresSettings
+from filot_preflight.models import CheckResult, EvidenceValue, Status
+
+__all__ = ["PostgresChecker", "PgFacts", "DsnInfo", "judge"]
+
+NAME = "postgres"
+OK_SSLMODES = ("require", "verify-ca", "verify-full")
+LATENCY_WARN_MS = 250.0
+CONNECTIONS_WARN_RATIO = 0.8
+OLDEST_SUPPORTED_MAJOR = 14  # PostgreSQL 13 reached end of life in November 2025
+CERT_WARN_DAYS = 14
+_NEON_CONSOLE = "Neon console (Connection details)"
+
+# error_kind -> (result id, summary, remediation)
+CONNECT_FAILURES: dict[str, tuple[str, str, str]] = {
+    "refused": (
+        "postgres.refused",
+        "connection refused: nothing listens on the host and port",
+        "Check host and port in DATABASE_URL (Neon uses 5432) and that the endpoint still exists.",
+    ),
+    "auth": (
+        "postgres.auth",
+        "login failed: wrong password (or unknown role)",
+        "Copy the role's current password from the Neon console (Roles; reset it if unknown) into DATABASE_URL.",
+    ),
+    "server_ssl": (
+        "postgres.server_ssl",
+        "the server does not offer SSL at all",
+        "Enable ssl on the server (ssl=on with a certificate); Neon always offers TLS, so check the host.",
+    ),
+    "database": (
+        "postgres.database",
+        "the database named in DATABASE_URL does not exist",
+        "Fix the database name in the DSN path (Neon's default is 'neondb') or create it in the Neon console.",
+    ),
+    "tls_ca": (
+        "postgres.tls_ca",
+        "the server certificate is not signed by a trusted CA",
+        "Trust the system CAs (sslrootcert=system, libpq 16+) or point sslrootcert / --ca-file at the CA "
+        "that signed the server certificate.",
+    ),
+    "tls_hostname": (
+        "postgres.tls_hostname",
+        "the server certificate is not valid for the host name",
+        "Connect with the host name the certificate was issued for (Neon: the ep-... host), not an IP or alias.",
+    ),
+    "tls_expired": (
+        "postgres.tls_expired",
+        "the server certificate has expired (or is not yet valid)",
+        "Renew the server certificate; Neon renews its own, so check that the host really is Neon's.",
+    ),
+    "timeout": (
+        "postgres.connect_timeout",
+        "no answer before the connect timeout",
+        "Check the host is reachable from here (firewall, Neon IP Allow, VPC egress), or raise --timeout if "
+        "the compute is waking up from suspend.",
+    ),
+    "dns": (
+        "postgres.dns",
+        "the host name does not resolve",
+        f"Fix the host in DATABASE_URL; copy it from the {_NEON_CONSOLE}.",
+    ),
+    "rejected": (
+        "postgres.rejected",
+        "the server rejected the connection before the password check",
+        "Allow this client in the server's access rules (Neon: IP Allow; self-hosted: pg_hba.conf).",
+    ),
+    "other": ("postgres.connect", "connection failed", f"Compare DATABASE_URL with the {_NEON_CONSOLE}."),
+}
+
+
+def _r(rid: str, status: Status, summary: str, fix: str = "", *, target: str = VAR, detail: str = "",
+       ev: dict[str, EvidenceValue] | None = None, **evidence: EvidenceValue) -> CheckResult:
+    """One result of this checker; evidence from `ev` and keyword arguments."""
+    return result(rid, NAME, status, summary, target=target, detail=detail, remediation=fix,
+                  evidence={**(ev or {}), **evidence})
+
+
+def judge_sslmode(info: DsnInfo, var: str) -> CheckResult:
+    """verify-full passes; require / verify-ca encrypt but verify less (WARN); anything else fails."""
+    mode = info.sslmode
+    if mode == "verify-full":
+        return _r("postgres.sslmode", Status.PASS, f"{var} asks for sslmode=verify-full", target=var, sslmode=mode)
+    if mode in OK_SSLMODES:
+        what = "the certificate" if mode == "require" else "the host name"
+        fix = f"Use sslmode=verify-full in {var} (libpq clients: with sslrootcert=system)."
+        return _r("postgres.sslmode", Status.WARN, f"{var}: sslmode={mode} encrypts but does not check {what}", fix,
+                  target=var, sslmode=mode)
+    shown = mode or "absent (libpq default: prefer)"
+    fix = f"Append ?sslmode=verify-full to {var} (require at the very least)."
+    return _r("postgres.sslmode", Status.FAIL, f"{var}: sslmode {shown} allows an unencrypted connection", fix,
+              target=var, sslmode=mode)
+
+
+def judge_endpoint(f: PgFacts, dsn: DsnInfo) -> list[CheckResult]:
+    """Neon advice: the pooled endpoint for the API, the direct one (DATABASE_URL_DIRECT) for migrations."""
+    out: list[CheckResult] = []
+    ev: dict[str, EvidenceValue] = {"host": dsn.host, "neon": dsn.neon, "pooled": dsn.pooled}
+    if not dsn.neon:
+        out.append(_r("postgres.endpoint", Status.SKIP, "not a Neon host: pooled/direct advice does not apply", ev=ev))
+    elif dsn.pooled:
+        advice = "Run migrations over the direct endpoint (DATABASE_URL_DIRECT): PgBouncer in transaction mode "
+        advice += "breaks session features such as advisory locks."
+        out.append(_r("postgres.endpoint", Status.PASS, "DATABASE_URL uses Neon's pooled endpoint (right for the API)",
+                      detail=advice, ev=ev))
+    else:
+        fix = "Use the ep-...-pooler host in DATABASE_URL; keep the direct one in DATABASE_URL_DIRECT for migrations."
+        out.append(_r("postgres.endpoint", Status.WARN, "DATABASE_URL uses Neon's direct endpoint", fix,
+                      detail="Every ECS task opens its own pool; direct connections count against the compute's "
+                      "max_connections, while the pooler accepts thousands.", ev=ev))
+    if f.direct_error is not None:
+        fix = f"Copy the direct connection string from the {_NEON_CONSOLE}."
+        out.append(_r("postgres.direct_url", Status.FAIL, f"DATABASE_URL_DIRECT is malformed: {f.direct_error}", fix,
+                      target=VAR_DIRECT))
+    elif f.direct is None:
+        if dsn.neon:
+            out.append(_r("postgres.direct_url", Status.SKIP, "DATABASE_URL_DIRECT is not set: nothing to check",
+                          target=VAR_DIRECT, detail="Migrations need the direct (unpooled) endpoint; set "
+                          "DATABASE_URL_DIRECT wherever migrations run."))
+    else:
+        if f.direct.pooled:
+            fix = "Use the host without '-pooler' in DATABASE_URL_DIRECT (migrations need session features)."
+            out.append(_r("postgres.direct_url", Status.WARN, "DATABASE_URL_DIRECT points at the pooled endpoint",
+                          fix, target=VAR_DIRECT, host=f.direct.host))
+        elif f.direct.neon:
+            out.append(_r("postgres.direct_url", Status.PASS, "DATABASE_URL_DIRECT uses a direct endpoint",
+                          target=VAR_DIRECT, host=f.direct.host))
+        out.append(judge_sslmode(f.direct, VAR_DIRECT))
+    return out
+
+
+def judge_host(f: PgFacts, dsn: DsnInfo) -> CheckResult:
+    """Loopback/private hosts are wrong in production unless explicitly allowed."""
+    ev: dict[str, EvidenceValue] = {"host": dsn.host, "host_kind": f.host_kind}
+    if f.host_kind == "public":
+        return _r("postgres.host", Status.PASS, "DATABASE_URL names a public host", ev=ev)
+    if f.allow_loopback:
+        return _r("postgres.host", Status.PASS, f"DATABASE_URL names a {f.host_kind} host (allowed)",
+                  loopback_allowed=True, ev=ev)
+    fix = "Use the Neon endpoint host in production (PREFLIGHT_ALLOW_LOOPBACK=true only for local runs)."
+    return _r("postgres.host", Status.FAIL, f"DATABASE_URL names a {f.host_kind} host", fix, ev=ev)
+
+
+def judge_session(f: PgFacts, dsn: DsnInfo, settings: PostgresSettings) -> list[CheckResult]:
+    """Results of a successful login: read-only session, certificate, version, latency, headroom, migration."""
+    how = "over TLS (not verified)" if f.insecure else "over verified TLS"
+    out = [_r("postgres.connect", Status.PASS, f"logged in {how}",
+              tls_version=f.tls_version, user=dsn.user, database=dsn.dbname)]
+    if not f.read_only:
+        return [*out, _r("postgres.read_only", Status.ERROR, "could not make the probe's transaction read-only; "
+                         "stopped before running any query", "Report this as a bug in filot-preflight.")]
+    out.append(_r("postgres.read_only", Status.PASS, "probe ran inside a READ ONLY transaction, rolled back",
+                  transaction_read_only=True))
+    if f.error:
+        return [*out, _r("postgres.query", Status.FAIL, "a probe query failed", "Check the role may read "
+                         "pg_stat_activity and settings (Neon roles can).", detail=f.error)]
+    if f.cert_days_left is not None:
+        ok = f.cert_days_left > CERT_WARN_DAYS
+        out.append(_r("postgres.certificate", Status.PASS if ok else Status.WARN,
+                      f"server certificate valid for {f.cert_days_left:g} more days",
+                      "" if ok else "Renew the server certificate soon.",
+                      not_after=f.cert_not_after, days_left=f.cert_days_left))
+    major = (f.version_num or 0) // 10000
+    if major and major < OLDEST_SUPPORTED_MAJOR:
+        out.append(_r("postgres.version", Status.WARN, f"PostgreSQL {major} is past end of life",
+                      f"Upgrade to PostgreSQL {OLDEST_SUPPORTED_MAJOR} or newer.", version=f.server_version,
+                      major=major))
+    else:
+        out.append(_r("postgres.version", Status.PASS, f"PostgreSQL {major or '?'}", version=f.server_version,
+                      major=major))
+    if f.latency_ms is not None:
+        slow = f.latency_ms > LATENCY_WARN_MS
+        out.append(_r("postgres.latency", Status.WARN if slow else Status.PASS,
+                      f"median round trip {f.latency_ms:g} ms",
+                      "Run the API in the Neon project's region." if slow else "",
+                      median_ms=f.latency_ms, warn_above_ms=LATENCY_WARN_MS))
+    if f.connections_used is not None and f.max_connections:
+        ratio = f.connections_used / f.max_connections
+        busy = ratio > CONNECTIONS_WARN_RATIO
+        out.append(_r("postgres.connections", Status.WARN if busy else Status.PASS,
+                      f"{f.connections_used} of {f.max_connections} connections in use ({ratio:.0%})",
+                      "Use the pooled endpoint, lower DATABASE_POOL_MAX, or size up the compute." if busy else "",
+                      in_use=f.connections_used, max_connections=f.max_connections))
+    out.append(judge_migration(f, settings))
+    return out
+
+
+def judge_migration(f: PgFacts, settings: PostgresSettings) -> CheckResult:
+    """The manifest's latest migration must be applied, and be the newest one."""
+    expected = settings.latest_migration
+    target = f"{settings.migrations_table}.{settings.migrations_column}"
+    if expected is None:
+        return _r("postgres.migration", Status.SKIP, "no checks.postgres.latest_migration in the manifest",
+                  target=target)
+    ev: dict[str, EvidenceValue] = {"expected": expected, "latest_applied": f.migration_latest}
+    if f.migration_error is not None:
+        fix = "Run the migrations (over DATABASE_URL_DIRECT), or fix checks.postgres.migrations_table/_column."
+        return _r("postgres.migration", Status.FAIL, f"cannot read applied migrations: {f.migration_error}", fix,
+                  target=target, ev=ev)
+    if not f.migration_applied:
+        fix = "Run the pending migrations over DATABASE_URL_DIRECT before deploying."
+        return _r("postgres.migration", Status.FAIL, f"migration {expected} is not applied", fix, target=target, ev=ev)
+    if f.migration_latest != expected:
+        fix = "Update checks.postgres.latest_migration, or make sure this release matches the newer schema."
+        return _r("postgres.migration", Status.WARN, f"database is ahead: newest applied is {f.migration_latest}",
+                  fix, target=target, ev=ev)
+    return _r("postgres.migration", Status.PASS, f"latest migration {expected} is applied", target=target, ev=ev)
+
+
+def judge(f: PgFacts, settings: PostgresSettings) -> list[CheckResult]:
+    """Turn facts into results (pure)."""
+    if not f.configured:
+        return [_r("postgres.config", Status.FAIL, "DATABASE_URL is not set: the database cannot be checked",
+                   "Set DATABASE_URL to the pooled connection string from the Neon console, sslmode=verify-full.")]
+    if f.dsn is None:
+        fix = "Use postgresql://USER:PASSWORD@HOST/DB?sslmode=verify-full (no driver suffix such as +psycopg; "
+        fix += "percent-encode special characters in the password)."
+        return [_r("postgres.dsn", Status.FAIL, f"DATABASE_URL is malformed: {f.dsn_error}", fix)]
+    dsn = f.dsn
+    out = [judge_sslmode(dsn, VAR), judge_host(f, dsn), *judge_endpoint(f, dsn)]
+    if f.insecure:
+        out.append(_r("postgres.insecure", Status.WARN, "certificate verification is off (--insecure)",
+                      "Run without --insecure; pass --ca-file for a private CA."))
+    if not f.connected:
+        rid, summary, fix = CONNECT_FAILURES.get(f.error_kind or "other", CONNECT_FAILURES["other"])
+        return [*out, _r(rid, Status.FAIL, summary, fix, detail=f.error, host=dsn.host, port=dsn.port,
+                         error_kind=f.error_kind)]
+    return out + judge_session(f, dsn, settings)
+
+
+class PostgresChecker(Checker):
+    """Neon Postgres over verified TLS, probed read-only, with endpoint and migration advice."""
+
+    name = NAME
+    subsystem = "postgres"
+    description = "DATABASE_URL: sslmode, TLS login, version, latency, pooled endpoint, connections, migration"
+    needs = (VAR,)
+
+    async def run(self, ctx: CheckContext) -> list[CheckResult]:
+        """Probe (blocking I/O in a daemon thread, bounded), then judge."""
+        from filot_preflight.checkers._postgres_probe import probe
+
+        return judge(await probe(ctx), ctx.manifest.checks.postgres)
