@@ -1,3 +1,3 @@
 """Shared pytest configuration: fixture modules registered as plugins (each file owns its fixtures)."""
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.fixtures_redis_faults", "tests.fixtures_moto"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.fixtures_redis_faults", "tests.fixtures_moto", "tests.fixtures_http_faults"]
