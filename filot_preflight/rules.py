@@ -243,12 +243,20 @@ _STRONG_PLACEHOLDERS = [
     (re.compile(_B + r"(?:change[-_ ]?(?:me|it)|replace[-_ ]?me|fill[-_ ]?me[-_ ]?in)" + _E), "a replace-this marker"),
     (re.compile(_B + r"(?:todo|fixme|tbd)" + _E), "an unfinished-work marker"),
     (re.compile(_B + r"x{3,}" + _E), "an x-filler"),
-    (re.compile(r"<[^<>]{0,200}>"), "an angle-bracket template"),
+    # <...> only as a whole value or URL component with word-like content: symbol-rich random
+    # passwords contain '<' ... '>' often enough (8% of 44-character ones) to need the boundaries.
+    (
+        re.compile(r"(?:^|[\s:@/=?&])<[a-z][a-z0-9 _.-]{1,80}>(?=$|[\s:@/?&#])"),
+        "an angle-bracket template",
+    ),
     (
         re.compile(r"(?:^|[^0-9a-z])your[-_ ][^\n]{0,80}?[-_ ]here" + _E + r"|^your[-_]"),
         "template text (your ... here)",
     ),
-    (re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|^\$[a-z_]+$"), "an unexpanded shell/template reference"),
+    (
+        re.compile(r"\$\{[a-z_][a-z0-9_]+(?::?-[^}]*)?\}|\{\{\s*[a-z_][a-z0-9_.]+\s*\}\}|^\$[a-z_][a-z0-9_]*$"),
+        "an unexpanded shell/template reference",
+    ),
 ]
 _SECRET_PLACEHOLDERS = [
     (re.compile(_B + r"(?:example|sample|dummy|placeholder|redacted)" + _E), "an example/dummy marker"),

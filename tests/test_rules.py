@@ -237,6 +237,35 @@ def test_placeholder_kind(variable, value, kind):
     assert placeholder_kind(variable, value) == kind
 
 
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("postgresql://app:<password>@db.neon.tech/filot", "an angle-bracket template"),
+        ("rediss://default:<token>@eu1.upstash.io:6379", "an angle-bracket template"),
+        ("${JWT_SECRET:-fallback}", "an unexpanded shell/template reference"),
+        # symbol-rich random passwords: brackets and braces alone are not templates
+        ("k<Q9>p!a}{Zr#", None),
+        ("a<b3>c$}{x", None),
+        ("v${1}w", None),
+        ("p{{x}}q", None),
+    ],
+)
+def test_placeholder_brackets_need_template_shape(value, kind):
+    assert placeholder_kind(SECRET_VAR, value) == kind
+
+
+def test_random_printable_passwords_are_rarely_placeholders():
+    # Generated passwords with symbols (not the manifest's base64/hex recipes) must not look like
+    # templates: measured at about 2 in 10,000 for 44 characters.
+    alphabet = string.ascii_letters + string.digits + string.punctuation
+    rng = random.Random(44)
+    hits = sum(
+        placeholder_kind(SECRET_VAR, "".join(rng.choice(alphabet) for _ in range(44))) is not None
+        for _ in range(20_000)
+    )
+    assert hits <= 10
+
+
 def test_placeholder_suppresses_weaker_findings():
     found = evaluate(M.variable("JWT_SECRET"), "changeme")
     assert [(f.rule, f.status) for f in found] == [(Rule.PLACEHOLDER, Status.FAIL)]
