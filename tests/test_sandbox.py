@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import re
 import signal
 import ssl
@@ -20,10 +21,11 @@ from typer.testing import CliRunner
 from filot_preflight import manifest as manifest_mod
 from filot_preflight.commands.sandbox import app as sandbox_app
 from filot_preflight.manifest import RegexFormat, SecretFormat, UrlFormat
-from filot_preflight.sandbox import certs, envfiles, stack, values, workers
+from filot_preflight.sandbox import certs, envfiles, postgres, stack, values, workers
 from filot_preflight.sandbox import redis as sandbox_redis
 from filot_preflight.sandbox.base import (
     MissingBinary,
+    SandboxContext,
     ServiceHandle,
     free_port,
     is_alive,
@@ -214,6 +216,21 @@ def test_plain_redis_refuses_nothing_but_is_not_tls(sandbox_ctx) -> None:  # typ
     finally:
         handle.stop()
     assert not handle.alive()
+
+
+def test_postgres_beyond_the_postgres_accounts_reach_runs_from_scratch_and_cleans_up(tmp_path: Path) -> None:
+    # pytest's tmp tree is 0700: the postgres account cannot enter it, so the cluster lives elsewhere.
+    ctx = SandboxContext(tmp_path, certs.make_certs(tmp_path / "certs"))
+    handle = postgres.start(ctx)
+    scratch = handle.info.get("scratch")
+    try:
+        assert handle.env["DATABASE_URL"].startswith("postgresql://filot_app:")
+        if os.geteuid() == 0:
+            assert scratch and Path(scratch).is_dir()
+    finally:
+        handle.stop()
+    assert not handle.alive()
+    assert scratch is None or not Path(scratch).exists()
 
 
 # --- down stops exactly its processes --------------------------------------------------------------

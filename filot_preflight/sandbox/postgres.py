@@ -90,7 +90,8 @@ def start(ctx: SandboxContext, *, name: str = "postgres", timeout: float = 30.0)
         # SIGINT is postgres' "fast" shutdown; SIGTERM would wait for every client to disconnect.
         stop_signal=signal.SIGINT,
         ready=lambda: _accepts_ssl(port) and _postmaster_ready(data),
-        info={"url": f"postgresql://{LOOPBACK}:{port}/{APP_DB}", "data": str(data)},
+        info={"url": f"postgresql://{LOOPBACK}:{port}/{APP_DB}", "data": str(data)}
+        | ({"scratch": str(pg_dir)} if pg_dir != ctx.dir / name else {}),
     )
     wait_ready(handle, timeout, proc)
     _setup_app(psql, pg_dir, port, app_pw, migrate_pw, log)
