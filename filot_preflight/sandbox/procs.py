@@ -118,9 +118,20 @@ def stop_pids(
             return
         time.sleep(0.05)
     for pid in ours:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        _kill_hard(pid)
     _reap(ours)
+
+
+def _kill_hard(pid: int) -> None:
+    """SIGKILL `pid`, and its whole process group when it leads one (spawn gives each its own).
+
+    A killed nginx master or postmaster cannot take its workers down with it; the group can.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
 
 
 def _reap(pids: Iterable[int]) -> None:
