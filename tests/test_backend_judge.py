@@ -138,3 +138,12 @@ def test_safe_url_drops_credentials_and_query() -> None:
 )
 def test_unhealthy_components(doc: object, bad: tuple[str, ...]) -> None:
     assert _unhealthy(doc) == bad
+
+
+def test_every_emitted_id_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "checks" / "backend.md").read_text()
+    ids = {r.id for _, facts, _ in CASES for r in judge(facts, BackendSettings())}
+    assert ids == {"backend.url", "backend.insecure", "backend.health", "backend.ready", "backend.tls_cert"}
+    assert not [i for i in ids if f"## {i}\n" not in doc]

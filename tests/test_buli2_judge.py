@@ -235,3 +235,12 @@ def test_probe_body_says_it_is_a_probe() -> None:
 
     doc = json.loads(probe_body())
     assert doc["preflight_probe"] is True and doc["id"].startswith("preflight-")
+
+
+def test_every_emitted_id_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "checks" / "buli2.md").read_text()
+    ids = {r.id for _, facts, _ in CASES for r in judge(facts, SETTINGS)}
+    assert len(ids) == 9
+    assert not [i for i in ids if f"## {i}\n" not in doc]
