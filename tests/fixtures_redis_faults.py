@@ -18,6 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from filot_preflight.checkers.base import CheckContext, Options
+from filot_preflight.manifest import Manifest
 from filot_preflight.manifest import load as load_manifest
 from filot_preflight.redact import Redactor, secret_values
 from filot_preflight.sandbox import certs as sandbox_certs
@@ -170,10 +171,12 @@ def redis_faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisFaul
 def build_context(
     backend: dict[str, str],
     worker: dict[str, str] | None = None,
+    *,
+    manifest: Manifest | None = None,
     **options: object,
 ) -> CheckContext:
     """A CheckContext over real values: `backend` unlabelled (shared), `worker` labelled gpu-worker."""
-    manifest = load_manifest()
+    manifest = manifest or load_manifest()
     store = ValueStore()
     store.add(Value(k, SecretStr(v), "file", f"sandbox.env:{i}") for i, (k, v) in enumerate(backend.items(), 1))
     if worker is not None:
