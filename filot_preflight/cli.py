@@ -9,7 +9,8 @@ import typer
 
 from filot_preflight import __version__
 from filot_preflight.commands import check as check_cmd
-from filot_preflight.commands import manifest_cmd, schema_cmd
+from filot_preflight.commands import env as env_cmd
+from filot_preflight.commands import manifest_cmd, report, sandbox, schema_cmd, secrets
 from filot_preflight.errors import PreflightError
 from filot_preflight.models import EXIT_INTERRUPTED, EXIT_INVALID_INPUT
 
@@ -42,8 +43,10 @@ app.command(name="check")(check_cmd.check)
 app.command(name="checkers")(check_cmd.checkers)
 app.add_typer(manifest_cmd.app, name="manifest")
 app.add_typer(schema_cmd.app, name="schema")
-# Sub-command groups added by other modules (one line each):
-# -- subcommands --
+app.add_typer(secrets.app, name="secrets", help="Which secrets are missing, their status map, and new values.")
+app.add_typer(env_cmd.app, name="env", help="Generate prod.env.template from the manifest.")
+app.add_typer(report.app)  # `report` and `diff` at the top level
+app.add_typer(sandbox.app, name="sandbox")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,7 +61,9 @@ def test_markdown_and_console_are_worst_first_with_fixes():
     assert md.index("x.crashed") < md.index("redis.tls") < md.index("r2.cors") < md.index("postgres.ok")
     assert "100% \\| odd line" in md and "Use rediss://" in md
     con = render.get("console")(report(), color=False)
-    assert con.index("error") < con.index("fail") < con.index("warn")
+    assert "postgres.ok" not in con and "passed: postgres 1" in con
+    con = render.get("console")(report(), color=False, show_pass=True)
+    assert con.index("error") < con.index("fail") < con.index("warn") < con.index("postgres.ok")
     assert "fix: Use rediss://" in con
     assert con.strip().splitlines()[-1].startswith("NOT READY")
 

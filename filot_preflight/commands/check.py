@@ -96,6 +96,7 @@ def check(
     aws_region: AwsRegionOpt = None,
     aws_profile: AwsProfileOpt = None,
     aws_endpoint: AwsEndpointOpt = None,
+    show_pass: Annotated[bool, typer.Option("--show-pass", help="Console: list passing checks too.")] = False,
     save: Annotated[
         Path | None, typer.Option("--save", help="Also save the JSON result here (for `preflight report --from`).")
     ] = None,
@@ -138,7 +139,7 @@ def check(
     if save is not None:
         write_output(render_mod.get("json")(report), save)
     color = fmt == "console" and output is None and sys.stdout.isatty()
-    write_output(render_mod.get(fmt)(report, color=color), output)
+    write_output(render_mod.get(fmt)(report, color=color, show_pass=show_pass), output)
     if output is not None and fmt != "console":
         sys.stderr.write(render_mod.verdict(report) + "\n")
     raise typer.Exit(exit_code(report))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import Any
 
 from rich.console import Console
@@ -21,8 +22,12 @@ _STYLE = {
 }
 
 
-def render(report: Report, *, color: bool = False, width: int = 120, show_pass: bool = True, **_: Any) -> str:
-    """The console report as text (with ANSI colours when `color`)."""
+def render(report: Report, *, color: bool = False, width: int = 120, show_pass: bool = False, **_: Any) -> str:
+    """The console report as text (with ANSI colours when `color`).
+
+    Passing checks are folded into one line per subsystem unless `show_pass`: a reader needs the
+    problems and their fixes, not a hundred green rows.
+    """
     buf = io.StringIO()
     con = Console(file=buf, force_terminal=color, no_color=not color, width=width, highlight=False)
     table = Table(show_header=True, header_style="bold", expand=False, pad_edge=False, box=None)
@@ -40,8 +45,13 @@ def render(report: Report, *, color: bool = False, width: int = 120, show_pass: 
         if r.remediation and r.status in (Status.FAIL, Status.ERROR, Status.WARN):
             text.append(f"\nfix: {r.remediation}", style="italic")
         table.add_row(Text(label, style=_STYLE[r.status]), r.id, r.target, text)
-    con.print(table)
-    con.print()
+    if table.row_count:
+        con.print(table)
+        con.print()
+    passed = Counter(r.subsystem for r in report.results if r.status is Status.PASS)
+    if passed and not show_pass:
+        line = ", ".join(f"{k} {n}" for k, n in sorted(passed.items()))
+        con.print(Text(f"passed: {line}  (--show-pass lists them)", style="green"))
     style = "bold green" if report.ready else "bold red"
     con.print(Text(verdict(report), style=style))
     return buf.getvalue()
