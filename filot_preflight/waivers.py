@@ -160,7 +160,9 @@ def apply(report: Report, waivers: list[Waiver], today: dt.date | None = None) -
                 evidence={**r.evidence, "waived_status": r.status.value, "waiver_expires": w.expires.isoformat()},
             )
         out.append(r)
-    out.extend(_expired(w, day) for w in waivers if not w.active(day))
+    # Applying twice (check, then report --from) must not report an expired waiver twice.
+    seen = {(r.id, r.target) for r in out if r.id == EXPIRED_ID}
+    out.extend(_expired(w, day) for w in waivers if not w.active(day) and (EXPIRED_ID, w.label) not in seen)
     return report.model_copy(update={"results": out})
 
 

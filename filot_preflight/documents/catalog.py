@@ -100,11 +100,11 @@ INTERNAL_SECTIONS = frozenset({"security", "app"})  # settings of the services t
 
 # How each status is shown. Subsystem verdicts add 'ready', 'skipped' and 'not checked'.
 ICONS = {
-    "pass": "✅", "ready": "✅", "waived": "☑️", "warn": "⚠️", "fail": "❌", "error": "💥",
+    "pass": "✅", "ready": "✅", "partial": "◐", "waived": "☑️", "warn": "⚠️", "fail": "❌", "error": "💥",
     "skip": "⏭️", "skipped": "⏭️", "not checked": "❔", "no check": "➖",
 }
 LABELS = {
-    "ready": "READY", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skipped": "SKIPPED",
+    "ready": "READY", "partial": "PARTIAL", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skipped": "SKIPPED",
     "not checked": "NOT CHECKED", "no check": "NO CHECK",
 }
 

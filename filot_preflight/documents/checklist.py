@@ -1,7 +1,7 @@
 """Checklist items decided by results (pure). Templates call `item(text, *ids)` and `manual(text, why)`.
 
-An item is ticked only when results decide it: at least one matching result ran and none of them
-warns, fails or errors (a waived result counts as passed and says so). Otherwise the box stays
+An item is ticked only when results decide it: at least one matching result ran, none of them
+warns, fails or errors, and none was skipped (a waived result counts as passed and says so). Otherwise the box stays
 open and says why: the finding and its fix, the skip reason, or that the subsystem was not checked
 in this run. Patterns are result ids, with `*` wildcards (`ecs_taskdefs.*`).
 """
@@ -61,6 +61,11 @@ class Checklist:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             return Decision(False, f"{worst.status.value} `{worst.id}`: {worst.summary}{more}.{fix}")
         ids = ", ".join(dict.fromkeys(f"`{r.id}`" for r in ran))
+        skipped = [r for r in found if r.status is Status.SKIP]
+        if skipped:  # part of it was not checked: ticking it would claim more than the run showed
+            more = f" (+{len(skipped) - 1} more)" if len(skipped) > 1 else ""
+            return Decision(False, f"partly checked: skipped `{skipped[0].id}`: {skipped[0].summary}{more}; "
+                                   f"passed: {ids}")
         waived = [r for r in ran if r.waiver]
         note = f" (waived: {waived[0].waiver})" if waived else ""
         return Decision(True, f"passed: {ids}{note}")

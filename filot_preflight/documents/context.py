@@ -99,15 +99,21 @@ def _next_actions(variables: Sequence[VariableView], report: Report, subs: Seque
 
 def _risks(subs: Sequence[SubsystemView]) -> list[Risk]:
     likelihood = {"fail": "Observed", "error": "Unknown (check errored)", "warn": "Possible",
-                  "not checked": "Unknown (not checked)", "skipped": "Unknown (skipped)"}
+                  "not checked": "Unknown (not checked)", "skipped": "Unknown (skipped)",
+                  "partial": "Unknown (partly checked)"}
     out = []
     for s in subs:
         if s.status not in likelihood or (s.status == "not checked" and not s.checkers and s.risk == ""):
             continue
         worst = s.problems[0] if s.problems else None
+        skip = next((r for r in s.skipped if r.remediation), None)
         risk = f"{s.risk or s.title}" + (f": {worst.summary}" if worst else "")
-        mitigation = (worst.remediation if worst and worst.remediation
-                      else f"Run `preflight check` with access to {s.title} ({s.reason or s.note})")
+        if worst and worst.remediation:
+            mitigation = worst.remediation
+        elif skip is not None:
+            mitigation = skip.remediation
+        else:
+            mitigation = f"Run `preflight check` with access to {s.title} ({s.reason or s.note})"
         out.append(Risk(s.title, risk, likelihood[s.status], s.impact, mitigation))
     return out
 
@@ -202,6 +208,7 @@ def build_context(
         "settings": [v for v in variables if not v.secret],
         "subsystems": subs,
         "sub": by_id,
+        "incomplete": [s for s in subs if not s.complete],
         "results": results,
         "service_results": {s.name: [r for r in results if r.target.startswith(s.name + ":")]
                             for s in manifest.services},

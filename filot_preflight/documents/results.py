@@ -120,18 +120,26 @@ class SubsystemView:
         """Whether any check of this subsystem ran in this run."""
         return self.status != "not checked"
 
+    @property
+    def complete(self) -> bool:
+        """Checked with nothing skipped: only then can it be called ready."""
+        return self.status not in ("not checked", "skipped", "partial")
+
     def count(self, status: str) -> int:
         """How many results have this display status."""
         return sum(1 for r in self.results if r.status == status)
 
 
 def verdict(results: Sequence[CheckResult]) -> str:
-    """ready / warn / fail / error / skipped / not checked; a waived result counts as a pass."""
+    """ready / partial / warn / fail / error / skipped / not checked; a waived result counts as a pass.
+
+    'partial': everything that ran passed but something was skipped, so it is not a full "ready".
+    """
     if not results:
         return "not checked"
     worst = max(results, key=lambda r: r.status.severity).status
     if worst is Status.SKIP:
-        return "skipped"
+        return "partial" if any(r.status is Status.PASS for r in results) else "skipped"
     return "ready" if worst is Status.PASS else worst.value
 
 
@@ -166,6 +174,10 @@ def _note(status: str, rs: list[ResultView], reason: str) -> str:
         return problems[0].summary + more
     if status == "skipped":
         return rs[0].summary
+    if status == "partial":
+        skips = [r for r in rs if r.status == "skip"]
+        more = f" (+{len(skips) - 1} more)" if len(skips) > 1 else ""
+        return f"partly checked: skipped {skips[0].summary}{more}"
     passed = sum(1 for r in rs if r.status in ("pass", "waived"))
     waived = sum(1 for r in rs if r.status == "waived")
     skipped = sum(1 for r in rs if r.status == "skip")

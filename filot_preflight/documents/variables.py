@@ -18,6 +18,9 @@ from filot_preflight.manifest import Manifest, Variable
 from filot_preflight.models import CheckResult, Report, Status
 
 _MISSING_WORDS = ("missing", "not_found", "absent")
+# Rules that report absence: secrets.optional (not set, optional), aws_secrets.exists / json_key /
+# current_version (nothing stored at the Secrets Manager path).
+_ABSENCE_RULES = {"optional", "exists", "json_key", "current_version"}
 _BAD = {Status.FAIL, Status.ERROR}
 
 
@@ -115,43 +118,51 @@ def _rule(r: CheckResult) -> str:
     return r.id.partition(".")[2]
 
 
+def _absence(r: CheckResult) -> bool:
+    """A result saying the variable (or its Secrets Manager entry) is not there (a PASS of `exists` is not)."""
+    rule = _rule(r)
+    hit = rule in _ABSENCE_RULES or any(w in rule for w in _MISSING_WORDS)
+    return hit and (r.status is not Status.PASS or r.waiver is not None)
+
+
 def _status(v: Variable, mine: list[CheckResult], report: Report) -> tuple[str, list[str]]:
     """The status and the reasons behind it."""
     if not mine:
         return "not checked", ["no result about this variable in this run"]
     bad = [r for r in mine if r.status in _BAD]
     if bad:
-        missing = [r for r in bad if any(w in _rule(r) for w in _MISSING_WORDS)]
+        missing = [r for r in bad if _absence(r)]
         return ("missing" if missing else "invalid"), [r.summary for r in (missing or bad)]
     waived = [f"waived: {r.waiver}" for r in mine if r.waiver]
-    absent = [r for r in mine if any(w in _rule(r) for w in _MISSING_WORDS)]
-    if absent:  # reported absent without a failure: optional and not set (or a waived requirement)
+    absent = [r for r in mine if _absence(r)]
+    present = [r for r in mine if not _absence(r) and r.status in (Status.PASS, Status.WARN)]
+    if absent and not present:  # absent without a failure: optional and not set (or a waived requirement)
         return "not set", [r.summary for r in absent] + waived
-    reasons = [r.summary for r in mine if r.status is Status.WARN] + waived
-    if any("needs_verification" in _rule(r) for r in mine):
-        return _verify(v, report, reasons)
-    return "existing", reasons
+    if v.verified_by or any(_rule(r) == "needs_verification" for r in mine):
+        return _verify(v, report, waived)
+    return "existing", waived
 
 
 def _verify(v: Variable, report: Report, reasons: list[str]) -> tuple[str, list[str]]:
     """'needs verification' until the live checker named by `verified_by` confirmed the value.
 
-    Confirmed: the checker ran, at least one of its results passed, and none of its results about
-    this variable failed. Its failures about other targets (a queue key, a bucket) say nothing
-    about this value.
+    Confirmed: that checker ran in this report, at least one of its results passed and none failed
+    or errored. Its failures count even when their target is a host rather than the variable: a
+    document must never call a value confirmed when the probe that confirms it did not succeed.
     """
     checker = v.verified_by
     if not checker:
         return "needs verification", reasons or ["only a live probe can confirm this value"]
     live = [r for r in report.results if r.id.partition(".")[0] == checker and r.status is not Status.SKIP]
     if not live:
-        return "needs verification", [*reasons, f"live check `{checker}` did not run in this run"]
-    failing = [r for r in live if r.status in _BAD and _about(v, r)]
+        return "needs verification", [*reasons, f"the live `{checker}` check did not run in this run"]
+    failing = [r for r in live if r.status in _BAD]
     if failing:
-        return "needs verification", [*reasons, *(f"live check `{r.id}` failed: {r.summary}" for r in failing)]
+        ids = ", ".join(dict.fromkeys(f"`{r.id}`" for r in failing))
+        return "needs verification", [*reasons, f"the live `{checker}` check failed ({ids})"]
     if not any(r.status is Status.PASS for r in live):
-        return "needs verification", [*reasons, f"live check `{checker}` passed nothing yet"]
-    return "existing", [f"confirmed by the live `{checker}` checks"]
+        return "needs verification", [*reasons, f"the live `{checker}` check passed nothing"]
+    return "existing", [*reasons, f"confirmed by the live `{checker}` check"]
 
 
 def variable_views(manifest: Manifest, report: Report | None) -> list[VariableView]:
