@@ -10,6 +10,7 @@ never answers, and a port where nothing listens.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import socket
@@ -25,6 +26,7 @@ import pytest
 from pydantic import SecretStr
 
 from filot_preflight.checkers.base import CheckContext, Options
+from filot_preflight.manifest import Manifest
 from filot_preflight.manifest import load as load_manifest
 from filot_preflight.redact import Redactor, secret_values
 from filot_preflight.sandbox import certs as sandbox_certs
@@ -137,6 +139,33 @@ class SilentServer:
         self.sock.close()
 
 
+class TrickleServer(SilentServer):
+    """Answers every connection with a status line and headers, then one body byte every 0.2 s.
+
+    Each read succeeds before httpx's read timeout, so only the whole-request bound ends it.
+    """
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn = self.sock.accept()[0]
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+            while not self.stop.wait(0.2):
+                conn.sendall(b" ")
+        except OSError:
+            return
+
+
 @dataclass
 class HttpFaults:
     """URLs (no credentials in them) and the secrets the sandbox apps were started with."""
@@ -155,6 +184,7 @@ class HttpFaults:
     expiring_app: _App  # certificate valid for 10 more days
     plain_app: _App  # http, accepts everything
     silent_port: int
+    trickle_port: int  # plain http, answers one byte at a time
     closed_port: int
     handles: list[ServiceHandle] = field(default_factory=list)
 
@@ -184,14 +214,14 @@ def http_faults(
     good = (certs.server_crt, certs.server_key)
     handles: list[ServiceHandle] = []
     apps: list[_App] = []
-    silent = SilentServer()
+    silent, trickle = SilentServer(), TrickleServer()
 
     def app(mode: str, cert: tuple[Path, Path] | None = good) -> _App:
         apps.append(_App(mode, cert))
         return apps[-1]
 
     try:
-        signature = load_manifest().checks.buli2.signature
+        signature = _manifest().checks.buli2.signature
         handles.append(http_apps.start_backend(other, name="backend-other-secret", signature=signature))
         yield HttpFaults(
             ca_pem=certs.ca_pem,
@@ -208,20 +238,27 @@ def http_faults(
             expiring_app=app("open", sandbox_certs.issue(certs, root / "soon.crt", root / "soon.key", days=11)),
             plain_app=app("open", None),
             silent_port=silent.port,
+            trickle_port=trickle.port,
             closed_port=free_port(),  # handed out and never bound: connections are refused
             handles=handles,
         )
     finally:
         silent.close()
+        trickle.close()
         for a in apps:
             a.close()
         for h in handles:
             h.stop(timeout=5)
 
 
+@functools.cache
+def _manifest() -> Manifest:
+    return load_manifest()  # frozen model: safe to share between tests
+
+
 def http_context(values: dict[str, str], **options: Any) -> CheckContext:
     """A CheckContext over `values` (the shared env file), the FiLot manifest and the given Options."""
-    manifest = load_manifest()
+    manifest = _manifest()
     store = ValueStore()
     store.add(Value(k, SecretStr(v), "file", f"sandbox.env:{i}") for i, (k, v) in enumerate(values.items(), 1))
     names = {v.name for v in manifest.variables}

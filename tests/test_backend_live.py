@@ -14,7 +14,8 @@ from filot_preflight.models import CheckResult, Status
 if TYPE_CHECKING:
     from fixtures_http_faults import HttpFaults
 
-TIMEOUT = 1.5
+TIMEOUT = 3.0  # healthy paths never wait for it
+SHORT = 0.8  # for servers that never answer: the tests wait this long
 Ctx = Callable[..., CheckContext]
 
 
@@ -128,18 +129,37 @@ def test_dns_failure(http_faults: HttpFaults, http_ctx: Ctx) -> None:
 
 
 def test_server_that_never_answers_is_bounded(http_faults: HttpFaults, http_ctx: Ctx) -> None:
-    got, elapsed = check(f"https://127.0.0.1:{http_faults.silent_port}", http_faults, http_ctx)
-    assert elapsed < TIMEOUT * 1.5, elapsed  # within the runner's budget for one checker
+    got, elapsed = check(f"https://127.0.0.1:{http_faults.silent_port}", http_faults, http_ctx, timeout=SHORT)
+    assert elapsed < SHORT * 1.5, elapsed  # within the runner's budget for one checker
     assert got["backend.health"].evidence["error_kind"] == "connect_timeout"
     assert got["backend.tls_cert"].evidence["error_kind"] == "handshake_timeout"
     assert got["backend.tls_cert"].status == Status.FAIL
 
 
 def test_plain_http_server_that_never_answers_is_a_read_timeout(http_faults: HttpFaults, http_ctx: Ctx) -> None:
-    got, elapsed = check(f"http://127.0.0.1:{http_faults.silent_port}", http_faults, http_ctx)
-    assert elapsed < TIMEOUT * 1.5, elapsed
+    got, elapsed = check(f"http://127.0.0.1:{http_faults.silent_port}", http_faults, http_ctx, timeout=SHORT)
+    assert elapsed < SHORT * 1.5, elapsed
     assert got["backend.health"].evidence["error_kind"] == "read_timeout"
     assert "never answers" in got["backend.health"].remediation
+
+
+def test_server_that_trickles_bytes_is_bounded(http_faults: HttpFaults, http_ctx: Ctx) -> None:
+    got, elapsed = check(f"http://127.0.0.1:{http_faults.trickle_port}", http_faults, http_ctx, timeout=SHORT)
+    assert elapsed < SHORT * 1.5, elapsed
+    assert got["backend.health"].evidence["error_kind"] == "timeout"
+
+
+def test_runner_sees_no_checker_timeout_for_silent_servers(http_faults: HttpFaults, http_ctx: Ctx) -> None:
+    from filot_preflight.checkers.buli2 import Buli2Checker
+    from filot_preflight.runner import run_checks
+
+    silent = f"https://127.0.0.1:{http_faults.silent_port}"
+    env = http_faults.buli2_env(BULI2_API_URL=silent, BULI2_CALLBACK_URL=f"{silent}/api/webhooks/buli2")
+    ctx = http_ctx({**env, "API_BASE_URL": silent}, timeout=SHORT, ca_file=http_faults.ca_pem, allow_loopback=True)
+    outcome = asyncio.run(run_checks([BackendChecker(), Buli2Checker()], ctx, handle_signals=False))
+    ids = {r.id for r in outcome.results}
+    assert "backend.health" in ids and "buli2.api_key" in ids
+    assert not [i for i in ids if i.endswith((".timeout", ".crashed", ".unfinished"))], ids
 
 
 def test_plain_http_is_a_fail_even_when_it_answers(http_faults: HttpFaults, http_ctx: Ctx) -> None:

@@ -30,6 +30,10 @@ CERT_WARN_DAYS = 30
 MAX_BODY = 256 * 1024  # enough for any health document; a bigger body is not a health answer
 READ_TIMEOUT = "read_timeout"  # connected, request sent, no response: the "accepts and never answers" case
 CA_FILE = "ca_file"  # the --ca-file could not be loaded
+# A step's whole-time bound, as a multiple of --timeout: httpx's per-phase timeouts (connect, read, ...)
+# fire first; this catches a server that trickles bytes. Below the runner's 1.5 budget, since the steps
+# of a checker run concurrently.
+BOUND = 1.3
 
 # --- the bounded-HTTP toolkit (shared with buli2) ------------------------------------------------
 
@@ -118,7 +122,7 @@ async def http_call(
 
     try:
         status, body, location = await asyncio.wait_for(
-            _fetch(client, method, url, headers or {}, content), timeout=timeout * 1.2 + 0.2
+            _fetch(client, method, url, headers or {}, content), timeout=timeout * BOUND
         )
     except TimeoutError:
         return HttpOutcome(False, elapsed_ms=ms(), error_kind=_tls.ErrorKind.TIMEOUT, error="overall time limit")
@@ -328,20 +332,23 @@ async def _nothing() -> CertFacts | None:
 
 
 async def _probe_cert(ctx: CheckContext, host: str, port: int) -> CertFacts | None:
-    """A verifying handshake; when verification fails, an unverified one to still read the expiry date."""
+    """A verifying handshake; when the certificate is rejected, an unverified one to still read its dates."""
     t = ctx.options.timeout
-    ca = [ctx.options.ca_file] if ctx.options.ca_file else []
     try:
-        verified = await asyncio.wait_for(ctx.blocking(_tls.probe_tls, host, port, _tls.client_context(ca), t), t + 1)
-    except (TimeoutError, OSError, ValueError) as e:
-        return CertFacts(False, False, error_kind=CA_FILE if not isinstance(e, TimeoutError) else "timeout")
-    probe_ = verified
-    if verified.error_kind in _CERT_KINDS:  # the handshake itself works: read the certificate unverified
-        try:
-            loose = _tls.client_context(insecure=True)
-            probe_ = await asyncio.wait_for(ctx.blocking(_tls.probe_tls, host, port, loose, t), t + 1)
-        except TimeoutError:
-            probe_ = verified
+        context = _tls.client_context([ctx.options.ca_file] if ctx.options.ca_file else [])
+    except (OSError, ValueError):
+        return CertFacts(False, False, error_kind=CA_FILE)
+
+    def both() -> tuple[_tls.TlsProbe, _tls.TlsProbe]:
+        verified = _tls.probe_tls(host, port, context, t)
+        if verified.error_kind not in _CERT_KINDS:
+            return verified, verified
+        return verified, _tls.probe_tls(host, port, _tls.client_context(insecure=True), t)
+
+    try:
+        verified, probe_ = await asyncio.wait_for(ctx.blocking(both), t * BOUND)
+    except TimeoutError:
+        return CertFacts(False, False, error_kind=_tls.ErrorKind.TIMEOUT)
     cert = probe_.cert
     return CertFacts(
         tcp_ok=verified.tcp_ok,
