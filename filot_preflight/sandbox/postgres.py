@@ -43,8 +43,10 @@ _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 def start(ctx: SandboxContext, *, name: str = "postgres", timeout: float = 30.0) -> ServiceHandle:
     """initdb a fresh cluster, start it with ssl=on and hostssl-only scram rules, create role and db."""
     initdb = find_binary("initdb", INSTALL, _PG_BIN_DIRS)
-    postgres = find_binary("postgres", INSTALL, [str(Path(initdb).parent)])
-    psql = find_binary("psql", INSTALL, [str(Path(initdb).parent)])
+    # Siblings of the real initdb (not of a /usr/local/bin symlink): one major version for all three.
+    bindir = [str(Path(initdb).resolve().parent)]
+    postgres = shutil.which("postgres", path=bindir[0]) or find_binary("postgres", INSTALL, bindir)
+    psql = shutil.which("psql", path=bindir[0]) or find_binary("psql", INSTALL, bindir)
     user = "postgres" if os.geteuid() == 0 else None
     if user is not None:
         try:
