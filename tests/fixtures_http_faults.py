@@ -42,6 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         mode, path = self.server.mode, self.path.split("?", 1)[0]
+        self.server.get_headers.append({k.lower() for k in self.headers})
         if mode == "unhealthy" and path.endswith("/health"):
             return self._send(200, b"<html><body>It works!</body></html>", "text/html")
         if mode == "unhealthy":
@@ -84,6 +85,7 @@ class _App(ThreadingHTTPServer):
         super().__init__((LOOPBACK, 0), _Handler)
         self.mode = mode
         self.posts: list[bytes] = []
+        self.get_headers: list[set[str]] = []  # header names (lower case) of each GET
         self.tls: ssl.SSLContext | None = None
         if cert is not None:
             self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -133,6 +133,16 @@ def test_webhook_that_crashes(http_faults: HttpFaults, http_ctx: Ctx) -> None:
     assert got["buli2.callback_unsigned"].evidence["status"] == 500
 
 
+def test_api_key_is_never_sent_over_plain_http(http_faults: HttpFaults, http_ctx: Ctx) -> None:
+    before = len(http_faults.plain_app.get_headers)
+    got, _ = check(http_faults, http_ctx, {"BULI2_API_URL": http_faults.plain_app.url()})
+    seen = http_faults.plain_app.get_headers[before:]
+    assert seen and not [h for h in seen if "x-api-key" in h]
+    assert got["buli2.api_url"].status == Status.FAIL
+    assert got["buli2.api_key"].status == Status.SKIP and "plain http" in got["buli2.api_key"].summary
+    assert got["buli2.auth_enforced"].status == Status.FAIL  # the open app answers without a key
+
+
 def test_http_callback_url(http_faults: HttpFaults, http_ctx: Ctx) -> None:
     got, _ = check(http_faults, http_ctx, {"BULI2_CALLBACK_URL": http_faults.plain_app.url(CALLBACK_PATH)})
     assert got["buli2.callback_url"].status == Status.FAIL and "plain http" in got["buli2.callback_url"].summary

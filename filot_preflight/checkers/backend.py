@@ -193,70 +193,36 @@ def _unhealthy(doc: Any) -> tuple[str, ...]:
 
 # Per error kind: (what happened, the fix). `{what}` names the endpoint, `{var}` the variable, `{t}` the timeout.
 _FAILURES: dict[str, tuple[str, str]] = {
-    "dns": (
-        "{what}: the host name does not resolve",
-        "Check the host in {var} for typos and that its DNS record exists.",
-    ),
-    "refused": (
-        "{what}: connection refused",
-        "Nothing listens there: check the port in {var} and that the service runs.",
-    ),
-    "connect_timeout": (
-        "{what}: no answer within {t}s while connecting (TCP or TLS handshake)",
-        "Check host and port in {var}, firewalls / security groups, and that the port speaks TLS.",
-    ),
-    "handshake_timeout": (
-        "{what}: TCP connected but the TLS handshake got no answer within {t}s",
-        "The port accepts connections but does not speak TLS to us: check the port in {var} and the TLS listener.",
-    ),
-    READ_TIMEOUT: (
-        "{what}: connected, but no HTTP response within {t}s",
-        "The server accepts connections and never answers: check that the app is not hung, and the proxy's upstream.",
-    ),
-    "timeout": (
-        "{what}: no complete answer within {t}s",
-        "Check that the service is up and not overloaded; retry with a larger --timeout.",
-    ),
-    "unreachable": (
-        "{what}: network or host unreachable",
-        "Check routing / VPC egress from where preflight runs to {var}.",
-    ),
-    "reset": (
-        "{what}: the connection was closed without an HTTP answer",
-        "Check that {var} points at an HTTP(S) service and the load balancer's listener.",
-    ),
-    "not_tls": (
-        "{what}: the port does not speak TLS",
-        "Use the https port in {var}, or terminate TLS in front of the service.",
-    ),
-    "unknown_ca": (
-        "{what}: certificate is not signed by a trusted CA",
-        "Serve a certificate from a public CA with its full chain (intermediates); for a private CA pass --ca-file.",
-    ),
-    "hostname_mismatch": (
-        "{what}: certificate is not valid for this host name",
-        "Use the host name the certificate was issued for in {var}, or reissue it with this name in subjectAltName.",
-    ),
-    "cert_expired": (
-        "{what}: TLS certificate has expired",
-        "Renew the server certificate (and automate renewal).",
-    ),
-    "cert_not_yet_valid": (
-        "{what}: TLS certificate is not valid yet",
-        "Check the server's certificate dates and the clocks.",
-    ),
-    "cert_invalid": (
-        "{what}: TLS certificate verification failed",
-        "Serve a valid certificate for this host with its full chain.",
-    ),
-    "tls_error": (
-        "{what}: TLS handshake failed",
-        "Check the server's TLS configuration (protocol versions, ciphers).",
-    ),
-    CA_FILE: (
-        "{what}: the --ca-file could not be loaded",
-        "Pass a readable PEM CA bundle to --ca-file (PREFLIGHT_CA_FILE).",
-    ),
+    "dns": ("{what}: the host name does not resolve",
+        "Check the host in {var} for typos and that its DNS record exists."),
+    "refused": ("{what}: connection refused",
+        "Nothing listens there: check the port in {var} and that the service runs."),
+    "connect_timeout": ("{what}: no answer within {t}s while connecting (TCP or TLS handshake)",
+        "Check host and port in {var}, firewalls / security groups, and that the port speaks TLS."),
+    "handshake_timeout": ("{what}: TCP connected but the TLS handshake got no answer within {t}s",
+        "The port accepts connections but does not speak TLS to us: check the port in {var} and the TLS listener."),
+    READ_TIMEOUT: ("{what}: connected, but no HTTP response within {t}s",
+        "The server accepts connections and never answers: check that the app is not hung, and the proxy's upstream."),
+    "timeout": ("{what}: no complete answer within {t}s",
+        "Check that the service is up and not overloaded; retry with a larger --timeout."),
+    "unreachable": ("{what}: network or host unreachable",
+        "Check routing / VPC egress from where preflight runs to {var}."),
+    "reset": ("{what}: the connection was closed without an HTTP answer",
+        "Check that {var} points at an HTTP(S) service and the load balancer's listener."),
+    "not_tls": ("{what}: the port does not speak TLS",
+        "Use the https port in {var}, or terminate TLS in front of the service."),
+    "unknown_ca": ("{what}: certificate is not signed by a trusted CA",
+        "Serve a certificate from a public CA with its full chain (intermediates); for a private CA pass --ca-file."),
+    "hostname_mismatch": ("{what}: certificate is not valid for this host name",
+        "Use the host name the certificate was issued for in {var}, or reissue it with this name in subjectAltName."),
+    "cert_expired": ("{what}: TLS certificate has expired", "Renew the server certificate (and automate renewal)."),
+    "cert_not_yet_valid": ("{what}: TLS certificate is not valid yet",
+        "Check the server's certificate dates and the clocks."),
+    "cert_invalid": ("{what}: TLS certificate verification failed",
+        "Serve a valid certificate for this host with its full chain."),
+    "tls_error": ("{what}: TLS handshake failed", "Check the server's TLS configuration (protocol versions, ciphers)."),
+    CA_FILE: ("{what}: the --ca-file could not be loaded",
+        "Pass a readable PEM CA bundle to --ca-file (PREFLIGHT_CA_FILE)."),
 }
 
 

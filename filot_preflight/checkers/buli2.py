@@ -78,10 +78,13 @@ class SchemeTest:
 
 def self_test(secret: str, scheme: Buli2Signature) -> SchemeTest:
     """Sign a sample, verify it, and check that a changed body or timestamp no longer verifies."""
-    fields = {f for _, f, _, _ in string.Formatter().parse(scheme.message) if f is not None}
     digest = hmac.new(b"k", b"", scheme.algorithm).digest_size
-    base = SchemeTest(None, "body" in fields, "timestamp" in fields, len(secret.encode()), digest,
-                      secret != secret.strip())
+    base = SchemeTest(None, False, False, len(secret.encode()), digest, secret != secret.strip())
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(scheme.message) if f is not None}
+    except ValueError as e:  # a lone brace
+        return replace(base, problem=f"message template is not valid: {e}")
+    base = replace(base, covers_body="body" in fields, covers_timestamp="timestamp" in fields)
     unknown = sorted(fields - {"body", "timestamp"})
     if unknown:
         return replace(base, problem=f"message template uses unknown placeholder {{{unknown[0]}}}")
@@ -198,7 +201,7 @@ async def probe(ctx: CheckContext) -> Buli2Facts:
 
         if api_ok:
             health = join_url(api, s.health_path)
-            if key:
+            if key and urlsplit(api).scheme == "https":  # never send the key in clear text
                 steps["with_key"] = call("GET", health, {s.api_key_header: key})
             steps["without_key"] = call("GET", health)
         if cb_ok:
@@ -277,12 +280,15 @@ def _no_answer(rule: str, o: HttpOutcome, what: str, var: str, target: str, f: B
 def _api(f: Buli2Facts, s: Buli2Settings) -> list[CheckResult]:
     target = f"{API_URL} + {s.health_path}"
     if f.with_key is None and f.without_key is None:
-        why = f"{API_URL} is unusable (see buli2.api_url)" if f.api_problem else f"{API_KEY} is not set"
+        why = f"{API_URL} is not set or not a URL (see buli2.api_url)"
         return [_r(r, Status.SKIP, f"not probed: {why}", target, f"Set {API_URL} and {API_KEY}.")
                 for r in ("buli2.api_key", "buli2.auth_enforced")]
     out, w, wo = [], f.with_key, f.without_key
     open_ = wo is not None and wo.answered and wo.status is not None and 200 <= wo.status < 300
-    if w is None:
+    if w is None and f.has_key:
+        out.append(_r("buli2.api_key", Status.SKIP, f"{API_KEY} not sent: {API_URL} is plain http", API_KEY,
+                      f"Set {API_URL} to BULI2's https URL; the key is never sent in clear text."))
+    elif w is None:
         out.append(_r("buli2.api_key", Status.SKIP, f"{API_KEY} is not set; the key cannot be tried", API_KEY,
                       f"Set {API_KEY} (obtain the production key from the BULI2 team)."))
     elif not w.answered:
