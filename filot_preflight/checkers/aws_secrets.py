@@ -78,7 +78,8 @@ def judge(facts: Facts, settings: AwsSettings, now: datetime | None = None) -> l
                       evidence={"kind": p.kind, "code": p.code, "region": read.region,
                                 "endpoint_host": host, "secrets": n_ids}))
         return out
-    out.append(_r("config", Status.PASS, f"read {n_ids} secrets in {read.calls} API calls",
+    calls = f"{read.calls} API call{'s' if read.calls != 1 else ''}"
+    out.append(_r("config", Status.PASS, f"read {n_ids} secrets in {calls}",
                   evidence={"region": read.region, "endpoint_host": host, "calls": read.calls,
                             "secrets": n_ids}))
     by_id: dict[str, list[SecretRef]] = {}

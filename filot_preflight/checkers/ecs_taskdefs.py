@@ -222,10 +222,11 @@ def _account(td: TaskDef, e: Expect) -> CheckResult:
     if wrong:
         found = ", ".join(sorted(wrong))
         where = sorted({w for ws in wrong.values() for w in ws})
+        places = ", ".join(where[:5]) + (f" and {len(where) - 5} more ARNs" if len(where) > 5 else "")
         return _r("account", Status.FAIL, f"{td.family}: references account {found}, expected {e.account}",
                   target=td.family, evidence={"expected": e.account, "found": sorted(wrong), "in": where},
-                  remediation=f"Replace account {found} with {e.account} in {', '.join(where)} and register "
-                  "a new revision (or fix AWS_ACCOUNT_ID if the task definition is right).")
+                  remediation=f"Replace account {found} with {e.account} in {places} (evidence.in lists all) "
+                  "and register a new revision (or fix AWS_ACCOUNT_ID if the task definition is right).")
     return _r("account", Status.PASS, f"{td.family}: every ARN names account {e.account}", target=td.family,
               evidence={"account": e.account, "arns": sum(len(w) for w in seen.values())})
 
