@@ -126,6 +126,7 @@ def diff(old: Report, new: Report, *, strict: bool = False) -> ReportDiff:
             out.fixed.append(c)
         else:
             out.changed.append(c)
+    out.newly_failing.sort(key=lambda c: (c.id, c.target))
     return out
 
 

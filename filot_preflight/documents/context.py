@@ -141,7 +141,7 @@ def _code(status: str) -> str:
 
 
 def _iso(t: datetime | None) -> str | None:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t else None
+    return t.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z") if t else None
 
 
 def _secrets_json(

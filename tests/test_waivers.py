@@ -1,0 +1,138 @@
+"""Waivers: active ones turn FAIL/WARN into a visible waived PASS, expired ones fail, bad config is exit 2."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from filot_preflight import cli, waivers
+from filot_preflight.documents import render_documents
+from filot_preflight.models import CheckResult, Report, Status, exit_code
+from filot_preflight.waivers import EXPIRED_ID, Waiver, WaiverError
+
+TODAY = dt.date(2024, 11, 30)
+
+
+def res(id: str, status: Status, target: str = "") -> CheckResult:
+    return CheckResult(id=id, subsystem=id.split(".")[0], status=status, target=target, summary=f"{id} {status}")
+
+
+def report(*results: CheckResult) -> Report:
+    return Report(results=list(results))
+
+
+def w(id: str = "redis.eviction_policy", expires: dt.date = dt.date(2024, 12, 31), target: str | None = None) -> Waiver:
+    return Waiver(id, "Upstash forbids CONFIG; set in console (OPS-1)", expires, target, "preflight.toml:waivers[0]")
+
+
+@pytest.mark.parametrize("status", [Status.FAIL, Status.WARN])
+def test_active_waiver_turns_failure_into_waived_pass(status):
+    out = waivers.apply(report(res("redis.eviction_policy", status, "REDIS_URL")), [w()], today=TODAY)
+    (r,) = out.results
+    assert r.status is Status.PASS and r.waiver == "Upstash forbids CONFIG; set in console (OPS-1)"
+    assert r.evidence["waived_status"] == status.value and r.evidence["waiver_expires"] == "2024-12-31"
+    assert exit_code(out) == 0
+
+
+def test_waiver_is_valid_through_its_expiry_day():
+    out = waivers.apply(report(res("redis.eviction_policy", Status.FAIL)), [w(expires=TODAY)], today=TODAY)
+    assert out.results[0].status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("result", "waiver"),
+    [
+        (res("redis.eviction_policy", Status.ERROR), w()),  # a broken check is never waived
+        (res("redis.eviction_policy", Status.SKIP), w()),
+        (res("redis.tls", Status.FAIL), w()),  # other id
+        (res("redis.eviction_policy", Status.FAIL, "OTHER"), w(target="REDIS_URL")),  # other target
+    ],
+)
+def test_waiver_leaves_other_results_alone(result, waiver):
+    assert waivers.apply(report(result), [waiver], today=TODAY).results == [result]
+
+
+def test_expired_waiver_waives_nothing_and_fails_naming_it():
+    original = res("redis.eviction_policy", Status.WARN, "REDIS_URL")
+    out = waivers.apply(report(original), [w(expires=dt.date(2024, 11, 1), target="REDIS_URL")], today=TODAY)
+    assert out.results[0] == original
+    expired = out.results[1]
+    assert (expired.id, expired.status, expired.target) == (EXPIRED_ID, Status.FAIL, "redis.eviction_policy [REDIS_URL]")
+    assert "expired on 2024-11-01" in expired.summary and "preflight.toml" in expired.remediation
+    assert expired.evidence["days_expired"] == 29
+    assert exit_code(out) == 1
+    # applying again (check, then report --from) does not duplicate it
+    again = waivers.apply(out, [w(expires=dt.date(2024, 11, 1), target="REDIS_URL")], today=TODAY)
+    assert [r.id for r in again.results].count(EXPIRED_ID) == 1
+
+
+def test_waived_result_is_shown_as_waived_in_the_documents():
+    from tests.test_documents import golden_manifest
+
+    out = waivers.apply(report(res("redis.eviction_policy", Status.WARN, "REDIS_URL")), [w()], today=TODAY)
+    docs = render_documents(golden_manifest(), out)
+    assert "☑️ waived (was warn) | `redis.eviction_policy`" in docs["redis_validation_report.md"]
+    assert "Upstash forbids CONFIG" in docs["T8A_summary.md"]
+
+
+def test_load_preflight_toml(tmp_path):
+    (tmp_path / "preflight.toml").write_text(
+        '[[waivers]]\nid = "redis.eviction_policy"\ntarget = "REDIS_URL"\nreason = "why"\nexpires = 2025-01-31\n'
+        '[[waivers]]\nid = "gpu_worker.queue_depth"\nreason = "backlog"\nexpires = "2025-02-01"\n'
+    )
+    found = waivers.load_default(tmp_path)
+    assert [(x.id, x.target, x.expires) for x in found] == [
+        ("redis.eviction_policy", "REDIS_URL", dt.date(2025, 1, 31)),
+        ("gpu_worker.queue_depth", None, dt.date(2025, 2, 1)),
+    ]
+
+
+def test_load_pyproject_tool_table_and_ignore_foreign_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert waivers.find_config(tmp_path) is None and waivers.load_default(tmp_path) == []
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.preflight]\n[[tool.preflight.waivers]]\nid = "a.b"\nreason = "r"\nexpires = 2025-01-01\n'
+    )
+    assert [x.id for x in waivers.load_default(tmp_path)] == ["a.b"]
+    (tmp_path / "preflight.toml").write_text("")  # preflight.toml wins
+    assert waivers.load_default(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[[waivers]]\nreason = 'r'\nexpires = 2025-01-01\n", "waivers[0].id: required"),
+        ("[[waivers]]\nid = 'a.b'\nexpires = 2025-01-01\n", "waivers[0].reason: required"),
+        ("[[waivers]]\nid = 'a.b'\nreason = 'r'\n", "waivers[0].expires: required"),
+        ("[[waivers]]\nid = 'a.b'\nreason = '  '\nexpires = 2025-01-01\n", "waivers[0].reason: expected a non-empty"),
+        ("[[waivers]]\nid = 'a.b'\nreason = 'r'\nexpires = 'soon'\n", "waivers[0].expires: expected a date"),
+        ("[[waivers]]\nid = 'nodot'\nreason = 'r'\nexpires = 2025-01-01\n", "waivers[0].id: expected a result id"),
+        ("[[waivers]]\nid = 'a.b'\nreason = 'r'\nexpires = 2025-01-01\nexpiry = 1\n", "waivers[0].expiry: unknown"),
+        ("[[waivers]]\nid = 'a.b'\nreason = 'r'\nexpires = 2025-01-01\ntarget = 3\n", "waivers[0].target"),
+        ("waivers = 'x'\n", "waivers: expected an array of tables"),
+        ("waivers = ['x']\n", "waivers[0]: expected a table"),
+        ("[[waivers]\n", "invalid TOML"),
+    ],
+)
+def test_malformed_config_names_file_and_field(tmp_path, text, needle):
+    path = tmp_path / "preflight.toml"
+    path.write_text(text)
+    with pytest.raises(WaiverError) as e:
+        waivers.load(path)
+    assert str(e.value).startswith(str(path)) and needle in str(e.value)
+    assert e.value.exit_code == 2
+
+
+def test_malformed_waivers_stop_the_report_command_with_exit_2(tmp_path, capsys):
+    bad = tmp_path / "preflight.toml"
+    bad.write_text("[[waivers]]\nid = 'a.b'\n")
+    saved = tmp_path / "r.json"
+    saved.write_text(json.dumps(Report().model_dump(mode="json")))
+    with pytest.raises(SystemExit) as e:
+        cli.main(["report", "--from", str(saved), "--waivers", str(bad), "-o", str(tmp_path / "out")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "preflight.toml: waivers[0].reason: required" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
