@@ -31,7 +31,8 @@ from filot_preflight.redact import Redactor
 BUCKET = "CF_R2_BUCKET"
 R2_MAX_PRESIGN_S = 604800  # 7 days, R2's (and SigV4's) limit
 STALE_CANARY_S = 3600  # a canary older than this was left by a killed run
-WAIT_FACTOR = 1.4  # the runner gives 1.5 x timeout; keep a margin to hand back partial facts
+WAIT_FACTOR = 1.35  # the runner gives 1.5 x timeout; keep a margin to hand back partial facts
+RETRY_MIN_TIMEOUT = 5.0  # below this, a retry (with its backoff) does not fit in the budget
 STEP_FACTOR = 1.2  # optional steps start only before this share of the timeout has passed
 MAX_STALE_DELETES = 50
 _SAFE_PREFIX = re.compile(r"^[A-Za-z0-9._-]+/$")
@@ -197,7 +198,7 @@ def _run(
         if not _bucket(client, bucket, settings.canary_prefix, rec):
             return
         ssl_ctx = _tls.client_context([options.ca_file] if options.ca_file else [], insecure=options.insecure)
-        timeout = httpx.Timeout(options.timeout, connect=max(1.0, options.timeout / 3))
+        timeout = httpx.Timeout(options.timeout / 2, connect=max(0.5, options.timeout / 3))
         with httpx.Client(verify=ssl_ctx, timeout=timeout, follow_redirects=False) as http:
             if time_left():
                 _stale(client, bucket, settings.canary_prefix, rec)
@@ -219,9 +220,9 @@ def _client(endpoint: str, creds: tuple[str, str], options: Options, bundle: str
     # Explicit keys are passed, but never let boto3 wander off to the instance metadata service.
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     config = Config(
-        connect_timeout=max(1.0, options.timeout / 3),
-        read_timeout=max(1.0, options.timeout / 2),
-        retries={"total_max_attempts": 2, "mode": "standard"},
+        connect_timeout=max(0.5, options.timeout / 3),
+        read_timeout=max(0.5, options.timeout / 2),
+        retries={"total_max_attempts": 2 if options.timeout >= RETRY_MIN_TIMEOUT else 1, "mode": "standard"},
         signature_version="s3v4",
         s3={"addressing_style": "path"},
         # R2 does not implement every flexible checksum newer SDKs send by default.
