@@ -88,7 +88,7 @@ def fixed_report() -> Report:
         _r("aws_secrets.exists", Status.FAIL, "app/prod/jwt-secret", "app/prod/jwt-secret does not exist",
            remediation="Create app/prod/jwt-secret: preflight secrets generate JWT_SECRET --put"),
         _r("aws_secrets.exists", Status.PASS, "app/prod/r2", "app/prod/r2 exists"),
-        _r("ecs_taskdefs.secret_refs", Status.PASS, "app-backend", "every secret referenced by ARN"),
+        _r("ecs_taskdefs.secret_ref", Status.PASS, "app-backend", "every secret referenced by ARN"),
         _r("backend.crashed", Status.ERROR, summary="backend crashed: RuntimeError: boom",
            remediation="This is a bug in the checker; run with -v for details and report it."),
         _r("postgres.sslmode", Status.FAIL, "DATABASE_URL", "sslmode=prefer does not require TLS",
@@ -96,7 +96,7 @@ def fixed_report() -> Report:
         _r("postgres.version", Status.PASS, "db.example.com", "PostgreSQL 16.2", evidence={"version": "16.2"}),
         _r("redis.tls", Status.PASS, "REDIS_URL", "REDIS_URL uses TLS (rediss://)"),
         _r("redis.auth", Status.PASS, "REDIS_URL", "AUTH accepted"),
-        _r("redis.eviction_policy", Status.WARN, "REDIS_URL", "maxmemory-policy is allkeys-lru",
+        _r("redis.eviction", Status.WARN, "REDIS_URL", "maxmemory-policy is allkeys-lru",
            remediation="Set maxmemory-policy to noeviction in the provider console.",
            evidence={"policy": "allkeys-lru", "source": "INFO memory"}),
         _r("gpu_worker.queue_depth", Status.WARN, "app:ocr:jobs", "412 jobs waiting",
@@ -294,3 +294,22 @@ def test_value_masker_masks_values_and_leaves_prose_alone():
 def test_squeeze_keeps_code_fences():
     text = "a\n\n\n\nb\n```\nx\n\n\ny\n```\n"
     assert render_mod.squeeze_blank_lines(text) == "a\n\nb\n```\nx\n\n\ny\n```\n"
+
+
+def test_checklist_patterns_match_documented_result_ids():
+    """Every id pattern the shipped checklist decides items by exists in docs/checks (no silent drift)."""
+    from fnmatch import fnmatchcase
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "checks"
+    source = (Path(__file__).resolve().parents[1] / "templates" / "T8A_predeployment_checklist.md").read_text()
+    patterns = {p for call in re.findall(r"item\((.*?)\) }}", source) for p in re.findall(r'"([a-z0-9_*]+\.[a-z0-9_*]+)"', call)}
+    assert len(patterns) > 20
+    undocumented = []
+    for p in sorted(patterns):
+        doc = docs / f"{p.split('.')[0]}.md"
+        if not doc.exists():
+            undocumented.append(p)  # that checker has not documented its ids yet
+            continue
+        ids = re.findall(r"^#+ `?([a-z0-9_]+\.[a-z0-9_]+)`?\s*$", doc.read_text(), re.M)
+        assert any(fnmatchcase(i, p) for i in ids), f"checklist pattern {p} matches no id in {doc.name}"
+    assert len(undocumented) < len(patterns) / 2, undocumented

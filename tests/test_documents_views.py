@@ -117,6 +117,7 @@ def test_every_known_subsystem_is_listed_even_without_results():
         ([res("redis.tls", P, waiver="ok until Friday")], ("redis.tls",), True, "waived: ok until Friday"),
         ([], ("redis.tls",), False, "not checked in this run"),
         ([res("redis.ping", P)], ("redis.tls",), False, "no result decides this"),
+        ([res("redis.timeout", F)], ("redis.tls",), False, "the `redis` check did not finish: redis.timeout fail"),
     ],
 )
 def test_checklist_decisions(results, patterns, done, reason):

@@ -17,6 +17,7 @@ from filot_preflight.documents.variables import VariableView
 from filot_preflight.models import CheckResult, Report, Status
 
 _PROBLEM = {Status.WARN, Status.FAIL, Status.ERROR}
+_BROKEN = ("crashed", "timeout", "unfinished")  # the runner's ids for a checker that did not finish
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class Checklist:
         return Decision(True, f"passed: {ids}{note}")
 
     def _why_absent(self, patterns: Sequence[str]) -> str:
+        checkers = list(dict.fromkeys(p.partition(".")[0] for p in patterns))
+        broken = [r for r in self._results if r.id in {f"{c}.{w}" for c in checkers for w in _BROKEN}]
+        if broken:  # the checker crashed, timed out or was cut off: nothing it would have said is known
+            return f"the `{broken[0].id.partition('.')[0]}` check did not finish: {broken[0].summary}"
         subs = []
         for p in patterns:
             checker = p.partition(".")[0]
