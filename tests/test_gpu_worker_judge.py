@@ -184,3 +184,14 @@ def test_job_timestamp(raw: bytes, ok: bool, problem: str | None) -> None:
     ts, why = job_timestamp(raw, "enqueued_at")
     assert (ts is not None) is ok
     assert problem is None or (why and problem in why)
+
+
+def test_every_id_in_the_code_is_documented_and_vice_versa() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    code = "".join((root / "filot_preflight" / "checkers" / m).read_text() for m in ('gpu_worker.py', '_gpu_judge.py'))
+    emitted = set(re.findall(r'"(gpu_worker\.[a-z_]+)"', code))
+    documented = set(re.findall(r"^## (gpu_worker\.[a-z_]+)$", (root / "docs" / "checks" / "gpu_worker.md").read_text(), re.M))
+    assert emitted == documented

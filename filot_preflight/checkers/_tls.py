@@ -55,6 +55,11 @@ _VERIFY_CODES = {
 # Text fallbacks for drivers that only hand back a message (psycopg, grpc, wrapped redis errors).
 # Order matters: the more specific phrase first.
 _TEXT_RULES: tuple[tuple[str, str], ...] = (
+    # rustls (temporalio, other Rust-backed clients) spells its verification errors in CamelCase
+    ("notvalidforname", ErrorKind.HOSTNAME_MISMATCH),
+    ("invalidcertificate(expired", ErrorKind.CERT_EXPIRED),
+    ("invalidcertificate(notvalidyet", ErrorKind.CERT_NOT_YET_VALID),
+    ("invalidcontenttype", ErrorKind.NOT_TLS),
     ("hostname mismatch", ErrorKind.HOSTNAME_MISMATCH),
     ("ip address mismatch", ErrorKind.HOSTNAME_MISMATCH),
     ("doesn't match", ErrorKind.HOSTNAME_MISMATCH),
@@ -72,6 +77,7 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
     ("record layer failure", ErrorKind.NOT_TLS),
     ("http request", ErrorKind.NOT_TLS),
     ("connection refused", ErrorKind.REFUSED),
+    ("connectionrefused", ErrorKind.REFUSED),
     ("name or service not known", ErrorKind.DNS),
     ("temporary failure in name resolution", ErrorKind.DNS),
     ("nodename nor servname", ErrorKind.DNS),
