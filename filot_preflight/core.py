@@ -34,6 +34,34 @@ class Inputs:
     store: ValueStore
     redactor: Redactor
     source_problems: list[CheckResult] = field(default_factory=list)
+    sources: tuple[str, ...] = ("env",)
+
+    def read_remote(self, options: Options) -> None:
+        """Read the network sources (`--source aws`) with the resolved options; trouble becomes a result.
+
+        Separate from load_inputs because the options (timeout, CA file, region) are only known once
+        the PREFLIGHT_* settings in the env files have been read.
+        """
+        if "aws" not in self.sources:
+            return
+        from filot_preflight import aws_source  # boto3 is heavy; only when asked for
+
+        read = aws_source.read_secrets(self.manifest, options, self.store)
+        self.store.add(read.values)
+        _teach(self.redactor, self.manifest, self.store)
+        log.info("read %d values from AWS Secrets Manager in %d call(s)", len(read.values), read.calls)
+        if read.problem is not None:
+            self.source_problems.append(
+                result(
+                    "source.aws",
+                    "aws",
+                    Status.FAIL,
+                    "--source aws: could not read Secrets Manager: "
+                    + self.redactor.redact(read.problem.message)[:300],
+                    remediation=read.problem.remedy,
+                    evidence={"kind": read.problem.kind, "region": read.region, "calls": read.calls},
+                )
+            )
 
 
 def load_inputs(
@@ -54,27 +82,14 @@ def load_inputs(
     needed = {n for cls in registry.discover().values() for n in cls.needs}  # plugins may need undeclared names
     store = load_values(m, env_files, use_process_env="env" in sources, environ=environ, extra_names=needed)
     log.info("read %d values from %d env file(s)", len(store.values), len(env_files))
-    problems: list[CheckResult] = []
     redactor = redactor or Redactor()
     _teach(redactor, m, store)
-    if "aws" in sources:
-        problems = _read_aws(m, store, options or Options())
-        _teach(redactor, m, store)
-    return Inputs(m, store, redactor, problems)
+    return Inputs(m, store, redactor, sources=tuple(sources))
 
 
 def _teach(redactor: Redactor, m: Manifest, store: ValueStore) -> None:
     names = {v.name for v in m.variables}
     redactor.add(secret_values(store.values, {v.name for v in m.secrets()}, names))
-
-
-def _read_aws(m: Manifest, store: ValueStore, options: Options) -> list[CheckResult]:
-    from filot_preflight import aws_source  # boto3 is heavy; only when asked for
-
-    read = aws_source.read_secrets(m, options)
-    store.add(read.values)
-    log.info("read %d values from AWS Secrets Manager in %d call(s)", len(read.values), read.calls)
-    return list(getattr(read, "problems", []))
 
 
 def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], config: Mapping[str, Any]) -> Options:

@@ -127,6 +127,11 @@ def check(
     )
     flags = {"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback}
     options = core.resolve_options(inputs.store, base, flags, config=cfg.as_settings())
+    if options.task_defs:  # a broken file is bad input (exit 2), not a failed check
+        from filot_preflight.checkers._ecs_probe import load_files
+
+        load_files(options.task_defs)
+    inputs.read_remote(options)
     report = core.run_report(
         inputs,
         options,
