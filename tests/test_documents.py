@@ -313,3 +313,15 @@ def test_checklist_patterns_match_documented_result_ids():
         ids = re.findall(r"^#+ `?([a-z0-9_]+\.[a-z0-9_]+)`?\s*$", doc.read_text(), re.M)
         assert any(fnmatchcase(i, p) for i in ids), f"checklist pattern {p} matches no id in {doc.name}"
     assert len(undocumented) < len(patterns) / 2, undocumented
+
+
+@pytest.mark.parametrize(("relaxed", "line"), [
+    (False, "- [x] Run the pre-deployment checks (`preflight check`) — READY"),
+    (True, "- [ ] Run the pre-deployment checks (`preflight check`) without relaxed rules — Production rules relaxed"),
+])
+def test_ready_run_ticks_the_gate_only_without_relaxations(relaxed, line):
+    results = [_r("redis.tls", Status.PASS, "REDIS_URL")]
+    if relaxed:
+        results.append(_r("policy.relaxations", Status.WARN, summary="Production rules relaxed: loopback accepted"))
+    docs = render_documents(golden_manifest(), Report(results=results), names=["T8A_predeployment_checklist.md"])
+    assert line in docs["T8A_predeployment_checklist.md"]
