@@ -1,0 +1,136 @@
+"""One pass over a source tree: every file is read once and every extractor runs on that one text.
+
+`scan_tree` is the entry point. Large trees can be split over a process pool (`workers`); the
+default is single-process, which already scans ~10,000 files in a couple of seconds (bench/scan_tree.py).
+`scan_tree_cached` shares one scan between the checkers of a run (mock_code and env_drift read the
+same trees concurrently).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from filot_preflight.audit import envreads, mocks, queues
+from filot_preflight.audit.model import DYNAMIC, MOCKS_DIR, Allowed, AuditConfig, FileFacts, Finding, TreeScan
+from filot_preflight.audit.paths import CONFIG, ENV, JS, Entry, WalkStats, walk
+from filot_preflight.audit.text import Lines
+
+_SNIFF = 8192
+POOL_MIN_FILES = 4000  # below this, starting worker processes costs more than it saves
+
+BINARY = "binary"
+LARGE = "large"
+
+
+def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = frozenset()) -> FileFacts:
+    """Every fact of one file's text (no I/O; unit tests call this directly)."""
+    facts = FileFacts(rel)
+    lines = Lines(text)
+    if kind == ENV:
+        mocks.env_file_findings(text, lines, facts)
+        return facts
+    if kind == CONFIG:
+        mocks.config_findings(text, lines, facts)
+        return facts
+    lang = "js" if kind == JS else "py"
+    mocks.code_findings(text, lines, facts, lang)
+    if lang == "js":
+        if "env" in text:
+            facts.env_reads = envreads.js_env_reads(text, lines, rel)
+    elif "environ" in text or "getenv" in text or "BaseSettings" in text:
+        facts.env_reads = envreads.py_env_reads(text, lines, rel)
+    facts.env_reads = [r for r in facts.env_reads if r.name is not None or not _waive(facts, lines, lang, r.line)]
+    refs = queues.queue_refs(text, lines, rel, lang, queue_vars)
+    if lang == "py" and refs and "BaseSettings" in text:
+        refs = queues.settings_defaults(refs, facts.env_reads)
+    facts.queue_refs = refs
+    if "env" in text:
+        facts.const_env = queues.env_constants(text, lang)
+    return facts
+
+
+def _waive(facts: FileFacts, lines: Lines, lang: str, line: int) -> bool:
+    """A dynamic env read on an allow-commented line is waived (and the waiver recorded)."""
+    reason = lines.allow_reason(line, lang)
+    if reason is None:
+        return False
+    facts.allowed.append(Allowed(DYNAMIC, facts.path, line, reason))
+    return True
+
+
+def scan_file(entry: Entry, config: AuditConfig) -> FileFacts | str:
+    """Read one file and scan it; BINARY or LARGE when it is skipped."""
+    try:
+        with open(entry.path, "rb") as f:
+            raw = f.read(config.max_file_bytes + 1)
+    except OSError:
+        return BINARY
+    if len(raw) > config.max_file_bytes:
+        return LARGE
+    if b"\0" in raw[:_SNIFF]:
+        return BINARY
+    return scan_text(raw.decode("utf-8", errors="replace"), entry.rel, entry.kind, config.queue_vars)
+
+
+def _scan_chunk(entries: Sequence[Entry], config: AuditConfig) -> list[FileFacts | str]:
+    return [scan_file(e, config) for e in entries]
+
+
+def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, workers: int = 1) -> TreeScan:
+    """Scan one service's tree. A missing root is recorded in `error`, not raised."""
+    start = time.perf_counter()
+    root_s = os.fspath(root)
+    out = TreeScan(root=root_s, service=service)
+    if not os.path.isdir(root_s):
+        out.error = "not a directory" if os.path.exists(root_s) else "does not exist"
+        return out
+    stats = WalkStats()
+    entries = list(walk(root_s, config, stats))
+    if workers > 1 and len(entries) >= POOL_MIN_FILES:
+        size = -(-len(entries) // (workers * 4))
+        chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            results = [r for part in pool.map(_scan_chunk, chunks, [config] * len(chunks)) for r in part]
+    else:
+        results = _scan_chunk(entries, config)
+    for entry, res in zip(entries, results, strict=True):
+        if res == LARGE:
+            out.skipped_large += 1
+        elif res == BINARY:
+            out.skipped_binary += 1
+        elif isinstance(res, FileFacts):
+            out.files_scanned += 1
+            out.env_files += entry.kind == ENV
+            out.add(res)
+    out.test_files = stats.test_files
+    out.findings.extend(Finding(MOCKS_DIR, rel, 0, f"{n} file(s)") for rel, n in stats.mocks_dirs or [])
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+_cache: dict[tuple[str, str, AuditConfig], TreeScan] = {}
+_locks: dict[tuple[str, str, AuditConfig], threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def scan_tree_cached(root: str | os.PathLike[str], service: str, config: AuditConfig) -> TreeScan:
+    """`scan_tree`, computed once per (root, service, config) in this process, even when asked concurrently."""
+    key = (os.path.realpath(os.fspath(root)), service, config)
+    with _guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _cache:
+            _cache[key] = scan_tree(root, service, config)
+        return _cache[key]
+
+
+def clear_cache() -> None:
+    """Forget cached scans (tests that rewrite a tree; long-lived processes)."""
+    with _guard:
+        _cache.clear()
+        _locks.clear()
