@@ -1,0 +1,413 @@
+"""Unit tests of the source scanner (filot_preflight.audit): extraction tables, paths, walking, skipping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from filot_preflight.audit import make_config, scan_text, scan_tree
+from filot_preflight.audit import scan as scan_mod
+from filot_preflight.audit.model import CONSTANT, CONSUME, DECLARE, DEFAULT, PRODUCE, QueueRef
+from filot_preflight.audit.paths import compile_globs, env_file_is_production, file_kind
+from filot_preflight.audit.queues import resolve
+
+
+def reads(code: str, kind: str = "js") -> list[tuple[str | None, int, bool]]:
+    return [(r.name, r.line, r.has_default) for r in scan_text(code, "f", kind).env_reads]
+
+
+JS_READS = [
+    ("process.env.FOO", [("FOO", 1, False)]),
+    ("process.env?.FOO", [("FOO", 1, False)]),
+    ("x = process . env . FOO", [("FOO", 1, False)]),
+    ("process.env['FOO']", [("FOO", 1, False)]),
+    ('process.env["FOO"]', [("FOO", 1, False)]),
+    ("process.env[`FOO`]", [("FOO", 1, False)]),
+    ("process.env.FOO || 'x'", [("FOO", 1, True)]),
+    ("process.env.FOO ?? 3", [("FOO", 1, True)]),
+    ("process.env['FOO'] || 'x'", [("FOO", 1, True)]),
+    ("import.meta.env.VITE_API", [("VITE_API", 1, False)]),
+    ("const { A, B: b, C = 'x' } = process.env;", [("A", 1, False), ("B", 1, False), ("C", 1, True)]),
+    ("const {\n  A,\n  'B': b,\n} = process.env;", [("A", 2, False), ("B", 3, False)]),
+    ("const { A }: Env = process.env;", [("A", 1, False)]),
+    ("// process.env.COMMENTED", []),
+    ("f(); // uses process.env.COMMENTED", []),
+    (" * process.env.IN_JSDOC", []),
+    ("const u = 'http://x'; process.env.AFTER_URL", [("AFTER_URL", 1, False)]),
+    ("process.env.hasOwnProperty('X')", []),
+    ("const all = { ...process.env };", []),
+    ("myprocess.env.NOPE", []),
+    ("\n\nconst a = process.env.THIRD", [("THIRD", 3, False)]),
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), JS_READS)
+def test_js_env_reads(code: str, expected: list[tuple[str, int, bool]]) -> None:
+    assert reads(code) == expected
+
+
+PY_READS = [
+    ("os.environ['A']", [("A", 1, False)]),
+    ('os.environ["A"]', [("A", 1, False)]),
+    ("os.environ.get('A')", [("A", 1, False)]),
+    ("os.environ.get('A', 'x')", [("A", 1, True)]),
+    ("os.getenv('A')", [("A", 1, False)]),
+    ("getenv('A', '1')", [("A", 1, True)]),
+    ("environ['A']", [("A", 1, False)]),
+    ("os.environ.setdefault('A', 'x')", [("A", 1, True)]),
+    ("if 'A' in os.environ: pass", [("A", 1, True)]),
+    ("os.environ['A'] = 'x'", []),
+    ("self.environ['A']", []),
+    ("my_getenv('A')", []),
+    ("# os.getenv('A')", []),
+    ("x = 1  # os.getenv('A')", []),
+    ("'#'; os.getenv('A')", [("A", 1, False)]),
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), PY_READS)
+def test_py_env_reads(code: str, expected: list[tuple[str, int, bool]]) -> None:
+    assert reads(code, "py") == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "expr"),
+    [
+        ("process.env[name]", "js", "name"),
+        ("process.env[`A_${x}`]", "js", "`A_${x}`"),
+        ("process.env['A' + x]", "js", "'A' + x"),
+        ("const { A, ...rest } = process.env", "js", "...rest"),
+        ("os.environ[key]", "py", "key"),
+        ("os.getenv(f'A_{x}')", "py", "f'A_{x}'"),
+        ("os.getenv('A' + x)", "py", "'A' + x"),
+        ("os.environ.get(name, 'd')", "py", "name, 'd'"),
+    ],
+)
+def test_dynamic_reads_are_unresolved_not_guessed(code: str, kind: str, expr: str) -> None:
+    dyn = [r for r in scan_text(code, "f", kind).env_reads if r.name is None]
+    assert [r.expr for r in dyn] == [expr]
+
+
+def test_dynamic_read_waived_by_allow_comment() -> None:
+    facts = scan_text("v = os.environ[key]  # preflight: allow keys are listed in KNOWN_KEYS\n", "w.py", "py")
+    assert facts.env_reads == []
+    assert [(a.rule, a.line, a.reason) for a in facts.allowed] == [("dynamic", 1, "keys are listed in KNOWN_KEYS")]
+
+
+SETTINGS = '''
+from typing import ClassVar
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Worker(BaseSettings):
+    """Docs.
+
+    not_a_field: str
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ocr_")
+    queue_key: str
+    retries: int = 3
+    timeout: int = Field(...)
+    concurrency: int = Field(default=2, alias="GPU_WORKER_CONCURRENCY")
+    token: str = Field(validation_alias=AliasChoices("HF_TOKEN", "HUGGINGFACE_TOKEN"))
+    _private: str = "x"
+    VERSION: ClassVar[str] = "1"
+
+    def url(self) -> str:
+        return "x"
+
+
+class Legacy(BaseSettings):
+    api_url: str
+
+    class Config:
+        env_prefix = "LEGACY_"
+
+
+class Exact(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=True)
+    MixedCase: str
+
+
+class NotSettings(BaseModel):
+    ignored: str
+'''
+
+
+def test_pydantic_settings_fields() -> None:
+    got = reads(SETTINGS, "py")
+    assert got == [
+        ("OCR_QUEUE_KEY", 14, False),
+        ("OCR_RETRIES", 15, True),
+        ("OCR_TIMEOUT", 16, False),
+        ("GPU_WORKER_CONCURRENCY", 17, True),
+        ("HF_TOKEN", 18, False),
+        ("HUGGINGFACE_TOKEN", 18, False),
+        ("LEGACY_API_URL", 27, False),
+        ("MixedCase", 35, False),
+    ]
+
+
+MOCKS = [
+    ("js", "import sinon from 'sinon';", "mock_import", "sinon"),
+    ("js", "import { http } from 'msw';", "mock_import", "msw"),
+    ("js", "import { setupServer } from 'msw/node';", "mock_import", "msw"),
+    ("js", "const nock = require('nock');", "mock_import", "nock"),
+    ("js", "const td = await import('testdouble');", "mock_import", "testdouble"),
+    ("js", "import 'jest-fetch-mock';", "mock_import", "jest-fetch-mock"),
+    ("js", "import { faker } from '@faker-js/faker';", "mock_import", "@faker-js/faker"),
+    ("js", "jest.mock('./db');", "mock_import", "jest.mock"),
+    ("js", "const f = vi.fn();", "mock_import", "vi.fn"),
+    ("js", "import ocr from '../__mocks__/ocr';", "mocks_dir", "__mocks__"),
+    ("js", "const key = 'sk_test_4eC39HqLyjWDarjtT1zdp7dc';", "test_key", "sk_test_"),
+    ("js", "fetch('http://localhost:3000/api')", "localhost", "localhost:3000"),
+    ("js", "const db = 'postgres://u:pw@127.0.0.1:5432/db'", "localhost", "127.0.0.1:5432"),
+    ("js", "redis.connect({ host: 'localhost' })", "localhost", "localhost"),
+    ("py", "from unittest.mock import patch", "mock_import", "unittest.mock"),
+    ("py", "from unittest import mock", "mock_import", "unittest.mock"),
+    ("py", "import unittest.mock", "mock_import", "unittest.mock"),
+    ("py", "import responses", "mock_import", "responses"),
+    ("py", "from faker import Faker", "mock_import", "faker"),
+    ("py", "from moto import mock_aws", "mock_import", "moto"),
+    ("py", "    mocker.patch('x')", "mock_import", "mocker.patch"),
+    ("py", "API = 'http://[::1]:8080'", "localhost", "[::1]:8080"),
+]
+
+
+@pytest.mark.parametrize(("lang", "code", "rule", "what"), MOCKS)
+def test_mock_findings(lang: str, code: str, rule: str, what: str) -> None:
+    facts = scan_text(code, "src/x", lang)
+    assert [(f.rule, f.line) for f in facts.findings] == [(rule, 1)]
+    assert what in facts.findings[0].what
+
+
+@pytest.mark.parametrize(
+    ("lang", "code"),
+    [
+        ("js", "// import sinon from 'sinon';"),
+        ("js", "const s = 'sinon';"),
+        ("js", "import { mockFn } from './mocking';"),
+        ("js", "if (key.startsWith('sk_test_')) throw new Error('test key');"),
+        ("js", "app.listen(port, '0.0.0.0');"),
+        ("js", "const u = 'https://localhost.example.com';"),
+        ("js", "const u = 'https://api.example.com/localhost';"),
+        ("py", "import mockito_like_but_not"),
+        ("py", "from app import responses"),
+        ("py", "# from unittest import mock"),
+        ("py", "HOST = '0.0.0.0'"),
+    ],
+)
+def test_no_false_mock_findings(lang: str, code: str) -> None:
+    assert scan_text(code, "src/x", lang).findings == []
+
+
+@pytest.mark.parametrize(
+    ("code", "fallback"),
+    [
+        ("const u = process.env.API_URL || 'http://localhost:3000'", True),
+        ("const u = process.env.API_URL ?? 'http://localhost:3000'", True),
+        ("const u = 'http://localhost:3000'", False),
+    ],
+)
+def test_localhost_fallback_flag(code: str, fallback: bool) -> None:
+    assert [f.fallback for f in scan_text(code, "a.ts", "js").findings] == [fallback]
+
+
+@pytest.mark.parametrize(
+    ("code", "lang", "waived"),
+    [
+        ("import sinon from 'sinon'; // preflight: allow used by the demo endpoint", "js", True),
+        ("// preflight: allow used by the demo endpoint\nimport sinon from 'sinon';", "js", True),
+        ("import sinon from 'sinon'; // preflight: allow", "js", False),  # a reason is required
+        ("x(); // preflight: allow reason for x only\nimport sinon from 'sinon';", "js", False),  # not comment-only
+        ("// preflight: allow one line only\n\nimport sinon from 'sinon';", "js", False),
+        ("import responses  # preflight: allow replay tool shipped on purpose", "py", True),
+    ],
+)
+def test_allow_comment_silences_one_line(code: str, lang: str, waived: bool) -> None:
+    facts = scan_text(code, "a", lang)
+    assert bool(facts.allowed) is waived
+    assert bool(facts.findings) is not waived
+    if waived:
+        assert facts.allowed[0].reason and "preflight" not in facts.allowed[0].reason
+
+
+ENV_FILE = """# production
+NODE_ENV=production
+USE_MOCK_PAYMENTS=true
+MOCK_OCR="1"
+export PAYMENTS_MOCK=yes
+MOCKS_ENABLED=on # inline comment
+USE_MOCK_GPU=false
+MOCKINGBIRD_URL=true
+SMOCK=true
+STRIPE_KEY=pk_test_TYooMQauvdEDq54NiTphI7jx
+MOCK_SMS=true # preflight: allow the SMS provider has no sandbox-free plan
+"""
+
+
+def test_env_file_mock_switches_and_test_keys() -> None:
+    facts = scan_text(ENV_FILE, ".env.production", "env")
+    got = [(f.rule, f.line) for f in facts.findings]
+    assert got == [("mock_switch", 3), ("mock_switch", 4), ("mock_switch", 5), ("mock_switch", 6), ("test_key", 10)]
+    assert "TYooMQ" not in " ".join(f.what for f in facts.findings)
+    assert [a.line for a in facts.allowed] == [11]
+
+
+@pytest.mark.parametrize(
+    ("name", "prod"),
+    [
+        (".env", True), (".env.production", True), (".env.prod", True), ("prod.env", True),
+        ("prod.env.backup", True), ("backend.env", True), ("production.env", True),
+        (".env.test", False), (".env.development", False), (".env.local", False), (".env.example", False),
+        ("dev.env", False), ("staging.env", False), ("ci.env", False), ("env.ts", False), ("README.md", False),
+    ],
+)
+def test_env_file_classification(name: str, prod: bool) -> None:
+    assert env_file_is_production(name) is prod
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("a.ts", "js"), ("a.tsx", "js"), ("a.mjs", "js"), ("a.d.ts", None), ("a.min.js", None), ("a.py", "py"),
+     ("production.json", "config"), ("config.json", None), ("logo.png", None), (".env.production", "env")],
+)
+def test_file_kind(name: str, kind: str | None) -> None:
+    assert file_kind(name) == kind
+
+
+@pytest.mark.parametrize(
+    ("path", "is_test"),
+    [
+        ("src/__tests__/a.ts", True), ("tests/test_a.py", True), ("test/e2e.js", True), ("src/a.test.ts", True),
+        ("src/a.spec.js", True), ("worker/test_main.py", True), ("worker/main_test.py", True),
+        ("conftest.py", True), ("pkg/conftest.py", True), ("jest.config.js", True), ("src/Button.stories.tsx", True),
+        ("src/a.ts", False), ("src/testing.ts", False), ("src/contest.py", False), ("src/latest/a.ts", False),
+        ("src/__mocks__/a.ts", False), ("worker/attest.py", False),
+    ],
+)
+def test_default_test_paths(path: str, is_test: bool) -> None:
+    rx = compile_globs(make_config().test_globs)
+    assert bool(rx.match(path)) is is_test
+
+
+def test_test_paths_are_configurable() -> None:
+    cfg = make_config(extra_test_globs=["src/dev/**", "**/*.fixture.ts"])
+    rx = compile_globs(cfg.test_globs)
+    assert rx.match("src/dev/seed.ts") and rx.match("a/b.fixture.ts") and rx.match("src/a.test.ts")
+    only = compile_globs(make_config(test_globs=["qa/**"]).test_globs)
+    assert only.match("qa/a.ts") and not only.match("src/a.test.ts")
+
+
+QUEUE_CASES = [
+    ("js", "await redis.lpush('filot:ocr:jobs', job)", [(PRODUCE, "lpush", "filot:ocr:jobs", None)]),
+    ("js", "await client.lPush(QUEUE, job)", [(PRODUCE, "lpush", None, "QUEUE")]),
+    ("js", "await redis.rpush(config.ocr.key as string, job)", [(PRODUCE, "rpush", None, "config.ocr.key")]),
+    ("js", "const q = new Queue('ocr', { connection })", [(PRODUCE, "Queue", "ocr", None)]),
+    ("js", "new Worker<Job>('ocr', handler)", [(CONSUME, "Worker", "ocr", None)]),
+    ("js", "const OCR_QUEUE = 'filot:ocr:jobs';", [(CONSTANT, "OCR_QUEUE", "filot:ocr:jobs", None)]),
+    ("js", "const key = process.env.OCR_QUEUE_KEY || 'ocr'", [(DEFAULT, "OCR_QUEUE_KEY", "ocr", None)]),
+    ("js", "redis.lpush(`jobs:${id}`, x)", []),
+    ("js", "// redis.lpush('old', x)", []),
+    ("py", "r.brpop(['filot:ocr:jobs'], timeout=5)", [(CONSUME, "brpop", "filot:ocr:jobs", None)]),
+    ("py", "r.blmove(SRC, DST, 5)", [(CONSUME, "blmove", None, "SRC")]),
+    ("py", "q = Queue('ocr', connection=r)", [(DECLARE, "Queue", "ocr", None)]),
+    ("py", "q = asyncio.Queue(maxsize)", []),
+    ("py", "r.brpop(f'jobs:{x}')", []),
+    ("py", "Q = os.getenv('OCR_QUEUE_KEY', 'ocr_jobs')", [(DEFAULT, "OCR_QUEUE_KEY", "ocr_jobs", None)]),
+    ("py", "DEAD_QUEUE: str = 'dead'", [(CONSTANT, "DEAD_QUEUE", "dead", None)]),
+]
+
+
+@pytest.mark.parametrize(("lang", "code", "expected"), QUEUE_CASES)
+def test_queue_refs(lang: str, code: str, expected: list[tuple[str, str, str | None, str | None]]) -> None:
+    refs = scan_text(code, "f", lang, frozenset({"OCR_QUEUE_KEY"})).queue_refs
+    assert [(r.kind, r.label, r.value, r.ident) for r in refs] == expected
+
+
+def test_settings_field_default_is_a_queue_default() -> None:
+    code = "class S(BaseSettings):\n    model_config = SettingsConfigDict(env_prefix='OCR_')\n    queue_key: str = 'q1'\n"
+    refs = scan_text(code, "s.py", "py").queue_refs
+    assert [(r.kind, r.label, r.value) for r in refs] == [(DEFAULT, "OCR_QUEUE_KEY", "q1")]
+
+
+@pytest.mark.parametrize(
+    ("ident", "constants", "const_env", "reads", "expected"),
+    [
+        ("OCR_QUEUE", {"OCR_QUEUE": {"a"}}, {}, set(), ("lit", "a")),
+        ("OCR_QUEUE", {"OCR_QUEUE": {"a", "b"}}, {}, set(), None),  # ambiguous: not guessed
+        ("q", {}, {"q": "OCR_QUEUE_KEY"}, set(), ("env", "OCR_QUEUE_KEY")),
+        ("config.ocrQueueKey", {}, {}, {"OCR_QUEUE_KEY"}, ("env", "OCR_QUEUE_KEY")),
+        ("settings.queue_key", {}, {}, {"OCR_QUEUE_KEY"}, ("env", "OCR_QUEUE_KEY")),
+        ("settings.key", {}, {}, {"OCR_QUEUE_KEY"}, None),  # one-word names are too vague to match a suffix
+        ("unknown", {}, {}, set(), None),
+    ],
+)
+def test_resolve(ident: str, constants: dict[str, set[str]], const_env: dict[str, str], reads: set[str],
+                 expected: tuple[str, str] | None) -> None:
+    ref = QueueRef(PRODUCE, "lpush", "f", 1, ident=ident)
+    assert resolve(ref, constants, const_env, reads) == expected
+
+
+def write(root: Path, rel: str, text: str | bytes) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
+
+
+def test_walk_skips_vendored_test_binary_and_huge_files(tmp_path: Path) -> None:
+    bad = "import sinon from 'sinon'; const u = 'http://localhost:1';\n"
+    write(tmp_path, "src/app.ts", "const a = process.env.A;\n")
+    for rel in ("node_modules/x/index.js", ".git/hooks/a.js", "dist/app.js", "build/app.js", ".venv/lib/a.py",
+                "env3/lib/a.py", "src/__tests__/a.ts", "src/a.test.ts", "tests/test_a.py", "conftest.py",
+                "coverage/lcov.js", "src/types.d.ts", "public/app.min.js"):
+        write(tmp_path, rel, bad)
+    write(tmp_path, "env3/pyvenv.cfg", "home = /usr/bin\n")
+    write(tmp_path, "src/logo.js", b"\x89PNG\r\n\x1a\n\x00\x00" + b"x" * 100)
+    write(tmp_path, "src/huge.js", "// x\n" * 300_000)
+    write(tmp_path, "src/__mocks__/db.ts", "export default {};\n")
+    write(tmp_path, "src/__mocks__/deep/x.ts", "export default {};\n")
+    scan = scan_tree(tmp_path, "backend", make_config())
+    assert scan.files_scanned == 1
+    assert [(r.name, r.path) for r in scan.env_reads] == [("A", "src/app.ts")]
+    assert scan.skipped_binary == 1 and scan.skipped_large == 1
+    assert scan.test_files == 2  # a.test.ts and conftest.py; test folders are pruned whole
+    assert [(f.rule, f.path, f.line, f.what) for f in scan.findings] == [("mocks_dir", "src/__mocks__", 0, "2 file(s)")]
+
+
+def test_missing_root_is_a_fact(tmp_path: Path) -> None:
+    assert scan_tree(tmp_path / "nope", "backend", make_config()).error == "does not exist"
+    (tmp_path / "f").write_text("")
+    assert scan_tree(tmp_path / "f", "backend", make_config()).error == "not a directory"
+
+
+def test_symlinked_folders_are_not_followed(tmp_path: Path) -> None:
+    write(tmp_path, "src/a.ts", "process.env.A\n")
+    os.symlink(tmp_path / "src", tmp_path / "src" / "loop")
+    assert scan_tree(tmp_path, "backend", make_config()).files_scanned == 1
+
+
+def test_process_pool_gives_the_same_facts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(40):
+        write(tmp_path, f"src/m{n}.ts", f"const v{n} = process.env.V{n};\nimport nock from 'nock';\n")
+    one = scan_tree(tmp_path, "backend", make_config())
+    monkeypatch.setattr(scan_mod, "POOL_MIN_FILES", 1)
+    two = scan_tree(tmp_path, "backend", make_config(), workers=2)
+    assert two.files_scanned == one.files_scanned == 40
+    assert two.env_reads == one.env_reads and two.findings == one.findings
+
+
+def test_cached_scan_is_shared_until_cleared(tmp_path: Path) -> None:
+    write(tmp_path, "a.ts", "process.env.A\n")
+    cfg = make_config()
+    first = scan_mod.scan_tree_cached(tmp_path, "backend", cfg)
+    assert scan_mod.scan_tree_cached(tmp_path, "backend", cfg) is first
+    scan_mod.clear_cache()
+    assert scan_mod.scan_tree_cached(tmp_path, "backend", cfg) is not first
