@@ -1,4 +1,4 @@
-"""The secrets checker: every manifest variable judged offline, per service, by the pure rules in rules.py.
+"""The secrets checker: every manifest variable judged offline, per service, by the pure rules in the rules package.
 
 Probe: resolve what each service sees (its own labelled values first, then shared ones). Judge:
 `rules.evaluate` per variable plus reuse across secrets, turned into `secrets.<rule>` results. No
