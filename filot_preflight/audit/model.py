@@ -116,6 +116,7 @@ class TreeScan:
     service: str
     files_scanned: int = 0
     test_files: int = 0
+    test_dirs: int = 0  # test folders pruned whole (their files are not counted)
     skipped_large: int = 0
     skipped_binary: int = 0
     env_files: int = 0

@@ -84,6 +84,7 @@ def sources_results(
                     "service": s.service,
                     "files_scanned": s.files_scanned,
                     "test_files_excluded": s.test_files,
+                    "test_dirs_excluded": s.test_dirs,
                     "env_files": s.env_files,
                     "skipped_large": s.skipped_large,
                     "skipped_binary": s.skipped_binary,

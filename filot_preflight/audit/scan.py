@@ -108,6 +108,7 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
             out.env_files += entry.kind == ENV
             out.add(res)
     out.test_files = stats.test_files
+    out.test_dirs = stats.test_dirs
     out.findings.extend(Finding(MOCKS_DIR, rel, 0, f"{n} file(s)") for rel, n in stats.mocks_dirs or [])
     out.seconds = time.perf_counter() - start
     return out
