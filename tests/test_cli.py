@@ -126,3 +126,15 @@ def test_example_plugin_installs_and_runs(tmp_path):
     data = json.loads(proc.stdout)
     assert proc.returncode == 1
     assert [(r["id"], r["status"]) for r in data["results"]] == [("release_freeze.active", "fail")]
+
+
+def test_render_a_saved_run_in_another_format(capsys, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    saved = tmp_path / "results.json"
+    run(capsys, "check", "--offline", "--env-file", str(ROOT / "manifests/example.prod.env"), "--save", str(saved),
+        "--format", "json", code=1)
+    _, out, _ = run(capsys, "render", str(saved), "--format", "junit", code=1)
+    assert ET.fromstring(out).tag == "testsuites"
+    _, _, err = run(capsys, "render", str(tmp_path / "nope.json"), code=2)
+    assert "nope.json: cannot read" in err

@@ -1,0 +1,31 @@
+"""`preflight render`: show a saved run in another format, without running the checks again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from filot_preflight import render as render_mod
+from filot_preflight.commands.common import write_output
+from filot_preflight.errors import UsageError
+from filot_preflight.models import exit_code
+
+
+def render(
+    results: Annotated[Path, typer.Argument(help="A saved run: `preflight check --save results.json`.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"Output format: {', '.join(render_mod.FORMATS)}.")
+    ] = "console",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    show_pass: Annotated[bool, typer.Option("--show-pass", help="Console: list passing checks too.")] = False,
+) -> None:
+    """Render a saved JSON result as console, json, junit, github or markdown; exit code as the run's."""
+    from filot_preflight.diff import load_saved
+
+    if fmt not in render_mod.FORMATS:
+        raise UsageError(f"--format {fmt}: unknown format; choose from {', '.join(render_mod.FORMATS)}")
+    report = load_saved(results)
+    write_output(render_mod.get(fmt)(report, show_pass=show_pass), output)
+    raise typer.Exit(exit_code(report))
