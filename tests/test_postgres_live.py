@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -210,3 +211,11 @@ def test_malformed_dsn_leaks_nothing_even_without_a_redactor(
     assert res["postgres.dsn"].status is Status.FAIL
     out = text_of(results)
     assert password not in out and "127.0.0.1" not in out and url not in out
+
+
+def test_missing_ca_file_is_a_finding_not_a_crash(postgres_server: ServiceHandle, pg: Callable[..., CheckContext],
+                                                  tmp_path: Path) -> None:
+    url = with_parts(postgres_server.env["DATABASE_URL"], query=f"sslmode=verify-full&sslrootcert={tmp_path}/no.pem")
+    res, _, _ = run(pg(url))
+    assert res["postgres.tls_ca"].status is Status.FAIL
+    assert "postgres.connect" not in res

@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -210,3 +211,9 @@ def test_endpoint_from_account_id_hides_the_account(r2: Callable[..., CheckConte
     assert res["r2.endpoint"].target == "CF_R2_ACCOUNT_ID"
     assert res["r2.endpoint"].evidence["endpoint"] == "https://<CF_R2_ACCOUNT_ID>.r2.cloudflarestorage.com"
     assert account not in text_of(results)
+
+
+def test_missing_ca_file_is_a_finding_not_a_crash(r2: Callable[..., CheckContext], tmp_path: Path) -> None:
+    res, _, _ = run(r2(ca_file=tmp_path / "missing-ca.pem"))
+    assert res["r2.endpoint"].status is Status.FAIL
+    assert res["r2.endpoint"].evidence["error_kind"] == "client"

@@ -155,14 +155,27 @@ async def probe(ctx: CheckContext) -> PgFacts:
 def _session(
     raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any
 ) -> dict[str, Any]:
-    """Blocking: TLS handshake, then connect and query inside a READ ONLY transaction."""
+    """Blocking: TLS handshake, then connect and query inside a READ ONLY transaction. Never raises."""
+    try:
+        return _steps(raw, info, timeout, ca_file, insecure, settings)
+    except Exception as e:  # noqa: BLE001 - an unforeseen failure is a fact, not a crashed checker
+        return {"error_kind": "other", "error": f"{e.__class__.__name__}: {e}"}
+
+
+def _steps(
+    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout * WAIT_FACTOR
     ca_files = [info.sslrootcert] if info.sslrootcert and info.sslrootcert != "system" else []
     if ca_file is not None and not ca_files:
         ca_files = [str(ca_file)]
     out: dict[str, Any] = {}
     if not info.host.startswith("/"):
-        hs = _handshake(info, _tls.client_context(ca_files, insecure=insecure), timeout)
+        try:
+            context = _tls.client_context(ca_files, insecure=insecure)
+        except (OSError, ssl.SSLError) as e:  # an unreadable CA file: libpq will say which, as tls_ca
+            return {"error_kind": "tls_ca", "error": f"cannot load the CA file: {e.__class__.__name__}: {e}"}
+        hs = _handshake(info, context, timeout)
         if hs.get("error_kind") in ("refused", "dns", "timeout", "server_ssl"):
             return hs  # libpq would fail the same way; spare the second wait
         out.update({k: v for k, v in hs.items() if k != "error"})
