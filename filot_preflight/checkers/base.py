@@ -8,6 +8,7 @@ A checker module reads: `probe(ctx) -> Facts` (I/O, every step bounded by `ctx.o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -66,11 +67,12 @@ class CheckContext:
 
         def target() -> None:
             try:
-                res = fn(*args, **kwargs)
+                res, exc = fn(*args, **kwargs), None
             except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
-                loop.call_soon_threadsafe(_settle, fut, None, e)
-            else:
-                loop.call_soon_threadsafe(_settle, fut, res, None)
+                res, exc = None, e
+            # The run may be over (deadline, abandoned probe) and its loop closed: drop the late answer.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, fut, res, exc)
 
         threading.Thread(target=target, daemon=True, name=f"probe-{getattr(fn, '__name__', 'call')}").start()
         return await fut
