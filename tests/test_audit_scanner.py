@@ -40,6 +40,8 @@ JS_READS = [
     ("const all = { ...process.env };", []),
     ("myprocess.env.NOPE", []),
     ("\n\nconst a = process.env.THIRD", [("THIRD", 3, False)]),
+    ("const hint = 'set process.env.IN_STRING';", []),
+    ("const u = `${process.env.IN_TEMPLATE}/x`;", [("IN_TEMPLATE", 1, False)]),
 ]
 
 
@@ -64,6 +66,9 @@ PY_READS = [
     ("# os.getenv('A')", []),
     ("x = 1  # os.getenv('A')", []),
     ("'#'; os.getenv('A')", [("A", 1, False)]),
+    ('"""Reads os.environ[\'A\'] and\nos.getenv(\'B\')."""\nC = os.getenv("C")', [("C", 3, False)]),  # docstrings
+    ("msg = \"set os.environ['A']\"", []),  # a plain string is not a read
+    ("msg = f\"{os.environ['A']}\"", [("A", 1, False)]),  # an f-string interpolates code
 ]
 
 
@@ -88,6 +93,20 @@ def test_py_env_reads(code: str, expected: list[tuple[str, int, bool]]) -> None:
 def test_dynamic_reads_are_unresolved_not_guessed(code: str, kind: str, expr: str) -> None:
     dyn = [r for r in scan_text(code, "f", kind).env_reads if r.name is None]
     assert [r.expr for r in dyn] == [expr]
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "expected"),
+    [
+        ("KEY = 'OCR_QUEUE_KEY'\nq = os.getenv(KEY)", "py", [("OCR_QUEUE_KEY", 2, False)]),
+        ("KEY = 'OCR_QUEUE_KEY'\nq = os.environ.get(KEY, 'x')", "py", [("OCR_QUEUE_KEY", 2, True)]),
+        ("const KEY = 'OCR_QUEUE_KEY';\nconst q = process.env[KEY];", "js", [("OCR_QUEUE_KEY", 2, False)]),
+        ("KEY = 'A'\nKEY = 'B'\nos.getenv(KEY)", "py", [(None, 3, False)]),  # two values: not guessed
+        ("def f(KEY):\n    KEY = 'A'\n    return os.getenv(KEY)", "py", [(None, 3, False)]),  # not module level
+    ],
+)
+def test_constant_names_in_the_same_file_are_resolved(code: str, kind: str, expected: list[tuple[str | None, int, bool]]) -> None:
+    assert reads(code, kind) == expected
 
 
 def test_dynamic_read_waived_by_allow_comment() -> None:
@@ -175,6 +194,8 @@ MOCKS = [
     ("py", "from moto import mock_aws", "mock_import", "moto"),
     ("py", "    mocker.patch('x')", "mock_import", "mocker.patch"),
     ("py", "API = 'http://[::1]:8080'", "localhost", "[::1]:8080"),
+    ("py", "REDIS_HOST = 'localhost'", "localhost", "localhost"),
+    ("py", "r = redis.Redis(host='127.0.0.1', port=6379)", "localhost", "127.0.0.1"),
 ]
 
 
@@ -199,6 +220,12 @@ def test_mock_findings(lang: str, code: str, rule: str, what: str) -> None:
         ("py", "from app import responses"),
         ("py", "# from unittest import mock"),
         ("py", "HOST = '0.0.0.0'"),
+        ("py", "if host == 'localhost' or host.endswith('.localhost'): pass"),
+        ("py", "LOOPBACK_HOSTS = {'localhost', '127.0.0.1'}"),
+        ("py", "LOCALHOST = 'localhost'"),
+        ("py", '"""Example:\n\n    mocker.patch("x")\n    url = "http://localhost:8080"\n"""'),
+        ("py", "HELP = 'patch with mocker.patch in tests'"),
+        ("js", "const help = 'call jest.mock() in tests only';"),
     ],
 )
 def test_no_false_mock_findings(lang: str, code: str) -> None:

@@ -39,7 +39,7 @@ def js_env_reads(text: str, lines: Lines, path: str) -> list[EnvRead]:
         at, end = m.start(), m.end()
         if at and (text[at - 1].isalnum() or text[at - 1] in "_$."):
             continue  # myprocess.env, x.process.env
-        if lines.in_comment(at, "js"):
+        if not lines.in_code(at, "js"):
             continue
         if (mm := _JS_MEMBER.match(text, end)) is not None:
             dflt = _JS_DEFAULT.match(text, mm.end()) is not None
@@ -51,7 +51,7 @@ def js_env_reads(text: str, lines: Lines, path: str) -> list[EnvRead]:
             opening = text.rfind("{", 0, brace)
             if opening >= 0 and "}" not in text[opening + 1 : brace]:
                 out.extend(_destructured(text[opening + 1 : brace], opening + 1, lines, path))
-    return out
+    return resolve_constants(out, text, "js")
 
 
 def _indexed(text: str, start: int, lines: Lines, path: str, at: int, lang: str) -> EnvRead:
@@ -106,7 +106,7 @@ def py_env_reads(text: str, lines: Lines, path: str) -> list[EnvRead]:
             owned = at and (text[at - 1].isalnum() or text[at - 1] in "_.")
             if owned and not _OS_DOT.search(text, max(0, at - 12), at):
                 continue  # self.environ[...], my_getenv(...)
-            if lines.in_comment(at, "py"):
+            if not lines.in_code(at, "py"):
                 continue
             if m.group(2):  # environ[...]
                 close = text.find("]", m.end(), m.end() + 400)
@@ -116,11 +116,11 @@ def py_env_reads(text: str, lines: Lines, path: str) -> list[EnvRead]:
                 continue
             out.append(_call_arg(text, m.end(), lines, path, m.start()))
         for m in _PY_IN.finditer(text):
-            if not lines.in_comment(m.start(), "py"):
+            if lines.in_code(m.start(), "py"):
                 out.append(EnvRead(m.group(2), path, lines.line_of(m.start()), True))
     if "BaseSettings" in text:
         out.extend(settings_reads(text, lines, path))
-    return out
+    return resolve_constants(out, text, "py")
 
 
 def _call_arg(text: str, start: int, lines: Lines, path: str, at: int) -> EnvRead:
@@ -190,6 +190,40 @@ def _fields(body: list[tuple[int, str]], prefix: str, upper: bool, path: str) ->
             continue
         name = prefix + fm.group(1)
         out.append(EnvRead(name.upper() if upper else name, path, n, has_default))
+    return out
+
+
+_JS_CONST_NAME = re.compile(
+    r"""^[ \t]*(?:export[ \t]+)?(?:const|let|var)[ \t]+([A-Za-z_$][\w$]*)[ \t]*(?::[^=\n]+)?=[ \t]*"""
+    r"""(['"`])([A-Za-z_][A-Za-z0-9_]*)\2[ \t]*;?[ \t]*$""",
+    re.M,
+)
+_PY_CONST_NAME = re.compile(
+    r"""^([A-Za-z_]\w*)[ \t]*(?::[^=\n]+)?=[ \t]*(['"])([A-Za-z_][A-Za-z0-9_]*)\2[ \t]*$""", re.M
+)
+_BARE_IDENT = re.compile(r"([A-Za-z_$][\w$]*)\s*(,.*)?")
+
+
+def resolve_constants(reads: list[EnvRead], text: str, lang: str) -> list[EnvRead]:
+    """Resolve `os.getenv(KEY_VAR)` / `process.env[KEY]` when the file defines KEY once as a string literal.
+
+    Only a module-level constant (Python: at column 0) or a `const/let/var` of the same file counts;
+    anything else stays unresolved.
+    """
+    dynamic = [r for r in reads if r.name is None and _BARE_IDENT.fullmatch(r.expr)]
+    if not dynamic:
+        return reads
+    table: dict[str, set[str]] = {}
+    for m in (_JS_CONST_NAME if lang == "js" else _PY_CONST_NAME).finditer(text):
+        table.setdefault(m.group(1), set()).add(m.group(3))
+    out: list[EnvRead] = []
+    for r in reads:
+        bm = _BARE_IDENT.fullmatch(r.expr) if r.name is None else None
+        values = table.get(bm.group(1), set()) if bm else set()
+        if bm is not None and len(values) == 1:
+            out.append(EnvRead(next(iter(values)), r.path, r.line, r.has_default or bool(bm.group(2))))
+        else:
+            out.append(r)
     return out
 
 

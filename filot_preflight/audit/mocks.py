@@ -63,6 +63,9 @@ _LOCAL_URL = re.compile(
     re.I,
 )
 _LOCAL_BARE = re.compile(r"""(['"`])(localhost|127\.0\.0\.1|::1)(?::(\d{1,5}))?\1""")
+# A bare 'localhost' is an endpoint only when given as a host: `host: 'localhost'`, `REDIS_HOST = "127.0.0.1"`,
+# `connect(host="localhost")`; not in `if host == 'localhost'` or `LOOPBACK_NAMES = {'localhost'}`.
+_HOST_KEY = re.compile(r"(?i)(?<![\w.])(?!\w*(?:local|loopback))\w*(?:host|server|addr)\w*['\"]?\s*(?<![=!<>])[:=]\s*$")
 _FALLBACK = re.compile(r"\|\||\?\?|\bgetenv\s*\(|\.get\s*\(|\bdefault(?:_factory)?\s*=|\bor\b")
 _PY_FIELD_DEFAULT = re.compile(r"^\s*[A-Za-z_]\w*\s*:\s*[^=]+=")
 TEST_KEY_RX = re.compile(r"\b((?:sk|pk|rk)_test_)[A-Za-z0-9]{8,}")
@@ -96,12 +99,13 @@ def code_findings(text: str, lines: Lines, facts: FileFacts, lang: str) -> None:
     if lang == "js":
         _each(_JS_LIB, text, lines, facts, lang, MOCK_IMPORT, lambda m: f"imports '{m.group(2)}'", imports=True)
         if "jest" in text or "vi." in text:
-            _each(_JS_API, text, lines, facts, lang, MOCK_IMPORT, lambda m: f"calls {m.group(1)}.{m.group(2)}()")
+            _each(_JS_API, text, lines, facts, lang, MOCK_IMPORT, lambda m: f"calls {m.group(1)}.{m.group(2)}()",
+                  code=True)
         mocks_path = _JS_MOCKS_PATH
     else:
         _each(_PY_IMPORT, text, lines, facts, lang, MOCK_IMPORT, _py_module)
         if "mocker" in text:
-            _each(_PY_MOCKER, text, lines, facts, lang, MOCK_IMPORT, lambda m: f"uses mocker.{m.group(1)}")
+            _each(_PY_MOCKER, text, lines, facts, lang, MOCK_IMPORT, lambda m: f"uses mocker.{m.group(1)}", code=True)
         mocks_path = _PY_MOCKS_PATH
     if "__mocks__" in text:
         _each(mocks_path, text, lines, facts, lang, MOCKS_DIR, lambda m: f"imports from '{m.groups()[-1]}'",
@@ -114,12 +118,13 @@ def code_findings(text: str, lines: Lines, facts: FileFacts, lang: str) -> None:
 
 def _each(
     rx: re.Pattern[str], text: str, lines: Lines, facts: FileFacts, lang: str, rule: str,
-    describe: Callable[[re.Match[str]], str], imports: bool = False,
+    describe: Callable[[re.Match[str]], str], imports: bool = False, code: bool = False,
 ) -> None:
+    """Emit `rule` for each match of `rx` outside comments (and outside strings when `code`)."""
     for m in rx.finditer(text):
         if imports and _IMPORT_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None:
             continue
-        if not lines.in_comment(m.start(), lang):
+        if lines.in_code(m.start(), lang) if code else not lines.in_comment(m.start(), lang):
             emit(facts, lines, lang, rule, lines.line_of(m.start()), describe(m))
 
 
@@ -135,6 +140,8 @@ def _loopback(text: str, lines: Lines, facts: FileFacts, lang: str) -> None:
     seen: set[int] = set()
     for rx, host_group in ((_LOCAL_URL, 1), (_LOCAL_BARE, 2)):
         for m in rx.finditer(text):
+            if rx is _LOCAL_BARE and _HOST_KEY.search(text, max(0, m.start() - 60), m.start()) is None:
+                continue
             n = lines.line_of(m.start())
             if n in seen or lines.in_comment(m.start(), lang):
                 continue

@@ -65,12 +65,12 @@ def queue_refs(text: str, lines: Lines, path: str, lang: str, queue_vars: frozen
     const = _JS_CONST if lang == "js" else _PY_CONST
     for start, line in _lines_with(text, "queue"):  # only lines that mention a queue can define one
         for m in const.finditer(line):
-            if "queue" in m.group(1).lower() and not lines.in_comment(start + m.start(1), lang):
+            if "queue" in m.group(1).lower() and lines.in_code(start + m.start(1), lang):
                 out.append(QueueRef(CONSTANT, m.group(1), path, lines.line_of(start), value=m.group(3)))
     dflt = _JS_DEFAULT if lang == "js" else _PY_DEFAULT
     for m in dflt.finditer(text) if "env" in text else ():
         var = m.group(1) or m.group(2) if lang == "js" else m.group(1)
-        if var and is_queue_var(var, queue_vars) and not lines.in_comment(m.start(), lang):
+        if var and is_queue_var(var, queue_vars) and lines.in_code(m.start(), lang):
             value = m.group(4) if lang == "js" else m.group(3)
             out.append(QueueRef(DEFAULT, var, path, lines.line_of(m.start()), value=value))
     return out
@@ -94,7 +94,7 @@ def _arg_ref(
     text: str, m: re.Match[str], lines: Lines, path: str, lang: str, kind: str, label: str, *, idents: bool
 ) -> list[QueueRef]:
     a = _ARG.match(text, m.end())
-    if a is None or lines.in_comment(m.start(), lang):
+    if a is None or not lines.in_code(m.start(), lang):
         return []
     line = lines.line_of(m.start())
     if a.group(2) is not None:
