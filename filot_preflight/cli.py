@@ -12,7 +12,6 @@ from filot_preflight.commands import check as check_cmd
 from filot_preflight.commands import env as env_cmd
 from filot_preflight.commands import manifest_cmd, render_cmd, report, sandbox, schema_cmd, secrets
 from filot_preflight.errors import PreflightError
-from filot_preflight.models import EXIT_INTERRUPTED, EXIT_INVALID_INPUT
 
 app = typer.Typer(
     name="preflight",
@@ -59,8 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     except PreflightError as e:
         _fail(str(e), e.exit_code)
     except (KeyboardInterrupt, typer.Abort):
+        from filot_preflight.models import EXIT_INTERRUPTED
+
         _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as e:  # noqa: BLE001 - last resort: one redacted line, never a traceback with secrets
+        from filot_preflight.models import EXIT_INVALID_INPUT
+
         if _is_click_error(e):  # Typer vendors click; match its errors by shape, not by class
             ctx = getattr(e, "ctx", None)
             cmd = ctx.command_path if ctx is not None else "preflight"
@@ -77,5 +80,8 @@ def _is_click_error(e: Exception) -> bool:
 
 
 def _fail(message: str, code: int) -> None:
+    # models (pydantic) is imported only on this path: the happy path of --version/--help stays cheap.
+    from filot_preflight.models import EXIT_INVALID_INPUT
+
     sys.stderr.write(f"preflight: error: {message}\n" if code == EXIT_INVALID_INPUT else f"preflight: {message}\n")
     sys.exit(code)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from filot_preflight import config as config_mod
-from filot_preflight import core, registry, waivers
 from filot_preflight import render as render_mod
-from filot_preflight.checkers.base import Checker, Options
 from filot_preflight.commands.common import (
     AwsEndpointOpt,
     AwsProfileOpt,
@@ -26,7 +23,11 @@ from filot_preflight.commands.common import (
     write_output,
 )
 from filot_preflight.errors import UsageError
-from filot_preflight.models import CheckResult, exit_code
+
+if TYPE_CHECKING:
+    from filot_preflight import core
+    from filot_preflight.checkers.base import Checker
+    from filot_preflight.models import CheckResult
 
 
 def _source_dirs(specs: list[str]) -> dict[str, Path]:
@@ -104,6 +105,12 @@ def check(
     verbose: VerboseOpt = False,
 ) -> None:
     """Check every secret, setting and subsystem; exit 0 ready, 1 not ready, 2 bad input, 130 interrupted."""
+    # Imported here, not at the top: they load pydantic models, and `preflight --version` must stay cheap.
+    from filot_preflight import config as config_mod
+    from filot_preflight import core, waivers
+    from filot_preflight.checkers.base import Options
+    from filot_preflight.models import exit_code
+
     if fmt not in render_mod.FORMATS:
         raise UsageError(f"--format {fmt}: unknown format; choose from {', '.join(render_mod.FORMATS)}")
     redactor = setup_logging(verbose)
@@ -179,6 +186,8 @@ def checkers() -> None:
     """List the registered checkers (built-in and plugins), what each checks and needs."""
     from rich.console import Console
     from rich.table import Table
+
+    from filot_preflight import registry
 
     table = Table("name", "subsystem", "offline", "needs", "what it checks", box=None, pad_edge=False)
     for name, cls in registry.discover().items():

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from filot_preflight import manifest as manifest_mod
 from filot_preflight.commands.common import write_output
 
 app = typer.Typer(help="Validate the manifest or print its JSON Schema.", no_args_is_help=True)
@@ -21,6 +20,8 @@ def validate(
     ] = None,
 ) -> None:
     """Check a manifest against the schema; errors name the line/column or the field path (exit 2)."""
+    from filot_preflight import manifest as manifest_mod  # pydantic: only when asked for
+
     m = manifest_mod.load(path)
     secrets = len(m.secrets())
     mapped = sum(1 for v in m.variables if v.aws_secret)
@@ -35,4 +36,6 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Print the manifest's JSON Schema (also committed as manifests/manifest.schema.json)."""
+    from filot_preflight import manifest as manifest_mod
+
     write_output(json.dumps(manifest_mod.json_schema(), indent=2) + "\n", output)

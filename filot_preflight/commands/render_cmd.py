@@ -10,7 +10,6 @@ import typer
 from filot_preflight import render as render_mod
 from filot_preflight.commands.common import write_output
 from filot_preflight.errors import UsageError
-from filot_preflight.models import exit_code
 
 
 def render(
@@ -23,6 +22,7 @@ def render(
 ) -> None:
     """Render a saved JSON result as console, json, junit, github or markdown; exit code as the run's."""
     from filot_preflight.diff import load_saved
+    from filot_preflight.models import exit_code
 
     if fmt not in render_mod.FORMATS:
         raise UsageError(f"--format {fmt}: unknown format; choose from {', '.join(render_mod.FORMATS)}")

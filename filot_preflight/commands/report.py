@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from filot_preflight.checkers.base import Options
 from filot_preflight.commands.common import (
     AwsEndpointOpt,
     AwsProfileOpt,
@@ -92,6 +91,7 @@ def report(
     """Write every document (reports, checklist, summary, secrets map, env template) for one run."""
     from filot_preflight import manifest as manifest_mod
     from filot_preflight import waivers as waivers_mod
+    from filot_preflight.checkers.base import Options
     from filot_preflight.diff import load_saved
     from filot_preflight.documents import pipeline, render_documents, write_documents
     from filot_preflight.render import verdict

@@ -8,10 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from filot_preflight import manifest as manifest_mod
 from filot_preflight.commands.common import write_output
-from filot_preflight.models import Report
-from filot_preflight.render.json_out import SCHEMA_VERSION
 
 app = typer.Typer(help="Print the JSON Schema of the results (`--format json`) or of the manifest.", no_args_is_help=True)
 
@@ -20,6 +17,9 @@ OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write he
 
 def results_schema() -> dict[str, Any]:
     """JSON Schema of `preflight check --format json` output."""
+    from filot_preflight.models import Report  # pydantic: only when asked for
+    from filot_preflight.render.json_out import SCHEMA_VERSION
+
     schema = Report.model_json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "filot-preflight results"
@@ -37,4 +37,6 @@ def results(output: OutputOpt = None) -> None:
 @app.command(name="manifest")
 def manifest_schema(output: OutputOpt = None) -> None:
     """JSON Schema of the manifest (same as `preflight manifest schema`)."""
+    from filot_preflight import manifest as manifest_mod
+
     write_output(json.dumps(manifest_mod.json_schema(), indent=2) + "\n", output)

@@ -6,11 +6,10 @@ import base64
 import secrets as csprng
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from filot_preflight.checkers.base import Options
 from filot_preflight.commands.common import (
     AwsEndpointOpt,
     AwsProfileOpt,
@@ -24,7 +23,9 @@ from filot_preflight.commands.common import (
     write_output,
 )
 from filot_preflight.errors import UsageError
-from filot_preflight.manifest import Generate, Manifest
+
+if TYPE_CHECKING:  # pydantic models: imported where used, so `preflight --version` stays cheap
+    from filot_preflight.manifest import Generate, Manifest
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -60,6 +61,7 @@ def _document(
 ) -> tuple[str, dict[str, int]]:
     """Run the secrets checks and render one document; returns its text and the secret counts."""
     from filot_preflight import manifest as manifest_mod
+    from filot_preflight.checkers.base import Options
     from filot_preflight.documents import pipeline, render_documents
     from filot_preflight.documents.variables import counts, variable_views
 
@@ -192,6 +194,7 @@ def generate(
         sys.stdout.flush()
         return
     from filot_preflight import aws_source, core
+    from filot_preflight.checkers.base import Options
     from filot_preflight.sources import load_values
 
     store = load_values(m, env_file or [], use_process_env=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from filot_preflight.models import Report
+if TYPE_CHECKING:  # pydantic models are costly to import; `preflight --version` must stay cheap
+    from filot_preflight.models import Report
 
 Renderer = Callable[..., str]
 
