@@ -12,8 +12,6 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 from filot_preflight.audit import envreads, mocks, queues
 from filot_preflight.audit.model import DYNAMIC, MOCKS_DIR, Allowed, AuditConfig, FileFacts, Finding, TreeScan
@@ -92,6 +90,9 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
     stats = WalkStats()
     entries = list(walk(root_s, config, stats))
     if workers > 1 and len(entries) >= POOL_MIN_FILES:
+        from concurrent.futures import ProcessPoolExecutor  # lazily: a pool is the exception, not the rule
+        from multiprocessing import get_context
+
         size = -(-len(entries) // (workers * 4))
         chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:

@@ -18,19 +18,16 @@ from filot_preflight.sources import Value
 
 NAME = "mock_code"
 SUBSYSTEM = "code"
-ALLOW_HINT = "If the line is intended for production, add the comment `preflight: allow <reason>` on it."
+ALLOW_HINT = "Or, if it is meant for production, waive the line with `preflight: allow <reason>`."
 
 _FIX = {
-    MOCKS_DIR: "Move __mocks__ under a test path and keep it out of the image (.dockerignore); if it is "
-    "test-only by Jest's convention, add its path to checks.code.extra_test_paths in the manifest.",
-    MOCK_IMPORT: "Move this code into a test file (*.test.ts, tests/, test_*.py) or drop the import; mocking "
-    "libraries belong in devDependencies / test extras. " + ALLOW_HINT,
-    MOCK_SWITCH: "Remove the switch from the production env file (or set it to false); mocks must be off in "
-    "production.",
-    TEST_KEY: "Replace the test key with the live key from the provider's dashboard, kept in Secrets Manager; "
-    "never commit keys. " + ALLOW_HINT,
-    LOCALHOST: "Read the endpoint from a manifest variable and fail at start-up when it is missing, instead "
-    "of a hard-coded loopback address. " + ALLOW_HINT,
+    MOCKS_DIR: "Move __mocks__ under a test path and out of the image (.dockerignore), or list it in "
+    "checks.code.extra_test_paths if it is test-only.",
+    MOCK_IMPORT: "Move it into a test file or drop it (mocking libraries belong in devDependencies / test "
+    "extras). " + ALLOW_HINT,
+    MOCK_SWITCH: "Remove the switch from the production env file or set it to false.",
+    TEST_KEY: "Use the live key from the provider, kept in Secrets Manager; never commit keys. " + ALLOW_HINT,
+    LOCALHOST: "Read the endpoint from a manifest variable and fail at start-up when it is unset. " + ALLOW_HINT,
 }
 _CLEAN = {
     MOCKS_DIR: "no __mocks__ folder on a production path",
