@@ -207,7 +207,11 @@ def cert_from_der(der: bytes, decoded: Mapping[str, Any] | None = None) -> CertI
     except ValueError:
         nb = na = None
     if not decoded:
-        return CertInfo(nb, na)
+        try:
+            subject, issuer = der_common_names(der)
+        except ValueError:
+            subject = issuer = ""
+        return CertInfo(nb, na, subject_cn=subject, issuer_cn=issuer)
     return CertInfo(
         nb,
         na,
@@ -241,18 +245,43 @@ def der_validity(der: bytes) -> tuple[datetime, datetime]:
     Dependency-free on purpose: `ssl` only decodes certificates it has verified, and an insecure
     connection or a client certificate still needs its expiry checked.
     """
+    validity = _tbs_fields(der)["validity"]
+    t1, s1, e1 = _tlv(der, validity[0])
+    t2, s2, e2 = _tlv(der, e1)
+    return _asn1_time(t1, der[s1:e1]), _asn1_time(t2, der[s2:e2])
+
+
+def der_common_names(der: bytes) -> tuple[str, str]:
+    """(subject CN, issuer CN) of a DER certificate; '' where absent."""
+    fields = _tbs_fields(der)
+    return _find_cn(der, *fields["subject"]), _find_cn(der, *fields["issuer"])
+
+
+def _tbs_fields(der: bytes) -> dict[str, tuple[int, int]]:
+    """Content spans of issuer, validity and subject inside tbsCertificate."""
     _, cert_body, _ = _tlv(der, 0)  # Certificate ::= SEQUENCE
     _, tbs, _ = _tlv(der, cert_body)  # tbsCertificate ::= SEQUENCE
     pos = tbs
     tag, _, nxt = _tlv(der, pos)
     if tag == 0xA0:  # [0] version, optional
         pos = nxt
-    for _ in range(3):  # serialNumber, signature AlgorithmIdentifier, issuer
-        _, _, pos = _tlv(der, pos)
-    _, validity, _ = _tlv(der, pos)
-    t1, s1, e1 = _tlv(der, validity)
-    t2, s2, e2 = _tlv(der, e1)
-    return _asn1_time(t1, der[s1:e1]), _asn1_time(t2, der[s2:e2])
+    spans = {}
+    for name in ("serial", "signature", "issuer", "validity", "subject"):
+        _, start, end = _tlv(der, pos)
+        spans[name] = (start, end)
+        pos = end
+    return spans
+
+
+_CN_OID = b"\x06\x03\x55\x04\x03"  # OID 2.5.4.3 (commonName), DER-encoded
+
+
+def _find_cn(der: bytes, start: int, end: int) -> str:
+    at = der.find(_CN_OID, start, end)
+    if at < 0:
+        return ""
+    _, s, e = _tlv(der, at + len(_CN_OID))
+    return der[s:e].decode("utf-8", errors="replace")
 
 
 def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
