@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from filot_preflight import manifest as manifest_mod
-from filot_preflight import registry
+from filot_preflight import registry, waivers
 from filot_preflight.checkers.base import CheckContext, Checker, Options, result
+from filot_preflight.config import Config
 from filot_preflight.errors import UsageError
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Report, Status
@@ -69,7 +70,6 @@ def load_inputs(
     env_files: Sequence[str] = (),
     sources: Sequence[str] = ("env",),
     *,
-    options: Options | None = None,
     environ: Mapping[str, str] | None = None,
     redactor: Redactor | None = None,
 ) -> Inputs:
@@ -147,6 +147,9 @@ def run_report(
         manifest_version=inputs.manifest.version,
         environment=inputs.manifest.environment,
         strict=options.strict,
+        offline=options.offline,
+        only=list(only),
+        skip=list(skip),
     )
     outcome = asyncio.run(run_checks(chosen, ctx, deadline=deadline, on_event=on_event))
     broken = [
@@ -169,3 +172,42 @@ def run_report(
             "finished_at": datetime.now(UTC),
         }
     )
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a command asks of a run, as parsed from its flags; the config file fills the gaps."""
+
+    manifest: Path | None = None
+    env_files: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    deadline: float | None = None
+    base: Options = field(default_factory=Options)
+    flags: dict[str, Any] = field(default_factory=dict)  # timeout, ca_file, insecure, allow_loopback
+    config: Config = field(default_factory=Config)
+
+
+def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = None) -> tuple[Inputs, Report]:
+    """The one flow behind `check`, `report` and `secrets`: read inputs, resolve options, run, apply waivers.
+
+    Bad input (manifest, env file, task definition file, flags) raises PreflightError before any probe.
+    """
+    cfg = req.config
+    inputs = load_inputs(
+        req.manifest or cfg.get("manifest"),
+        list(req.env_files) or list(cfg.get("env_files", [])),
+        list(req.sources) or list(cfg.get("sources", [])) or ["env"],
+        redactor=redactor,
+    )
+    options = resolve_options(inputs.store, req.base, dict(req.flags), config=cfg.as_settings())
+    if options.task_defs:  # a broken file is bad input (exit 2), not a failed check
+        from filot_preflight.checkers._ecs_probe import load_files
+
+        load_files(options.task_defs)
+    inputs.read_remote(options)
+    report = run_report(
+        inputs, options, only=req.only, skip=req.skip, deadline=req.deadline or cfg.get("deadline"), on_event=on_event
+    )
+    return inputs, waivers.apply(report, cfg.waivers)

@@ -64,6 +64,9 @@ class Report(BaseModel):
     partial: bool = False
     interrupted: bool = False
     strict: bool = False
+    offline: bool | None = Field(default=None, description="Whether the run was --offline (None: not recorded)")
+    only: list[str] = Field(default_factory=list, description="--only checker names of the run")
+    skip: list[str] = Field(default_factory=list, description="--skip checker names of the run")
     results: list[CheckResult] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]

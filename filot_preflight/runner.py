@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from filot_preflight.checkers.base import Checker, CheckContext, result
+from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
 
 # A checker bounds each network step by --timeout; several steps may run back to back, so its

@@ -131,7 +131,7 @@ def test_malformed_waivers_stop_the_report_command_with_exit_2(tmp_path, capsys)
     saved = tmp_path / "r.json"
     saved.write_text(json.dumps(Report().model_dump(mode="json")))
     with pytest.raises(SystemExit) as e:
-        cli.main(["report", "--from", str(saved), "--waivers", str(bad), "-o", str(tmp_path / "out")])
+        cli.main(["report", "--from", str(saved), "--config", str(bad), "-o", str(tmp_path / "out")])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "preflight.toml: waivers[0].reason: required" in err and len(err.strip().splitlines()) == 1

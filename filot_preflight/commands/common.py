@@ -9,6 +9,9 @@ from typing import Annotated
 
 import typer
 
+from filot_preflight.checkers.base import Options
+from filot_preflight.core import RunRequest
+from filot_preflight.errors import UsageError
 from filot_preflight.redact import RedactingFilter, Redactor
 
 ManifestOpt = Annotated[
@@ -53,10 +56,116 @@ AwsEndpointOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", envvar="PREFLIGHT_CONFIG",
+        "--config",
+        envvar="PREFLIGHT_CONFIG",
         help="preflight.toml or pyproject.toml with [tool.preflight]. Default: the one in the current folder.",
     ),
 ]
+
+# --- the options of every command that runs checks (check, report, secrets missing/status) ---
+OnlyOpt = Annotated[list[str] | None, typer.Option("--only", help="Run only this checker (repeatable).")]
+SkipOpt = Annotated[list[str] | None, typer.Option("--skip", help="Do not run this checker (repeatable).")]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Run only checks that need no network (secrets, code audits).")
+]
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", min=0.1, help="Seconds for each network step (default 10).")
+]
+DeadlineOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline", min=0.1, envvar="PREFLIGHT_DEADLINE", help="Seconds for the whole run; then a partial report."
+    ),
+]
+CaFileOpt = Annotated[
+    Path | None, typer.Option("--ca-file", envvar="PREFLIGHT_CA_FILE", help="Extra CA bundle to trust (private CA).")
+]
+InsecureOpt = Annotated[
+    bool | None,
+    typer.Option("--insecure", help="Do not verify TLS certificates (shown as a warning).", show_default=False),
+]
+AllowLoopbackOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--allow-loopback",
+        help="Accept loopback/private hosts (local sandbox); shown as a warning.",
+        show_default=False,
+    ),
+]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Warnings make the run not ready (exit 1).")]
+TaskDefOpt = Annotated[
+    list[Path] | None, typer.Option("--task-def", help="ECS task definition JSON file to check (repeatable).")
+]
+SourceDirOpt = Annotated[
+    list[str] | None, typer.Option("--source-dir", help="Source tree to audit, SERVICE=PATH (repeatable).")
+]
+SendSignedCallbackOpt = Annotated[
+    bool,
+    typer.Option(
+        "--send-signed-callback", help="Also send a correctly signed BULI2 test callback (may start real work)."
+    ),
+]
+
+
+def source_dirs(specs: list[str]) -> dict[str, Path]:
+    """Parse `--source-dir SERVICE=PATH` values."""
+    out = {}
+    for spec in specs:
+        svc, sep, path = spec.partition("=")
+        if not sep or not svc or not path:
+            raise UsageError(f"--source-dir {spec}: expected SERVICE=PATH, e.g. backend=../filot-backend")
+        out[svc] = Path(path)
+    return out
+
+
+def make_request(
+    *,
+    manifest: Path | None,
+    env_file: list[str] | None,
+    source: list[str] | None,
+    config: Path | None,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    offline: bool = False,
+    strict: bool = False,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    ca_file: Path | None = None,
+    insecure: bool | None = None,
+    allow_loopback: bool | None = None,
+    task_def: list[Path] | None = None,
+    source_dir: list[str] | None = None,
+    send_signed_callback: bool = False,
+    aws_region: str | None = None,
+    aws_profile: str | None = None,
+    aws_endpoint: str | None = None,
+) -> RunRequest:
+    """Turn the shared flags into a RunRequest; flags win over the config file, which fills the gaps."""
+    from filot_preflight import config as config_mod
+
+    cfg = config_mod.load(config)
+    base = Options(
+        offline=offline,
+        strict=strict or bool(cfg.get("strict", False)),
+        send_signed_callback=send_signed_callback,
+        task_defs=tuple(task_def or [Path(p) for p in cfg.get("task_defs", [])]),
+        source_dirs=source_dirs(source_dir or [f"{k}={v}" for k, v in cfg.get("source_dirs", {}).items()]),
+        aws_region=aws_region,
+        aws_profile=aws_profile,
+        aws_endpoint=aws_endpoint,
+    )
+    return RunRequest(
+        manifest=manifest,
+        env_files=tuple(env_file or ()),
+        sources=tuple(source or ()),
+        only=tuple(only or ()),
+        skip=tuple(skip or ()),
+        deadline=deadline,
+        base=base,
+        flags={"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback},
+        config=cfg,
+    )
+
 
 # One redactor for the whole process, so log lines written before the values are loaded are
 # covered by what is learned afterwards.
@@ -73,11 +182,6 @@ def setup_logging(verbose: bool) -> Redactor:
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     root.propagate = False
     return LOG_REDACTOR
-
-
-def sources_or_default(sources: list[str] | None) -> list[str]:
-    """`--source` defaults to the process environment."""
-    return sources or ["env"]
 
 
 def write_output(text: str, output: Path | None) -> None:

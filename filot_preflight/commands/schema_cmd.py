@@ -10,7 +10,9 @@ import typer
 
 from filot_preflight.commands.common import write_output
 
-app = typer.Typer(help="Print the JSON Schema of the results (`--format json`) or of the manifest.", no_args_is_help=True)
+app = typer.Typer(
+    help="Print the JSON Schema of the results (`--format json`) or of the manifest.", no_args_is_help=True
+)
 
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
 
@@ -24,7 +26,9 @@ def results_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "filot-preflight results"
     schema["properties"] = {"schema_version": {"const": SCHEMA_VERSION}, **schema["properties"]}
-    schema["required"] = sorted({"schema_version", "ready", "partial", "summary", "results", *schema.get("required", [])})
+    schema["required"] = sorted(
+        {"schema_version", "ready", "partial", "summary", "results", *schema.get("required", [])}
+    )
     return schema
 
 

@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from filot_preflight.commands.common import (
+    AllowLoopbackOpt,
     AwsEndpointOpt,
     AwsProfileOpt,
     AwsRegionOpt,
+    ConfigOpt,
     EnvFileOpt,
     ManifestOpt,
     SourceOpt,
     VerboseOpt,
+    make_request,
     setup_logging,
-    sources_or_default,
     write_output,
 )
 from filot_preflight.errors import UsageError
@@ -40,13 +42,6 @@ VerifyOpt = Annotated[
     bool,
     typer.Option("--verify", help="Also run the live checks that confirm values (verified_by); needs network."),
 ]
-WaiversOpt = Annotated[
-    Path | None, typer.Option("--waivers", help="Waiver file (default: preflight.toml or [tool.preflight] here).")
-]
-AllowLoopbackOpt = Annotated[
-    bool | None,
-    typer.Option("--allow-loopback", help="Accept loopback/private hosts (local sandbox).", show_default=False),
-]
 
 
 @app.callback()
@@ -56,27 +51,27 @@ def _group() -> None:
 
 def _document(
     name: str, manifest: Path | None, env_file: list[str] | None, source: list[str] | None, verify: bool,
-    allow_loopback: bool | None, waivers: Path | None, templates: Path | None, aws: tuple[str | None, ...],
+    allow_loopback: bool | None, config: Path | None, templates: Path | None, aws: tuple[str | None, ...],
     verbose: bool,
 ) -> tuple[str, dict[str, int]]:
     """Run the secrets checks and render one document; returns its text and the secret counts."""
+    from dataclasses import replace
+
+    from filot_preflight import core
     from filot_preflight import manifest as manifest_mod
-    from filot_preflight.checkers.base import Options
     from filot_preflight.documents import pipeline, render_documents
+    from filot_preflight.documents.results import RunInfo
     from filot_preflight.documents.variables import counts, variable_views
 
     redactor = setup_logging(verbose)
-    sources = sources_or_default(source)
-    m = manifest_mod.load(manifest)
-    only, offline = pipeline.secrets_selection(m, sources, verify)
-    req = pipeline.RunRequest(
-        manifest=manifest, env_files=tuple(env_file or ()), sources=tuple(sources), only=only,
-        base=Options(offline=offline, aws_region=aws[0], aws_profile=aws[1], aws_endpoint=aws[2]),
-        flags={"allow_loopback": allow_loopback}, waiver_file=waivers,
-    )
-    inputs, report, run = pipeline.run_checks(req, redactor)
+    req = make_request(manifest=manifest, env_file=env_file, source=source, config=config,
+                       allow_loopback=allow_loopback, aws_region=aws[0], aws_profile=aws[1], aws_endpoint=aws[2])
+    m = manifest_mod.load(req.manifest or req.config.get("manifest"))
+    only, offline = pipeline.secrets_selection(m, req.sources or req.config.get("sources") or ["env"], verify)
+    req = replace(req, only=only, base=replace(req.base, offline=offline))
+    inputs, report = core.execute(req, redactor)
     text = render_documents(inputs.manifest, report, names=[name], templates_dir=templates,
-                            checkers=pipeline.checker_infos(), run=run,
+                            checkers=pipeline.checker_infos(), run=RunInfo.from_report(report),
                             redact=pipeline.value_masker(inputs.manifest, inputs.store))[name]
     views = [v for v in variable_views(inputs.manifest, report) if v.secret]
     return text, counts(views)
@@ -95,7 +90,7 @@ def missing(
     output: OutputOpt = None,
     verify: VerifyOpt = False,
     allow_loopback: AllowLoopbackOpt = None,
-    waivers: WaiversOpt = None,
+    config: ConfigOpt = None,
     templates: TemplatesOpt = None,
     aws_region: AwsRegionOpt = None,
     aws_profile: AwsProfileOpt = None,
@@ -103,7 +98,7 @@ def missing(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write missing_required_secrets.txt; exit 1 when a required secret is missing or invalid."""
-    text, c = _document(MISSING_FILE, manifest, env_file, source, verify, allow_loopback, waivers, templates,
+    text, c = _document(MISSING_FILE, manifest, env_file, source, verify, allow_loopback, config, templates,
                         (aws_region, aws_profile, aws_endpoint), verbose)
     out = output if output is not None else Path(MISSING_FILE)
     write_output(text, out)
@@ -120,7 +115,7 @@ def status(
     output: OutputOpt = None,
     verify: VerifyOpt = False,
     allow_loopback: AllowLoopbackOpt = None,
-    waivers: WaiversOpt = None,
+    config: ConfigOpt = None,
     templates: TemplatesOpt = None,
     aws_region: AwsRegionOpt = None,
     aws_profile: AwsProfileOpt = None,
@@ -128,7 +123,7 @@ def status(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write production_secrets_required.json: every secret, its Secrets Manager path, consumers and status."""
-    text, c = _document(STATUS_FILE, manifest, env_file, source, verify, allow_loopback, waivers, templates,
+    text, c = _document(STATUS_FILE, manifest, env_file, source, verify, allow_loopback, config, templates,
                         (aws_region, aws_profile, aws_endpoint), verbose)
     out = output if output is not None else Path(STATUS_FILE)
     write_output(text, out)

@@ -9,33 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from filot_preflight import core, registry, waivers
-from filot_preflight.checkers.base import Options
-from filot_preflight.documents.results import CheckerInfo, RunInfo
+from filot_preflight import registry
+from filot_preflight.documents.results import CheckerInfo
 from filot_preflight.manifest import Manifest
-from filot_preflight.models import Report
-from filot_preflight.redact import MASK, MIN_SECRET_LEN, Redactor, secret_values
+from filot_preflight.redact import MASK, MIN_SECRET_LEN, secret_values
 from filot_preflight.sources import ValueStore
 
 log = logging.getLogger("filot_preflight")
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What to read and which checks to run; mirrors the flags of `preflight check`."""
-
-    manifest: Path | None = None
-    env_files: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ("env",)
-    only: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-    deadline: float | None = None
-    base: Options = field(default_factory=Options)
-    flags: dict[str, object] = field(default_factory=dict)  # timeout, ca_file, insecure, allow_loopback
-    waiver_file: Path | None = None
 
 
 def value_masker(manifest: Manifest, store: ValueStore) -> Callable[[str], str]:
@@ -60,23 +41,6 @@ def checker_infos() -> list[CheckerInfo]:
         CheckerInfo(name, cls.subsystem, cls.description, cls.network, tuple(cls.needs))
         for name, cls in registry.discover().items()
     ]
-
-
-def load_waivers(path: Path | None) -> list[waivers.Waiver]:
-    """An explicit waiver file, else preflight.toml / [tool.preflight] in the current directory."""
-    return waivers.load(path) if path is not None else waivers.load_default()
-
-
-def run_checks(req: RunRequest, redactor: Redactor) -> tuple[core.Inputs, Report, RunInfo]:
-    """Load inputs, run the selected checkers, apply waivers. Bad input raises PreflightError (exit 2)."""
-    inputs = core.load_inputs(req.manifest, list(req.env_files), list(req.sources), options=req.base,
-                              redactor=redactor)
-    options = core.resolve_options(inputs.store, req.base, dict(req.flags), config={})
-    found = load_waivers(req.waiver_file)  # read before running: a malformed file fails fast
-    report = core.run_report(inputs, options, only=list(req.only), skip=list(req.skip), deadline=req.deadline)
-    report = waivers.apply(report, found)
-    log.info("ran %d results; %d waiver(s) configured", len(report.results), len(found))
-    return inputs, report, RunInfo(offline=options.offline, only=req.only, skip=req.skip)
 
 
 def secrets_selection(manifest: Manifest, sources: Sequence[str], verify: bool) -> tuple[tuple[str, ...], bool]:

@@ -28,6 +28,11 @@ class RunInfo:
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
 
+    @classmethod
+    def from_report(cls, report: Report) -> RunInfo:
+        """The selection a report recorded (reports saved before it was recorded say offline=None)."""
+        return cls(offline=report.offline, only=tuple(report.only), skip=tuple(report.skip))
+
 
 @dataclass(frozen=True)
 class ResultView:
