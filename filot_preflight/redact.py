@@ -31,7 +31,11 @@ _PATTERNS = [
     (re.compile(r"(?i)(?P<pre>Signature=)(?P<secret>[0-9a-f]{16,})"), r"\g<pre>***"),
     # key=value DSNs (libpq) and similar
     (
-        re.compile(r"(?i)(?P<pre>\b(?:password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*)(?P<secret>[^\s&;,'\"]+)"),
+        # Not after '-', '/' or '.': "filot/prod/jwt-secret: run ..." is a path in prose, not a key.
+        re.compile(
+            r"(?i)(?P<pre>(?<![\w/.-])(?:password|passwd|pwd|secret|token|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)"
+            r"(?P<secret>[^\s&;,'\"]+)"
+        ),
         r"\g<pre>***",
     ),
     # Authorization headers

@@ -56,3 +56,24 @@ def test_nested_and_logging(caplog):
         except ValueError:
             logger.exception("boom")
     assert SECRET not in caplog.text
+
+
+def test_paths_ending_in_secret_are_prose_not_keys():
+    text = "Create filot/prod/jwt-secret: preflight secrets generate JWT_SECRET"
+    assert Redactor().redact(text) == text
+    assert "hunter22" not in Redactor().redact('{"secret": hunter22}')
+
+
+def test_atomic_write_keeps_an_ordinary_mode(tmp_path):
+    import os
+
+    from filot_preflight.fileio import atomic_write
+
+    p = tmp_path / "r.md"
+    atomic_write(p, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+    p.chmod(0o640)
+    atomic_write(p, "y")
+    assert p.stat().st_mode & 0o777 == 0o640 and p.read_text() == "y"
