@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -204,3 +205,16 @@ def test_sandbox_redis_env_passes_as_is(redis_server: ServiceHandle, make_ctx: C
     """The sandbox's own REDIS_URL + REDIS_TLS_CA_FILE need no other flag than --allow-loopback."""
     res, _ = run(make_ctx(dict(redis_server.env), timeout=TIMEOUT, allow_loopback=True))
     assert {r.status for r in res.values()} == {Status.PASS}, [(r.id, r.summary) for r in res.values()]
+
+
+def test_ca_file_that_is_not_pem_is_a_clear_failure(
+    redis_faults: RedisFaults, tmp_path: Path, make_ctx: Callable[..., CheckContext]
+) -> None:
+    junk = tmp_path / "ca.pem"
+    junk.write_text("not a certificate\n")
+    res, _ = run(make_ctx({"REDIS_URL": redis_faults.url(redis_faults.tls_port), "REDIS_TLS_CA_FILE": str(junk)},
+                          timeout=TIMEOUT, allow_loopback=True))
+    assert res["redis.ca_file"].status is Status.FAIL and "REDIS_TLS_CA_FILE" in res["redis.ca_file"].summary
+    missing, _ = run(make_ctx({"REDIS_URL": redis_faults.url(redis_faults.tls_port)},
+                              timeout=TIMEOUT, ca_file=tmp_path / "absent.pem", allow_loopback=True))
+    assert missing["redis.ca_file"].status is Status.FAIL and "--ca-file" in missing["redis.ca_file"].summary

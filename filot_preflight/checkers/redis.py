@@ -8,6 +8,7 @@ mode becomes its own fact (`error_kind`) and, in `judge`, its own result id with
 from __future__ import annotations
 
 import asyncio
+import ssl
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -88,7 +89,10 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
         return RedisFacts(ca_error=inp.ca_error, **base)
     dl = rc.Deadline(inp.timeout * PROBE_BUDGET_FACTOR)
     if ep.tls:
-        ctx = _tls.client_context(inp.ca_files, insecure=inp.insecure)
+        try:
+            ctx = _tls.client_context(inp.ca_files, insecure=inp.insecure)
+        except (ssl.SSLError, ValueError):  # a CA file that exists but holds no PEM certificate
+            return RedisFacts(ca_error=f"{' / '.join(inp.ca_sources)}: not a PEM CA bundle", **base)
         tls = _tls.probe_tls(ep.host, ep.port, ctx, dl.step(inp.timeout))
         if not tls.tls_ok:
             kind = tls.error_kind
