@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from filot_preflight import core, registry
 from filot_preflight import render as render_mod
-from filot_preflight.checkers.base import Checker
 from filot_preflight.commands.common import (
     AllowLoopbackOpt,
     AwsEndpointOpt,
@@ -37,8 +35,11 @@ from filot_preflight.commands.common import (
     write_output,
 )
 from filot_preflight.errors import UsageError
-from filot_preflight.models import CheckResult, exit_code
-from filot_preflight.runner import Callback
+
+if TYPE_CHECKING:  # these load the pydantic models: imported where used so --version stays cheap
+    from filot_preflight.checkers.base import Checker
+    from filot_preflight.models import CheckResult
+    from filot_preflight.runner import Callback
 
 
 def check(
@@ -74,6 +75,9 @@ def check(
     verbose: VerboseOpt = False,
 ) -> None:
     """Check every secret, setting and subsystem; exit 0 ready, 1 not ready, 2 bad input, 130 interrupted."""
+    from filot_preflight import core
+    from filot_preflight.models import exit_code
+
     if fmt not in render_mod.FORMATS:
         raise UsageError(f"--format {fmt}: unknown format; choose from {', '.join(render_mod.FORMATS)}")
     redactor = setup_logging(verbose)
@@ -123,6 +127,8 @@ def checkers() -> None:
     """List the registered checkers (built-in and plugins), what each checks and needs."""
     from rich.console import Console
     from rich.table import Table
+
+    from filot_preflight import registry
 
     table = Table("name", "subsystem", "offline", "needs", "what it checks", box=None, pad_edge=False)
     for name, cls in registry.discover().items():

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from filot_preflight.checkers.base import Options
-from filot_preflight.core import RunRequest
 from filot_preflight.errors import UsageError
 from filot_preflight.redact import RedactingFilter, Redactor
+
+if TYPE_CHECKING:  # core loads the pydantic models: imported in make_request so --version stays cheap
+    from filot_preflight.core import RunRequest
 
 ManifestOpt = Annotated[
     Path | None,
@@ -142,6 +143,8 @@ def make_request(
 ) -> RunRequest:
     """Turn the shared flags into a RunRequest; flags win over the config file, which fills the gaps."""
     from filot_preflight import config as config_mod
+    from filot_preflight.checkers.base import Options
+    from filot_preflight.core import RunRequest
 
     cfg = config_mod.load(config)
     base = Options(
