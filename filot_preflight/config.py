@@ -82,7 +82,7 @@ def load(path: Path | None = None) -> Config:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"{p}: cannot read config: {e.strerror or e.__class__.__name__}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as e:  # Recursion: arrays nested deep
         raise ConfigError(f"{p}: invalid TOML: {e}") from None
     prefix = ""
     if p.name == waivers_mod.PYPROJECT:

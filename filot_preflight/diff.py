@@ -73,6 +73,8 @@ def load_saved(path: Path) -> Report:
         raise PreflightError(f"{path}: not valid UTF-8") from None
     except json.JSONDecodeError as e:
         raise PreflightError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:  # deep nesting, an int of > 4300 digits
+        raise PreflightError(f"{path}: invalid JSON: {' '.join(str(e).split())[:200]}") from None
     if not isinstance(data, dict) or "results" not in data:
         raise PreflightError(f"{path}: not a preflight JSON report (no 'results'); save one with --format json")
     try:

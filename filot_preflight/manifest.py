@@ -318,7 +318,8 @@ def load(path: Path | str | None = None) -> Manifest:
         return Manifest.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        # repr() for a key with a newline or control character: the error stays one line
+        loc = ".".join(str(x) if str(x).isprintable() else repr(str(x)) for x in err["loc"]) or "(top level)"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise ManifestError(f"{p}: {loc}: {err['msg']}{more}") from None
 
@@ -326,9 +327,11 @@ def load(path: Path | str | None = None) -> Manifest:
 def _parse(p: Path, text: str) -> Any:
     if p.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_pairs)
         except json.JSONDecodeError as e:
             raise ManifestError(f"{p}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+        except (ValueError, RecursionError) as e:  # duplicate key, deep nesting, an int of > 4300 digits
+            raise ManifestError(f"{p}: invalid JSON: {_short(e)}") from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
     except yaml.MarkedYAMLError as e:
@@ -337,6 +340,16 @@ def _parse(p: Path, text: str) -> Any:
         raise ManifestError(f"{p}:{where}: invalid YAML: {e.problem or e}") from None
     except (yaml.YAMLError, ValueError, RecursionError) as e:
         raise ManifestError(f"{p}: invalid YAML: {_short(e)}") from None
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON objects reject duplicate keys, as the YAML loader does (json.loads would keep the last)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -165,7 +165,7 @@ def decode_json_secret(secret_id: str, text: str) -> dict[str, str] | None:
     """A Secrets Manager value that holds several keys as a JSON object, or None when it is not one."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a value of deeply nested brackets
         return None
     if not isinstance(data, dict):
         return None

@@ -71,7 +71,7 @@ def find_config(start: Path | None = None) -> Path | None:
     if py.is_file():
         try:
             data = tomllib.loads(py.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
             return None  # someone else's pyproject; only an explicit path makes it our error
         if isinstance(data.get("tool"), dict) and "preflight" in data["tool"]:
             return py
@@ -86,7 +86,7 @@ def load(path: Path) -> list[Waiver]:
         raise WaiverError(f"{path}: cannot read: {e.strerror or e.__class__.__name__}") from None
     except UnicodeDecodeError:
         raise WaiverError(f"{path}: not valid UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, RecursionError) as e:  # RecursionError: arrays nested too deep
         raise WaiverError(f"{path}: invalid TOML: {e}") from None
     prefix = ""
     table: Any = data

@@ -101,6 +101,8 @@ def load_files(paths: tuple[Path, ...] | list[Path]) -> list[tuple[str, dict[str
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise TaskDefFileError(f"{p}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+        except (ValueError, RecursionError) as e:  # deep nesting, an int of > 4300 digits
+            raise TaskDefFileError(f"{p}: invalid JSON: {' '.join(str(e).split())[:200]}") from None
         items = data if isinstance(data, list) else [data]
         for i, item in enumerate(items):
             td = item.get("taskDefinition", item) if isinstance(item, dict) else None
