@@ -314,8 +314,11 @@ def scan_ids(index: SourceIndex, modules: Iterable[_Module], prefixes: set[str])
         docstrings = {id(n.body[0].value) for n in ast.walk(mod.tree)  # type: ignore[attr-defined]
                       if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
                       and n.body and isinstance(n.body[0], ast.Expr)}
+        imported = {id(c.args[0]) for c in mod.calls() if c.args and  # import_module("redis.asyncio") is no id
+                    (getattr(c.func, "id", None) or getattr(c.func, "attr", "")) in ("import_module", "find_spec")}
         for node in ast.walk(mod.tree):
             if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                    and id(node) not in imported
                     and LITERAL_ID.match(node.value) and node.value.split(".")[0] in prefixes):
                 add(node.value, mod, node)
         for call in mod.calls():
