@@ -39,6 +39,17 @@ def test_yaml_files_parse(path):
     assert _load(path), f"{path} is empty"
 
 
+@pytest.mark.parametrize(("path", "schema"), [(ACTION, "vendor.github-actions"),
+                                            (GH_WORKFLOW, "vendor.github-workflows"), (GITLAB, "vendor.gitlab-ci")],
+                         ids=["action", "github-workflow", "gitlab-ci"])
+def test_ci_files_match_the_schemastore_schemas(path, schema):
+    """The schemas GitHub and GitLab files are written against (vendored by check-jsonschema, offline)."""
+    pytest.importorskip("check_jsonschema", reason="check-jsonschema is not installed (pip install check-jsonschema)")
+    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 # --- action.yml: structure ----------------------------------------------------------------------------
 
 
