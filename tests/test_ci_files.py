@@ -230,8 +230,13 @@ def test_action_ready_run_passes_and_quoted_extra_args_stay_whole(workspace):
 
 
 def test_action_bad_input_exits_2_after_upload_without_rendering(workspace):
+    stale = workspace / "preflight-out" / "preflight-junit.xml"  # from an earlier run on a self-hosted runner
+    stale.parent.mkdir()
+    stale.write_text("<testsuites/>")
+    (workspace / "preflight-out" / "keep.txt").write_text("not ours")
     r = LocalRunner(workspace, {"env-files": "missing.env", "extra-args": "--offline"}).run()
     check = r.step("preflight check")
+    assert not stale.exists() and (workspace / "preflight-out" / "keep.txt").exists()
     assert check.outputs["exit-code"] == "2" and "missing.env: cannot read env file" in check.stderr
     assert "stopped before checking" in r.step("Render").stdout
     assert "actions/upload-artifact" in r.uses
