@@ -105,7 +105,14 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
     budget = ctx.options.timeout * BUDGET_FACTOR
     t0 = time.perf_counter()
     try:
-        res = await asyncio.wait_for(c.run(ctx), timeout=budget)
+        # The budget counts from this checker's own start, in its own task. Checkers begin one after
+        # another on the shared loop, and one whose first step does synchronous work (importing its
+        # probe library, parsing) delays the start of the next; with a timer started for all of them at
+        # once (wait_for on a new task), that delay was taken from the later checkers' budgets, and a
+        # checker bounded to 1.3x --timeout lost its own diagnosis to a generic `.timeout` (seen with
+        # every subsystem pointed at a silent host: redis, gpu_worker, backend, buli2).
+        async with asyncio.timeout(budget):
+            res = await c.run(ctx)
     except TimeoutError:
         res = [
             result(
@@ -127,7 +134,9 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
                 remediation="This is a bug in the checker; run with -v for details and report it.",
             )
         ]
-    ms = round((time.perf_counter() - t0) * 1000, 1)
+    # Microseconds kept: a checker that returns (or crashes) in its first step now runs without a task
+    # switch and can take well under 0.1 ms; its duration must still read as measured, not as unset.
+    ms = round((time.perf_counter() - t0) * 1000, 3)
     return [
         r.with_updates(
             duration_ms=r.duration_ms or ms,
