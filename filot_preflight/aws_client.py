@@ -7,6 +7,7 @@ boto3 is imported inside `make_client` only: importing this module must stay che
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +82,8 @@ def _bundle_with(extra: Path, base: str | None) -> str:
 class AwsProblem:
     """Why AWS could not be asked at all (or the call itself failed), with the fix."""
 
-    # no_credentials | no_region | profile | auth | access_denied | unreachable | timeout | tls | error
+    # no_credentials | no_region | profile | auth | access_denied | dns | unreachable | closed | timeout
+    # | tls (certificate not trusted) | not_tls | tls_expired | tls_hostname | error
     kind: str
     message: str
     code: str = ""
@@ -102,11 +104,21 @@ _REMEDY = {
     "and check the account.",
     "access_denied": "Grant the IAM principal secretsmanager:BatchGetSecretValue, GetSecretValue and "
     "ListSecrets (and ecs:DescribeTaskDefinition) on the filot/prod/* secrets.",
+    "dns": "The endpoint's host name does not resolve: check the host in --aws-endpoint / AWS_ENDPOINT_URL "
+    "(and the region in it) and DNS from this network (VPC DNS resolution).",
     "unreachable": "The endpoint did not accept connections: check --aws-endpoint / AWS_ENDPOINT_URL, "
     "network access (VPC endpoint, proxy) and the region.",
+    "closed": "The endpoint closed the connection without an answer: check that --aws-endpoint / "
+    "AWS_ENDPOINT_URL uses https:// and the right port, and any proxy in between.",
     "timeout": "The endpoint did not answer in time: check network access, or raise --timeout.",
     "tls": "TLS verification of the endpoint failed: pass --ca-file for a private CA "
     "(or fix the endpoint URL).",
+    "not_tls": "The endpoint does not speak TLS on that port: use its https:// port in --aws-endpoint / "
+    "AWS_ENDPOINT_URL.",
+    "tls_expired": "The endpoint's TLS certificate has expired (or is not yet valid): renew it, or check this "
+    "machine's clock.",
+    "tls_hostname": "The endpoint's certificate is not valid for its host name: use the host the certificate "
+    "names in --aws-endpoint / AWS_ENDPOINT_URL.",
     "error": "Check the AWS settings (region, credentials, endpoint) and run again with -v.",
 }
 
@@ -140,7 +152,24 @@ def classify(e: BaseException) -> AwsProblem:
         (bx.ConnectTimeoutError, "timeout"),
         (bx.ReadTimeoutError, "timeout"),
         (bx.EndpointConnectionError, "unreachable"),
+        # Transport failures not named above (an http:// URL on a TLS port: the server hangs up; a proxy
+        # refusing) are network problems, never kind "error": ecs_taskdefs reads "error" as "this family
+        # does not exist" and would blame the task definitions for a broken endpoint.
+        (bx.ConnectionClosedError, "closed"),
+        (bx.ConnectionError, "unreachable"),
     ]
+    if isinstance(e, bx.SSLError):
+        # "pass --ca-file" is the fix for an untrusted CA only; a plain port, an expired or a wrong-host
+        # certificate each need their own.
+        from filot_preflight.checkers import _tls
+
+        ek = _tls.ErrorKind
+        tls_kind = {ek.NOT_TLS: "not_tls", ek.CERT_EXPIRED: "tls_expired", ek.CERT_NOT_YET_VALID: "tls_expired",
+                    ek.HOSTNAME_MISMATCH: "tls_hostname"}.get(_tls.classify(e), "tls")
+        return AwsProblem(tls_kind, msg, "SSLError")
+    cause = getattr(e, "kwargs", {}).get("error") if isinstance(e, bx.EndpointConnectionError) else None
+    if cause is not None and ("NameResolution" in type(cause).__name__ or isinstance(cause, socket.gaierror)):
+        return AwsProblem("dns", msg, "NameResolutionError")  # not "did not accept connections": no address
     for cls, kind in kinds:
         if isinstance(e, cls):
             return AwsProblem(kind, msg, cls.__name__)
