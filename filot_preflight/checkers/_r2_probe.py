@@ -50,6 +50,10 @@ _KINDS = {
     _tls.ErrorKind.HOSTNAME_MISMATCH: "tls_hostname",
     _tls.ErrorKind.CERT_EXPIRED: "tls_expired",
     _tls.ErrorKind.CERT_NOT_YET_VALID: "tls_expired",
+    # An https:// endpoint on a plain-HTTP port, and a server dying mid-request, have their own fixes
+    # (before, both fell through to a bare "unreachable").
+    _tls.ErrorKind.NOT_TLS: "not_tls",
+    _tls.ErrorKind.RESET: "reset",
 }
 
 

@@ -50,6 +50,10 @@ UNREACHABLE = {
     "refused": ("the endpoint refuses connections", "Check the endpoint's host and port."),
     "timeout": ("no answer from the endpoint in time", "Check egress to *.r2.cloudflarestorage.com:443."),
     "client": ("cannot set up the S3 client", "Check --ca-file and the AWS_* settings in the environment."),
+    "not_tls": ("the endpoint does not speak TLS", "Point CF_R2_ENDPOINT at an https port (R2 serves TLS on 443), "
+                "or unset it to use https://<CF_R2_ACCOUNT_ID>.r2.cloudflarestorage.com."),
+    "reset": ("the endpoint closed the connection without an answer",
+              "Check the endpoint's host and port and any proxy in between, then run again."),
 }
 TLS_FAILURES = {
     "tls_ca": "the endpoint's certificate is not signed by a trusted CA",
@@ -117,7 +121,9 @@ def judge_reach(f: R2Facts) -> list[CheckResult]:
             return [_r("r2.tls", Status.FAIL, TLS_FAILURES[f.error_kind], "R2 presents a public certificate: "
                        "check the endpoint really is R2 (no intercepting proxy), or pass --ca-file for a private CA.",
                        target=tgt, detail=f.error, error_kind=f.error_kind)]
-        summary, fix = UNREACHABLE.get(f.error_kind or "", ("the endpoint is unreachable", "Check the endpoint."))
+        summary, fix = UNREACHABLE.get(f.error_kind or "", (
+            "the endpoint is unreachable", "Check CF_R2_ENDPOINT / CF_R2_ACCOUNT_ID and network access from here "
+            "(the detail has the error)."))
         return [_r("r2.endpoint", Status.FAIL, summary, fix, target=tgt, detail=f.error, error_kind=f.error_kind,
                    endpoint=f.endpoint_shown)]
     out = [_r("r2.endpoint", Status.PASS, "the endpoint answers over TLS", target=tgt, endpoint=f.endpoint_shown),
