@@ -1,0 +1,80 @@
+"""A full check against the healthy sandbox takes no longer than its slowest checker plus 0.5 s.
+
+    .venv/bin/python bench/sandbox_check.py [--runs 3]
+
+Starts `preflight sandbox up` in a temp dir, runs `preflight check` with both env files and both
+task definitions (`--format json`), prints each checker's time (the largest duration_ms of its
+results), the slowest, the run's total (finished_at - started_at), the process wall time and its
+peak memory (ru_maxrss, goal < 300 MB); the median run of --runs is judged. `sandbox down` always.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from _util import Goals, Run, checker_times, preflight_argv, run, run_seconds
+
+SLACK = 0.5
+MEMORY_GOAL_MB = 300.0
+
+
+def check_argv(d: Path) -> list[str]:
+    """`preflight check` against the sandbox in `d`: both env files, both task definitions."""
+    argv = ["check", "--env-file", str(d / "sandbox.env"), "--env-file", f"gpu-worker={d / 'gpu-worker.env'}"]
+    for td in sorted((d / "taskdefs").glob("*.json")):
+        argv += ["--task-def", str(td)]
+    return preflight_argv(*argv, "--format", "json")
+
+
+def show(r: Run) -> tuple[float, float, str, float]:
+    """Print one run; return (run total, slowest checker s, its name, process wall)."""
+    rep = r.json()
+    times = checker_times(rep)
+    slow_name, slow_ms = max(times.items(), key=lambda kv: kv[1])
+    total = run_seconds(rep)
+    print(f"exit {r.code}, summary {rep['summary']}")
+    print("  checker times (ms): " + ", ".join(f"{n} {ms:.0f}" for n, ms in
+                                               sorted(times.items(), key=lambda kv: -kv[1]) if ms > 0))
+    print(f"  slowest {slow_name} {slow_ms / 1000:.2f} s; run total {total:.2f} s; process wall {r.seconds:.2f} s; "
+          f"peak memory {r.maxrss_mb:.0f} MB")
+    return total, slow_ms / 1000, slow_name, r.seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    goals = Goals()
+    with tempfile.TemporaryDirectory(prefix="preflight-bench-") as tmp:
+        d = Path(tmp) / "sandbox"
+        try:
+            up = run(preflight_argv("sandbox", "up", "--dir", str(d)), timeout=180)
+            print(up.stdout.strip().splitlines()[-4] if up.code == 0 else up.stderr.strip())
+            if not goals.check("the sandbox starts", f"exit {up.code} in {up.seconds:.1f} s", up.code == 0):
+                goals.exit()
+            runs = [run(check_argv(d), timeout=120) for _ in range(args.runs)]
+        finally:
+            down = run(preflight_argv("sandbox", "down", "--dir", str(d)), timeout=60)
+            print(down.stdout.strip() or down.stderr.strip())
+    results = [show(r) for r in runs]
+    total, slowest, name, wall = sorted(results)[len(results) // 2]  # the median run by total
+    codes = sorted({r.code for r in runs})
+    goals.check("the healthy sandbox is ready (exit 0)", f"exit {', '.join(map(str, codes))}", codes == [0])
+    goals.check(f"run total <= slowest checker + {SLACK:g} s",
+                f"{total:.2f} s vs {name} {slowest:.2f} s + {SLACK:g} = {slowest + SLACK:.2f} s",
+                total <= slowest + SLACK)
+    goals.check(f"process wall <= slowest checker + {SLACK:g} s",
+                f"{wall:.2f} s (start-up and exit {wall - total:.2f} s) vs {slowest + SLACK:.2f} s",
+                wall <= slowest + SLACK)
+    peak = max(r.maxrss_mb for r in runs)
+    goals.check(f"peak memory of a full check < {MEMORY_GOAL_MB:g} MB", f"{peak:.0f} MB (ru_maxrss, max of "
+                f"{len(runs)} runs; median wall {statistics.median(r.seconds for r in runs):.2f} s)",
+                peak < MEMORY_GOAL_MB)
+    goals.exit()
+
+
+if __name__ == "__main__":
+    main()
