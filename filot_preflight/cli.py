@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,6 +53,37 @@ app.add_typer(sandbox.app, name="sandbox")
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every way it can end into one line and an exit code."""
+    previous = _handle_interrupts()
+    try:
+        _main(argv)
+    finally:
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
+
+
+# Set when SIGINT/SIGTERM arrived outside the runner's own handling (loading inputs, rendering): the run
+# then ends with "interrupted" and 130 whichever signal it was. During the checks the runner takes both
+# signals over and writes a partial report instead.
+_signalled: list[int] = []
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    _signalled.append(signum)
+    raise KeyboardInterrupt
+
+
+def _handle_interrupts() -> dict[signal.Signals, Any]:
+    """SIGTERM is an interrupt like Ctrl-C (exit 130), not a kill; returns the handlers to restore."""
+    _signalled.clear()
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread (an embedding app): leave signals alone
+            previous[sig] = signal.signal(sig, _on_signal)
+    return previous
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         rv = app(args=argv, prog_name="preflight", standalone_mode=False)
     except typer.Exit as e:
@@ -72,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         from filot_preflight.commands.common import LOG_REDACTOR
 
         _fail(f"internal error: {e.__class__.__name__}: {LOG_REDACTOR.redact(str(e))[:300]}", 3)
+    if _signalled:  # Typer turns the KeyboardInterrupt into a silent exit 130: say why the run stopped
+        from filot_preflight.models import EXIT_INTERRUPTED
+
+        _fail("interrupted", EXIT_INTERRUPTED)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

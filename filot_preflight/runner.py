@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
@@ -46,12 +47,13 @@ async def run_checks(
     outcome = RunOutcome()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
+    installed: list[tuple[signal.Signals, Any]] = []
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                previous = signal.getsignal(sig)
                 loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
+                installed.append((sig, previous))
 
     async def one(c: Checker) -> None:
         if on_event:
@@ -75,8 +77,13 @@ async def run_checks(
                 return_when=asyncio.FIRST_COMPLETED,
             )
     finally:
-        for sig in installed:
+        for sig, previous in installed:
             loop.remove_signal_handler(sig)
+            # remove_signal_handler resets to the default (for SIGTERM: die at once); give back the caller's
+            # handler, so that a signal while the report is rendered still ends as an interrupt (exit 130).
+            if previous is not None:
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(sig, previous)
     unfinished = [c for t, c in tasks.items() if not t.done()]
     for t in tasks:
         t.cancel()
