@@ -1,5 +1,5 @@
 """`python -m filot_preflight` runs the CLI."""
 
-from filot_preflight.cli import main
+from filot_preflight.cli import run
 
-main()
+run()

@@ -122,3 +122,25 @@ def _fail(message: str, code: int) -> None:
 
     sys.stderr.write(f"preflight: error: {message}\n" if code == EXIT_INVALID_INPUT else f"preflight: {message}\n")
     sys.exit(code)
+
+
+def run() -> None:
+    """Console-script entry: `main()`, then leave at once.
+
+    Interpreter teardown after a run (unloading boto3, temporalio, ...; probe threads still blocked
+    on a silent host) costs 0.3-0.9 s, which would break the promise that --deadline bounds the
+    command. Everything worth keeping is written and flushed before os._exit.
+    """
+    import contextlib
+    import os
+
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe (e.g. `| head`) must not turn into a traceback
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

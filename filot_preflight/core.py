@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filot_preflight import STARTED, registry, waivers
 from filot_preflight import manifest as manifest_mod
-from filot_preflight import registry, waivers
 from filot_preflight.checkers.base import CheckContext, Checker, Options, result
 from filot_preflight.config import Config
 from filot_preflight.errors import UsageError
@@ -25,6 +26,7 @@ from filot_preflight.sources import ValueStore, load_values
 log = logging.getLogger("filot_preflight")
 
 SOURCES = ("env", "aws")
+EXIT_RESERVE = 0.1  # seconds kept back from --deadline to render and write the partial report
 
 
 @dataclass
@@ -207,7 +209,8 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
 
         load_files(options.task_defs)
     inputs.read_remote(options)
-    report = run_report(
-        inputs, options, only=req.only, skip=req.skip, deadline=req.deadline or cfg.get("deadline"), on_event=on_event
-    )
+    deadline = req.deadline or cfg.get("deadline")
+    if deadline is not None:  # the deadline counts from the start of the command, not of the checks
+        deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)
+    report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event)
     return inputs, waivers.apply(report, cfg.waivers)

@@ -297,6 +297,7 @@ class Manifest(_Model):
 
 
 DEFAULT_MANIFEST = "filot.yaml"
+MAX_MANIFEST_BYTES = 2 * 1024 * 1024
 
 
 def default_path() -> Path:
@@ -308,6 +309,9 @@ def load(path: Path | str | None = None) -> Manifest:
     """Read and validate a YAML or JSON manifest; raise ManifestError naming the place of any problem."""
     p = Path(path) if path is not None else default_path()
     try:
+        size = p.stat().st_size
+        if size > MAX_MANIFEST_BYTES:  # FiLot's is ~20 KB; megabytes of YAML take seconds and GBs to parse
+            raise ManifestError(f"{p}: manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES}")
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise ManifestError(f"{p}: cannot read manifest: {e.__class__.__name__}: {_short(e)}") from None

@@ -16,6 +16,7 @@ from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
 MIN_SECRET_LEN = 4  # shorter values would mask ordinary words and digits everywhere
+LONG_VALUE = 1024
 
 _PATTERNS = [
     # scheme://user:password@host  -> keep the user, mask the password
@@ -55,6 +56,8 @@ def _variants(value: str) -> set[str]:
     out.add(base64.b64encode(raw).decode())
     out.add(base64.urlsafe_b64encode(raw).decode())
     out.add(base64.b64encode(raw).decode().rstrip("="))
+    # Hex dumps of a key (a driver's or plugin's error text, "key.hex()") are as readable as the key.
+    out |= {raw.hex(), raw.hex().upper()}
     if "://" in value:  # the password inside a URL leaks on its own in driver errors
         try:
             parts = urlsplit(value)
@@ -70,6 +73,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
+        self._long: list[str] = []
         self._regex: re.Pattern[str] | None = None
         self.add(secrets)
 
@@ -78,9 +82,13 @@ class Redactor:
         for s in secrets:
             if s and len(s) >= MIN_SECRET_LEN:
                 self._values |= _variants(s)
-        # Longest first so a value that contains another is masked whole.
+        # Longest first so a value that contains another is masked whole. Very long values (a
+        # pasted PEM bundle, a huge JSON secret) are replaced with str.replace: one alternation of
+        # megabyte literals makes compiling and matching the regex take seconds.
         ordered = sorted(self._values, key=len, reverse=True)
-        self._regex = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        self._long = [v for v in ordered if len(v) > LONG_VALUE]
+        short = [v for v in ordered if len(v) <= LONG_VALUE]
+        self._regex = re.compile("|".join(re.escape(v) for v in short)) if short else None
 
     def __call__(self, text: str) -> str:
         return self.redact(text)
@@ -89,6 +97,8 @@ class Redactor:
         """Mask every known value and secret-shaped pattern in `text`."""
         if not text:
             return text
+        for v in self._long:
+            text = text.replace(v, MASK)
         if self._regex is not None:
             text = self._regex.sub(MASK, text)
         for pattern, repl in _PATTERNS:

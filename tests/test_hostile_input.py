@@ -198,8 +198,8 @@ MANIFEST_CASES: dict[str, tuple[str, bytes, str | None]] = {
     "alias-bomb": (".yaml", (BOMB + "\nname: x\nversion: 1\nservices: []\nsections: []\nvariables: *h\n").encode(),
                    "variables.0"),
     "huge-comment": (".yaml", b"# " + b"x" * 200 + b"\n" * 1 + (b"# " + b"y" * 200 + b"\n") * 20_000,
-                     "must be a mapping"),
-    "huge-line": (".yaml", b"name: '" + b"x" * 4_000_000 + b"'\n", "version: Field required"),
+                     "the limit is"),
+    "huge-line": (".yaml", b"name: '" + b"x" * 4_000_000 + b"'\n", "the limit is"),
     "empty": (".yaml", b"", "must be a mapping"),
 }
 

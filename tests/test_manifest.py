@@ -84,3 +84,10 @@ def test_unreadable_manifest(tmp_path):
     p.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ManifestError, match="bin.yaml"):
         manifest.load(p)
+
+
+def test_huge_manifest_is_refused_quickly(tmp_path):
+    p = tmp_path / "huge.yaml"
+    p.write_text("a: b\n" * 600_000)
+    with pytest.raises(ManifestError, match="huge.yaml: manifest is .* bytes; the limit is"):
+        manifest.load(p)

@@ -123,11 +123,12 @@ async def probe(ctx: CheckContext) -> PgFacts:
     raw = ctx.value(VAR)
     if not raw:
         return PgFacts(configured=False)
-    info, err = parse_dsn(raw)
+    # parse_dsn imports psycopg (~120 ms): off the event loop, so other checkers start on time.
+    info, err = await ctx.blocking(parse_dsn, raw)
     if info is None:
         return PgFacts(dsn_error=err)
     direct_raw = ctx.value(VAR_DIRECT)
-    direct, direct_err = parse_dsn(direct_raw) if direct_raw else (None, None)
+    direct, direct_err = await ctx.blocking(parse_dsn, direct_raw) if direct_raw else (None, None)
     o = ctx.options
     facts = PgFacts(
         dsn=info,

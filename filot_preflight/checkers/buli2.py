@@ -147,7 +147,9 @@ async def probe(ctx: CheckContext) -> Buli2Facts:
     if not (api_ok or cb_ok):
         return facts
     try:
-        client = http_client(opts)
+        # Off the event loop: importing httpx and loading CA bundles takes ~150 ms that would
+        # otherwise delay every other checker's start.
+        client = await ctx.blocking(http_client, opts)
     except (OSError, ValueError) as e:
         fail = HttpOutcome(False, error_kind=CA_FILE, error=ctx.redactor.redact(str(e))[:300])
         return replace(facts, with_key=fail, without_key=fail, unsigned=fail, tampered=fail)

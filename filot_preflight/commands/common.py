@@ -75,7 +75,10 @@ TimeoutOpt = Annotated[
 DeadlineOpt = Annotated[
     float | None,
     typer.Option(
-        "--deadline", min=0.1, envvar="PREFLIGHT_DEADLINE", help="Seconds for the whole run; then a partial report."
+        "--deadline",
+        min=0.1,
+        envvar="PREFLIGHT_DEADLINE",
+        help="Seconds for the whole command, start-up included; then a partial report.",
     ),
 ]
 CaFileOpt = Annotated[
