@@ -42,6 +42,17 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+_PATH_KEYS = {"manifest", "ca_file", "env_files", "source_dirs", "task_defs"}
+
+
+def _labelled(base: Path, spec: str) -> str:
+    from filot_preflight.sources import parse_env_spec
+
+    label, path = parse_env_spec(spec)
+    full = str(base / path)
+    return f"{label}={full}" if label else full
+
+
 class ConfigError(PreflightError):
     """preflight.toml / [tool.preflight] is malformed; the message names the file and key."""
 
@@ -57,8 +68,17 @@ class Config:
     def get(self, key: str, default: Any = None) -> Any:
         """A setting, with relative paths resolved against the config file's folder."""
         v = self.values.get(key, default)
-        if self.path is not None and key in ("manifest", "ca_file") and isinstance(v, str):
-            return str(self.path.parent / v)
+        if self.path is None or key not in _PATH_KEYS:
+            return v
+        base = self.path.parent
+        if isinstance(v, str):
+            return str(base / v)
+        if key == "env_files" and isinstance(v, list):  # 'SERVICE=PATH' keeps its label
+            return [_labelled(base, str(x)) for x in v]
+        if isinstance(v, list):
+            return [str(base / str(x)) for x in v]
+        if isinstance(v, dict):
+            return {k: str(base / str(x)) for k, x in v.items()}
         return v
 
     def as_settings(self) -> dict[str, Any]:

@@ -95,8 +95,8 @@ def _teach(redactor: Redactor, m: Manifest, store: ValueStore) -> None:
 
 
 def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], config: Mapping[str, Any]) -> Options:
-    """Fill options the flags left unset from PREFLIGHT_* settings in env files, then the config file."""
-    layers: list[Mapping[str, Any]] = [store.settings(), config]
+    """Fill options the flags left unset: PREFLIGHT_* in the process env, then in env files, then the config file."""
+    layers: list[Mapping[str, Any]] = [store.settings("env"), store.settings("file"), config]
     return replace(
         base,
         timeout=pick(flags.get("timeout"), "PREFLIGHT_TIMEOUT", layers, base.timeout, "float"),

@@ -76,10 +76,12 @@ class ValueStore:
         """Services that have a labelled source (e.g. {'gpu-worker'})."""
         return {v.service for v in self.values if v.service is not None}
 
-    def settings(self) -> dict[str, str]:
-        """PREFLIGHT_* settings found in the sources (tool options, never secrets of the system)."""
+    def settings(self, source: str | None = None) -> dict[str, str]:
+        """PREFLIGHT_* settings found in the sources (tool options), optionally from one source kind only."""
         return {
-            v.name: v.value.get_secret_value() for v in self.values if v.name.startswith(SETTINGS_PREFIX)
+            v.name: v.value.get_secret_value()
+            for v in self.values
+            if v.name.startswith(SETTINGS_PREFIX) and (source is None or v.source == source)
         }
 
 

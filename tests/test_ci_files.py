@@ -353,8 +353,6 @@ def test_manifest_hook_validates_the_file_pre_commit_passes(capsys, tmp_path):
     assert code == 2 and "bad.yaml" in text
 
 
-@pytest.mark.xfail(strict=True, reason="`preflight manifest validate` takes one PATH; pre-commit passes every "
-                   "matching file at once. Remove this marker when it accepts PATH... (asked of the integrator)")
 def test_manifest_hook_accepts_several_files_in_one_call(capsys):
     argv = _hooks()["preflight-manifest-validate"]["entry"].split()[1:]
     manifest = str(ROOT / "manifests" / "filot.yaml")

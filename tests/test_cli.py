@@ -138,3 +138,37 @@ def test_render_a_saved_run_in_another_format(capsys, tmp_path):
     assert ET.fromstring(out).tag == "testsuites"
     _, _, err = run(capsys, "render", str(tmp_path / "nope.json"), code=2)
     assert "nope.json: cannot read" in err
+
+
+def test_config_paths_are_relative_to_the_config_file_and_no_flags_switch_off(capsys, tmp_path, monkeypatch):
+    proj = tmp_path / "proj"
+    (proj / "env").mkdir(parents=True)
+    (proj / "env" / "worker.env").write_text("PREFLIGHT_ALLOW_LOOPBACK=true\n")
+    (proj / "preflight.toml").write_text('env_files = ["gpu-worker=env/worker.env"]\nstrict = true\n')
+    monkeypatch.chdir(tmp_path)
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--config", str(proj / "preflight.toml"),
+                    "--format", "json")
+    data = json.loads(out)
+    assert data["strict"] is True
+    assert any(r["id"] == "policy.relaxations" for r in data["results"])
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--config", str(proj / "preflight.toml"),
+                    "--no-strict", "--no-allow-loopback", "--format", "json")
+    data = json.loads(out)
+    assert data["strict"] is False
+    assert not any(r["id"] == "policy.relaxations" for r in data["results"])
+
+
+def test_process_env_settings_beat_env_file_settings(capsys, tmp_path, monkeypatch):
+    env = tmp_path / "a.env"
+    env.write_text("PREFLIGHT_ALLOW_LOOPBACK=true\n")
+    monkeypatch.setenv("PREFLIGHT_ALLOW_LOOPBACK", "false")
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--env-file", str(env), "--format", "json")
+    assert not any(r["id"] == "policy.relaxations" for r in json.loads(out)["results"])
+
+
+def test_manifest_validate_takes_several_files(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: [\n")
+    code, out, err = run(capsys, "manifest", "validate", str(ROOT / "manifests/filot.yaml"), str(bad))
+    assert code == 2 and "valid manifest filot" in out
+    assert err.count("\n") == 1 and "bad.yaml" in err

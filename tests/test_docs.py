@@ -573,8 +573,6 @@ def test_every_command_and_option_has_help_text():
 _MARKUP = re.compile(r"(?<!\\)\[(?!default|env var|required)[a-z/#@][^\[\]]*\]")
 
 
-@pytest.mark.xfail(strict=True, reason="commands/common.py ConfigOpt help has an unescaped [tool.preflight] "
-                   "(reported to the integrator); remove this marker once it is escaped")
 def test_help_text_has_no_accidental_rich_markup():
     texts = [(path, cmd.help or "") for path, cmd in _tree()]
     texts += [(f"{path} {p.opts[0] if p.opts else p.name}", getattr(p, "help", None) or "")

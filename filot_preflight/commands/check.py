@@ -60,7 +60,7 @@ def check(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
     ] = None,
-    strict: StrictOpt = False,
+    strict: StrictOpt = None,
     send_signed_callback: SendSignedCallbackOpt = False,
     task_def: TaskDefOpt = None,
     source_dir: SourceDirOpt = None,

@@ -59,7 +59,7 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         envvar="PREFLIGHT_CONFIG",
-        help="preflight.toml or pyproject.toml with [tool.preflight]. Default: the one in the current folder.",
+        help="preflight.toml or pyproject.toml with \\[tool.preflight]. Default: the one in the current folder.",
     ),
 ]
 
@@ -86,17 +86,22 @@ CaFileOpt = Annotated[
 ]
 InsecureOpt = Annotated[
     bool | None,
-    typer.Option("--insecure", help="Do not verify TLS certificates (shown as a warning).", show_default=False),
+    typer.Option(
+        "--insecure/--no-insecure", help="Do not verify TLS certificates (shown as a warning).", show_default=False
+    ),
 ]
 AllowLoopbackOpt = Annotated[
     bool | None,
     typer.Option(
-        "--allow-loopback",
+        "--allow-loopback/--no-allow-loopback",
         help="Accept loopback/private hosts (local sandbox); shown as a warning.",
         show_default=False,
     ),
 ]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Warnings make the run not ready (exit 1).")]
+StrictOpt = Annotated[
+    bool | None,
+    typer.Option("--strict/--no-strict", help="Warnings make the run not ready (exit 1).", show_default=False),
+]
 TaskDefOpt = Annotated[
     list[Path] | None, typer.Option("--task-def", help="ECS task definition JSON file to check (repeatable).")
 ]
@@ -131,7 +136,7 @@ def make_request(
     only: list[str] | None = None,
     skip: list[str] | None = None,
     offline: bool = False,
-    strict: bool = False,
+    strict: bool | None = None,
     timeout: float | None = None,
     deadline: float | None = None,
     ca_file: Path | None = None,
@@ -152,7 +157,7 @@ def make_request(
     cfg = config_mod.load(config)
     base = Options(
         offline=offline,
-        strict=strict or bool(cfg.get("strict", False)),
+        strict=bool(cfg.get("strict", False)) if strict is None else strict,
         send_signed_callback=send_signed_callback,
         task_defs=tuple(task_def or [Path(p) for p in cfg.get("task_defs", [])]),
         source_dirs=source_dirs(source_dir or [f"{k}={v}" for k, v in cfg.get("source_dirs", {}).items()]),

@@ -15,20 +15,31 @@ app = typer.Typer(help="Validate the manifest or print its JSON Schema.", no_arg
 
 @app.command()
 def validate(
-    path: Annotated[
-        Path | None, typer.Argument(help="Manifest file (YAML or JSON). Default: the FiLot manifest.")
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Manifest files (YAML or JSON). Default: the FiLot manifest.", show_default=False),
     ] = None,
 ) -> None:
-    """Check a manifest against the schema; errors name the line/column or the field path (exit 2)."""
+    """Check manifests against the schema; each error names the file and line/column or field path (exit 2)."""
     from filot_preflight import manifest as manifest_mod  # pydantic: only when asked for
+    from filot_preflight.errors import ManifestError
 
-    m = manifest_mod.load(path)
-    secrets = len(m.secrets())
-    mapped = sum(1 for v in m.variables if v.aws_secret)
-    typer.echo(
-        f"{path or manifest_mod.default_path()}: valid manifest {m.name} {m.version}: "
-        f"{len(m.variables)} variables, {secrets} secret, {mapped} mapped to Secrets Manager"
-    )
+    bad = 0
+    for path in paths or [manifest_mod.default_path()]:
+        try:
+            m = manifest_mod.load(path)
+        except ManifestError as e:  # one line per bad file, then exit 2, so pre-commit shows them all
+            typer.echo(f"preflight: error: {e}", err=True)
+            bad += 1
+            continue
+        secrets = len(m.secrets())
+        mapped = sum(1 for v in m.variables if v.aws_secret)
+        typer.echo(
+            f"{path}: valid manifest {m.name} {m.version}: "
+            f"{len(m.variables)} variables, {secrets} secret, {mapped} mapped to Secrets Manager"
+        )
+    if bad:
+        raise typer.Exit(2)
 
 
 @app.command()

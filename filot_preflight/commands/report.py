@@ -65,7 +65,7 @@ def report(
     ca_file: CaFileOpt = None,
     insecure: InsecureOpt = None,
     allow_loopback: AllowLoopbackOpt = None,
-    strict: StrictOpt = False,
+    strict: StrictOpt = None,
     task_def: TaskDefOpt = None,
     source_dir: SourceDirOpt = None,
     aws_region: AwsRegionOpt = None,
