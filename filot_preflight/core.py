@@ -26,6 +26,7 @@ from filot_preflight.sources import ValueStore, load_values
 log = logging.getLogger("filot_preflight")
 
 SOURCES = ("env", "aws")
+CORE_DOCS = "docs/checks/core.md"
 EXIT_RESERVE = 0.1  # seconds kept back from --deadline to render and write the partial report
 
 
@@ -63,7 +64,7 @@ class Inputs:
                     + self.redactor.redact(read.problem.message)[:300],
                     remediation=read.problem.remedy,
                     evidence={"kind": read.problem.kind, "region": read.region, "calls": read.calls},
-                )
+                ).with_updates(docs=CORE_DOCS + "#sourceaws")
             )
 
 
@@ -125,7 +126,7 @@ def relaxations(options: Options) -> list[CheckResult]:
             "Production rules relaxed: " + "; ".join(items),
             remediation="Run the release gate without these relaxations against the real environment.",
             evidence={"relaxations": items},
-        )
+        ).with_updates(docs=CORE_DOCS + "#policyrelaxations")
     ]
 
 
@@ -161,7 +162,7 @@ def run_report(
             Status.ERROR,
             f"checker {name!r} could not be loaded: {inputs.redactor.redact(reason)[:200]}",
             remediation="Reinstall or fix the package that provides this checker, or uninstall it.",
-        )
+        ).with_updates(docs=CORE_DOCS + "#pluginname")
         for name, reason in registry.LOAD_ERRORS
         if checkers is None
     ]

@@ -46,6 +46,7 @@ class CheckResult(BaseModel):
     evidence: dict[str, EvidenceValue] = Field(default_factory=dict)
     duration_ms: float = 0.0
     waiver: str | None = Field(default=None, description="Reason, when a waiver turned a failure into a pass")
+    docs: str = Field(default="", description="Where this result id is explained, with its fix")
 
     def with_updates(self, **changes: Any) -> CheckResult:
         """Copy with some fields changed (results are frozen)."""

@@ -101,7 +101,7 @@ async def run_checks(
                     Status.ERROR,
                     f"{c.name}: {why}",
                     remediation="Run again with a longer --deadline, or --skip this checker to see the rest.",
-                )
+                ).with_updates(docs=docs_link(c, f"{c.name}.unfinished"))
             )
     elif stop.is_set():
         outcome.interrupted = True
@@ -147,6 +147,7 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
     return [
         r.with_updates(
             duration_ms=r.duration_ms or ms,
+            docs=r.docs or docs_link(c, r.id),
             summary=ctx.redactor.redact(r.summary),
             detail=ctx.redactor.redact(r.detail),
             remediation=ctx.redactor.redact(r.remediation),
@@ -154,3 +155,25 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
         )
         for r in res
     ]
+
+
+DOCS_DIR = "docs/checks"
+_RUNNER_RULES = ("timeout", "crashed", "unfinished")
+
+
+def docs_link(c: Checker, result_id: str) -> str:
+    """The docs page and anchor of a built-in checker's result id ('' for plugins, which bring their own).
+
+    Anchors follow GitHub's rule for the `## <id>` headings: lower case, punctuation dropped.
+    """
+    if not type(c).__module__.startswith("filot_preflight."):
+        return ""
+    rule = result_id.rsplit(".", 1)[-1]
+    if result_id == f"{c.name}.{rule}" and rule in _RUNNER_RULES:
+        return f"{DOCS_DIR}/core.md#checker{rule}"
+    return f"{DOCS_DIR}/{c.name}.md#{anchor(result_id)}"
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading."""
+    return "".join(ch for ch in heading.lower().replace(" ", "-") if ch.isalnum() or ch in "-_")

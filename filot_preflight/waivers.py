@@ -177,4 +177,5 @@ def _expired(w: Waiver, day: dt.date) -> CheckResult:
         remediation=f"Fix {w.id} and delete the waiver, or extend its `expires` date with a new reason "
         f"in {w.origin.split(':', 1)[0] or CONFIG_FILE}.",
         evidence={"expires": w.expires.isoformat(), "days_expired": (day - w.expires).days},
+        docs="docs/checks/core.md#waiverexpired",
     )

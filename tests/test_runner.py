@@ -77,3 +77,28 @@ def test_checkers_run_concurrently():
     out = asyncio.run(run_checks([Slow(), Slow(), Slow(), Slow()], ctx(timeout=5), handle_signals=False))
     assert len(out.results) == 4
     assert time.perf_counter() - t0 < 0.9
+
+
+def test_built_in_results_link_to_their_docs_heading():
+    """Every result of a real run points at an existing docs page and `## <id>` heading."""
+    import re
+    from pathlib import Path
+
+    from filot_preflight import core
+    from filot_preflight.runner import anchor
+
+    root = Path(__file__).resolve().parents[1]
+    inputs = core.load_inputs(None, [str(root / "manifests/example.prod.env")], ["env"], environ={})
+    report = core.run_report(inputs, Options(offline=True))
+    linked = [r for r in report.results if r.docs]
+    assert len(linked) == len(report.results)
+    for r in linked:
+        page, _, frag = r.docs.partition("#")
+        text = (root / page).read_text()
+        anchors = {anchor(h.replace("&lt;", "<").replace("&gt;", ">")) for h in re.findall(r"^## (.+)$", text, re.M)}
+        assert frag in anchors, (r.id, r.docs)
+
+
+def test_plugins_get_no_docs_link_from_us():
+    out = asyncio.run(run_checks([Quick()], ctx(), handle_signals=False))
+    assert out.results[0].docs == ""

@@ -44,6 +44,8 @@ def render(report: Report, *, color: bool = False, width: int = 120, show_pass: 
             text.append(f"\nwaived: {r.waiver}", style="cyan")
         if r.remediation and r.status in (Status.FAIL, Status.ERROR, Status.WARN):
             text.append(f"\nfix: {r.remediation}", style="italic")
+            if r.docs:
+                text.append(f" (see {r.docs})", style="dim")
         table.add_row(Text(label, style=_STYLE[r.status]), r.id, r.target, text)
     if table.row_count:
         con.print(table)

@@ -26,7 +26,8 @@ def _case(parent: ET.Element, r: CheckResult) -> None:
         name=_clean(name),
         time=f"{r.duration_ms / 1000:.3f}",
     )
-    body = "\n".join(x for x in (r.detail, f"Fix: {r.remediation}" if r.remediation else "") if x)
+    fix = f"Fix: {r.remediation}" + (f" (see {r.docs})" if r.docs else "") if r.remediation else ""
+    body = "\n".join(x for x in (r.detail, fix) if x)
     if r.status is Status.FAIL:
         ET.SubElement(tc, "failure", message=_clean(r.summary), type="fail").text = _clean(body)
     elif r.status is Status.ERROR:
