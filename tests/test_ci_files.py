@@ -327,7 +327,7 @@ def _run(capsys, argv: list[str]) -> tuple[int, str]:
 
 def test_hooks_file_declares_the_three_hooks_with_real_commands(capsys):
     hooks = _hooks()
-    assert set(hooks) == {"preflight-manifest-validate", "preflight-secrets-offline", "preflight-mock-audit"}
+    assert set(hooks) == {"preflight-manifest-validate", "preflight-env-template", "preflight-mock-audit"}
     code, help_text = _run(capsys, ["--help"])
     assert code == 0
     for hid, h in hooks.items():
@@ -371,9 +371,17 @@ def test_mock_audit_hook_passes_a_clean_tree_and_fails_a_dirty_one(capsys, monke
     assert code == 1 and "mock_code.mock_import" in text
 
 
-def test_secrets_hook_runs_the_offline_secrets_check_on_the_file_given(capsys):
-    h = _hooks()["preflight-secrets-offline"]
-    assert h["stages"] == ["manual"] and h["pass_filenames"] is False  # see the description: template mode pending
-    assert re.search(h["files"], "deploy/prod.env.template") and re.search(h["files"], "backend.env.example")
-    code, text = _run(capsys, [*h["entry"].split()[1:], "--env-file", str(EXAMPLE_ENV)])
-    assert code == 1 and "secrets.missing" in text
+def test_env_template_hook_checks_the_templates_pre_commit_passes(capsys, tmp_path):
+    h = _hooks()["preflight-env-template"]
+    assert "stages" not in h and h.get("pass_filenames", True)  # every stage; pre-commit passes the files
+    files = re.compile(h["files"])
+    assert files.search("deploy/prod.env.template") and files.search("backend.env.example")
+    assert not files.search("prod.env") and not files.search("src/app.ts")
+    argv = h["entry"].split()[1:]
+    template = tmp_path / "prod.env.template"
+    assert _run(capsys, ["env", "template", "-o", str(template)])[0] == 0
+    assert _run(capsys, [*argv, str(template), str(template)])[0] == 0  # several files in one call
+    code, text = _run(capsys, [*argv, str(EXAMPLE_ENV)])  # a filled-in env file is no template
+    lines = EXAMPLE_ENV.read_text(encoding="utf-8").splitlines()
+    n, value = next((i, ln.partition("=")[2]) for i, ln in enumerate(lines, 1) if ln.startswith("SESSION_SECRET="))
+    assert code == 1 and f"{EXAMPLE_ENV}:{n}: fail: SESSION_SECRET: " in text and value not in text

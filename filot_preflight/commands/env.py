@@ -1,4 +1,5 @@
-"""`preflight env template`: every manifest variable as NAME=, grouped by section, from the template."""
+"""`preflight env template`: every manifest variable as NAME=, grouped by section, from the template;
+`preflight env check-template FILE...`: a committed template holds no secret and lists every variable."""
 
 from __future__ import annotations
 
@@ -45,3 +46,28 @@ def template(
     write_output(text, output)
     if str(output) != "-":
         sys.stderr.write(f"preflight: wrote {output} ({len(m.variables)} variables, {len(m.secrets())} secrets)\n")
+
+
+@app.command("check-template")
+def check_template(
+    files: Annotated[list[Path], typer.Argument(help="Env templates to check (e.g. prod.env.template).")],
+    manifest: ManifestOpt = None,
+) -> None:
+    """Check committed env templates: secrets empty or placeholders, every variable listed, settings valid."""
+    from filot_preflight import manifest as manifest_mod
+    from filot_preflight.sources import read_env_file
+    from filot_preflight.template_check import check_template as judge
+
+    m = manifest_mod.load(manifest)
+    parsed = [(path, read_env_file(path)) for path in files]  # every file read first: bad input is exit 2 alone
+    failed = warned = 0
+    for path, values in parsed:
+        for f in judge(m, values):
+            where = f"{path}:{f.line}" if f.line is not None else str(path)
+            sys.stdout.write(f"{where}: {f.status}: {f.variable}: {f.message}\n")
+            failed += f.status == "fail"
+            warned += f.status == "warn"
+    verdict = "FAILED" if failed else "OK"
+    sys.stdout.write(f"preflight: {len(files)} template(s) checked: {failed} failed, {warned} warning(s): {verdict}\n")
+    if failed:
+        raise typer.Exit(1)
