@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
+
+log = logging.getLogger("filot_preflight")
 
 # A checker bounds each network step by --timeout; several steps may run back to back, so its
 # whole budget is a little larger. The runner's own cap is the backstop for a checker that forgets.
@@ -56,10 +60,14 @@ async def run_checks(
                 installed.append((sig, previous))
 
     async def one(c: Checker) -> None:
+        log.info("%s: started (budget %gs)", c.name, ctx.options.timeout * BUDGET_FACTOR)
         if on_event:
             on_event(c, None)
         res = await _run_one(c, ctx)
         outcome.results.extend(res)
+        counts = Counter(r.status.value for r in res)
+        took = max((r.duration_ms for r in res), default=0.0)
+        log.info("%s: done in %.0f ms: %s", c.name, took, ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         if on_event:
             on_event(c, res)
 
