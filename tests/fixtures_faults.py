@@ -149,7 +149,15 @@ class FaultLab:
     postgres: dict[str, ServiceHandle]  # CERT_FAULTS
     pg_nossl: ServiceHandle
     victims: dict[str, ServiceHandle]  # subsystem -> a dedicated server a test may freeze and kill
-    handles: list[ServiceHandle] = field(default_factory=list)
+    handles: list[ServiceHandle] = field(default_factory=list)  # everything started: stopped at the end
+    starts: dict[str, Callable[[], ServiceHandle]] = field(default_factory=dict, repr=False)
+
+    def fresh_victim(self, sub: str) -> ServiceHandle:
+        """Replace the (killed) victim of `sub` with a new one."""
+        handle = self.starts[sub]()
+        self.handles.append(handle)
+        self.victims[sub] = handle
+        return handle
 
 
 def stack_certs(stack: Stack) -> Certs:
@@ -214,6 +222,7 @@ def fault_lab(
             silent_port=silent_port, closed_port=free_port(), https=servers, plain_http=plain,
             redis=group["redis"], redis_password=password, postgres=group["postgres"], pg_nossl=pg_nossl,
             victims=group["victim"], handles=handles,
+            starts={k: fn for (g, k), fn in starts.items() if g == "victim"},
         )
     finally:
         for h in handles:  # a frozen victim must be thawed before it can be stopped gracefully

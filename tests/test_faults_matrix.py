@@ -12,6 +12,8 @@ The per-checker live tests (tests/test_*_live.py) prove each failure mode in dep
 the cross-cutting promise: same faults, whole tool, nothing else disturbed. Cases run concurrently in
 `WORKERS` worker processes driven by asyncio (each run has a process and a GIL to itself; a worker runs
 its cases one after another and imports the probe libraries once); only the cases pytest selected run.
+The bounds are wall-clock promises and this machine is shared: a case that fails under concurrent load
+is run once more alone, which decides it; the first failure stays visible as a warning.
 
 "Killed": a dedicated server is frozen (SIGSTOP) before the run, so the checker's connection is
 queued by the kernel and it waits for an answer; once that connection is ESTABLISHED (~100 ms into
@@ -33,6 +35,7 @@ import secrets
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +51,7 @@ from tests.fixtures_faults import FaultLab, established, freeze, kill, wait_esta
 
 TIMEOUT = 2.0
 BOUND = TIMEOUT * 1.5 + 1  # the runner's budget per checker, plus a second for loading the inputs
-WORKERS = 3  # processes running cases side by side: while one waits on a silent socket, others compute
+WORKERS = 2  # one per CPU here: while one waits on a silent socket, the other computes
 ROOT = Path(__file__).resolve().parents[1]
 HEALTHY = "healthy"
 
@@ -263,8 +266,9 @@ async def _case(proc: asyncio.subprocess.Process, lab: FaultLab, b: Breakage, fo
     return Outcome(report, float(answer["seconds"]), answer["error"] or problem)
 
 
-async def _run_all(lab: FaultLab, todo: dict[str, tuple[Breakage, Path]], logs: Path) -> dict[str, Outcome]:
-    """WORKERS worker processes (fixtures_faults.serve_cases) take cases from one queue, longest first."""
+async def _run_all(lab: FaultLab, todo: dict[str, tuple[Breakage, Path]], logs: Path, workers: int = WORKERS,
+                   tag: str = "") -> dict[str, Outcome]:
+    """`workers` worker processes (fixtures_faults.serve_cases) take cases from one queue, longest first."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     slow = ("silent", "killed")
     for cid in sorted(todo, key=lambda c: not c.endswith(slow)):
@@ -272,7 +276,8 @@ async def _run_all(lab: FaultLab, todo: dict[str, tuple[Breakage, Path]], logs: 
     done: dict[str, Outcome] = {}
 
     async def worker(n: int) -> None:
-        with open(logs / f"worker-{n}.stderr", "wb") as err:
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"worker-{tag}{n}.stderr", "wb") as err:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", "from tests.fixtures_faults import serve_cases; serve_cases()",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
@@ -281,7 +286,7 @@ async def _run_all(lab: FaultLab, todo: dict[str, tuple[Breakage, Path]], logs: 
             try:
                 # A healthy run first: the control case, and it loads the probe libraries, so that the
                 # timed cases measure the tool's bounds rather than this worker's first imports.
-                done[f"{HEALTHY}-{n}"] = await _case(proc, lab, Breakage(), logs / f"{HEALTHY}-{n}")
+                done[f"{HEALTHY}-{tag}{n}"] = await _case(proc, lab, Breakage(), logs / f"{HEALTHY}-{tag}{n}")
                 while not queue.empty():
                     cid = queue.get_nowait()
                     done[cid] = await _case(proc, lab, *todo[cid])
@@ -294,7 +299,7 @@ async def _run_all(lab: FaultLab, todo: dict[str, tuple[Breakage, Path]], logs: 
                     proc.kill()
                     await proc.wait()
 
-    await asyncio.gather(*(worker(n) for n in range(WORKERS)))
+    await asyncio.gather(*(worker(n) for n in range(workers)))
     return done
 
 
@@ -314,9 +319,52 @@ def outcomes(request: pytest.FixtureRequest, fault_lab: FaultLab, tmp_path_facto
     if ALL_CA_ID in selected:
         todo[ALL_CA_ID] = (no_ca_files(fault_lab), root / ALL_CA_ID)
     outcomes = asyncio.run(_run_all(fault_lab, todo, root))
-    stderr = "".join(p.read_text(errors="replace") for p in root.glob("worker-*.stderr"))
+    # The bounds are wall-clock promises; on a shared machine a burst of load elsewhere can starve a run.
+    # A case that failed is run once more, alone, and its verdict is that run's (the first failure is
+    # reported as a warning, so load-sensitivity stays visible).
+    failed = {cid: why for cid in todo if (why := failure(cid, outcomes[cid]))}
+    if failed or any(control_failure(o) for k, o in outcomes.items() if k.startswith(HEALTHY)):
+        again = {}
+        for cid in failed:
+            sub, _, fault = cid.partition("-")
+            if fault == "killed":
+                fault_lab.fresh_victim(sub)  # the first one is dead
+            b = no_ca_files(fault_lab) if cid == ALL_CA_ID else breakage(fault_lab, sub, fault)
+            again[cid] = (b, root / "alone" / cid)
+        outcomes.update(asyncio.run(_run_all(fault_lab, again, root / "alone", workers=1, tag="alone-")))
+        for cid, why in failed.items():
+            warnings.warn(f"{cid}: failed under concurrent load ({why.splitlines()[0][:200]}); "
+                          f"run alone it {'failed too' if failure(cid, outcomes[cid]) else 'passed'}", stacklevel=1)
+    stderr = "".join(p.read_text(errors="replace") for p in root.rglob("worker-*.stderr"))
     assert "Traceback" not in stderr, stderr[-3000:]
     return outcomes
+
+
+def expectations(cid: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(primary checkers, dependent checkers, pattern) a case is judged by."""
+    if cid == ALL_CA_ID:
+        return (tuple(n for p, _ in SUBSYSTEMS.values() for n in p), tuple(n for _, d in SUBSYSTEMS.values() for n in d),
+                PATTERNS["unknown_ca"])
+    sub, _, fault = cid.partition("-")
+    return (*SUBSYSTEMS[sub], PATTERNS[fault])
+
+
+def control_failure(out: Outcome) -> str | None:
+    """Why a healthy control run is not clean, or None."""
+    if out.error is not None or out.report is None:
+        return out.error or "no report"
+    bad = [(r.id, r.status.value, r.summary) for r in out.report.results if r.status in (Status.FAIL, Status.ERROR)]
+    missing = [n for n in registry.discover() if not _mine(out.report.results, n)]
+    return f"failing results {bad}, checkers without a result {missing}" if bad or missing else None
+
+
+def failure(cid: str, out: Outcome) -> str | None:
+    """Why the case fails its assertions, or None."""
+    try:
+        assert_contained(out, *expectations(cid))
+    except AssertionError as e:
+        return str(e) or "assertion failed"
+    return None
 
 
 # --- the assertions -------------------------------------------------------------------------------
@@ -360,8 +408,7 @@ def assert_contained(out: Outcome, primary: tuple[str, ...], dependent: tuple[st
 @pytest.mark.parametrize(("sub", "fault"), cases())
 def test_fault(outcomes: dict[str, Outcome], sub: str, fault: str) -> None:
     """One subsystem broken one way: it fails with the right fix, in time; everything else completes."""
-    primary, dependent = SUBSYSTEMS[sub]
-    assert_contained(outcomes[f"{sub}-{fault}"], primary, dependent, PATTERNS[fault])
+    assert_contained(outcomes[f"{sub}-{fault}"], *expectations(f"{sub}-{fault}"))
 
 
 ALL_CA_ID = "all-unknown_ca_without_any_ca_file"
@@ -377,21 +424,18 @@ def no_ca_files(lab: FaultLab) -> Breakage:
 @pytest.mark.parametrize("case", [ALL_CA_ID], ids=[ALL_CA_ID])
 def test_unknown_ca_everywhere_at_once(outcomes: dict[str, Outcome], case: str) -> None:
     """The literal "no PREFLIGHT_CA_FILE" case: every TLS subsystem fails on trust, and every checker completes."""
-    out = outcomes[case]
-    primary = tuple(n for p, _ in SUBSYSTEMS.values() for n in p)
-    dependent = tuple(n for _, d in SUBSYSTEMS.values() for n in d)
-    assert_contained(out, primary, dependent, PATTERNS["unknown_ca"])
+    assert_contained(outcomes[case], *expectations(case))
 
 
 def test_healthy_control_run_in_every_worker(outcomes: dict[str, Outcome]) -> None:
-    """The unbroken stack through the same flow: nothing fails, so every FAIL above is the fault's doing."""
-    control = {k: v for k, v in outcomes.items() if k.startswith(HEALTHY)}
-    assert len(control) == WORKERS
-    for out in control.values():
-        assert out.error is None and out.report is not None
-        bad = [(r.id, r.status.value, r.summary) for r in out.report.results if r.status in (Status.FAIL, Status.ERROR)]
-        assert not bad
-        assert not [n for n in registry.discover() if not _mine(out.report.results, n)]
+    """The unbroken stack through the same flow: nothing fails, so every FAIL above is the fault's doing.
+    (Like the cases: a control that failed under concurrent load must pass when run alone.)"""
+    concurrent = {k: control_failure(o) for k, o in outcomes.items() if k.startswith(HEALTHY) and "alone" not in k}
+    alone = {k: control_failure(o) for k, o in outcomes.items() if k.startswith(f"{HEALTHY}-alone")}
+    assert len(concurrent) == WORKERS
+    if any(concurrent.values()):
+        warnings.warn(f"healthy control failed under concurrent load: {concurrent}", stacklevel=1)
+        assert alone and not any(alone.values()), alone
 
 
 def test_all_silent_in_a_fresh_process(fault_lab: FaultLab, tmp_path: Path) -> None:
