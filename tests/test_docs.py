@@ -8,7 +8,8 @@ Ids are found by reading the source (ast), not by running checkers, so ids on ra
 string literals shaped `<checker>.<rule>` anywhere in a checker module or a helper it imports, and the
 id argument of every `result(...)` / `CheckResult(id=...)` call, followed back through module
 constants, loop variables over literal tables, local assignments and function parameters (to every
-call site). A part that cannot be followed becomes `<*>`: `<*>.timeout` must then match a placeholder
+call site), and `<checker>.<rule>` from each call of a factory's product (`_r = results_for(NAME, ...)`,
+then `_r("rule", ...)`). A part that cannot be followed becomes `<*>`: `<*>.timeout` must then match a placeholder
 heading such as `<checker>.timeout` (docs/checks/core.md); `mock_code.<*>` must be declared, either by a
 module-level `RESULT_IDS` tuple in the emitting module or in DECLARED below.
 """
@@ -37,6 +38,9 @@ _PART = r"(?:[a-z][a-z0-9_]*|<[^<>.]+>)"
 ID_SHAPE = re.compile(rf"^{_PART}\.{_PART}$")
 LITERAL_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 SINKS = {"result", "CheckResult"}  # calls whose first argument (or id=) is a result id
+# Calls that return a result maker bound to a checker name (their first argument); each call of the maker
+# emits `<checker>.<rule>`, the rule being its first argument (or rule=).
+FACTORIES = {"results_for"}
 CORE_MODULES = ("filot_preflight.runner", "filot_preflight.core", "filot_preflight.waivers")
 CORE_PREFIXES = {"policy", "plugin", "waiver", "source"}
 # Dynamic ids whose rule part is an attribute of a finding (the scanner cannot follow it): where the
@@ -321,20 +325,68 @@ def scan_ids(index: SourceIndex, modules: Iterable[_Module], prefixes: set[str])
                     and id(node) not in imported
                     and LITERAL_ID.match(node.value) and node.value.split(".")[0] in prefixes):
                 add(node.value, mod, node)
+        makers = _makers(mod)
         for call in mod.calls():
             name = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+            if isinstance(call.func, ast.Name) and name in makers:
+                checker, scope, home = makers[name]
+                rule = _first_arg(call, "rule")
+                if rule is not None:
+                    for c, r in itertools.product(_texts(index, checker, scope, home),
+                                                  _texts(index, rule, mod.owner.get(id(call)), mod)):
+                        add(f"{c}.{r}", mod, call)
+                continue
             if name not in SINKS:
                 continue
-            arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "id"), None)
+            arg = _first_arg(call, "id")
             if arg is None:
                 continue
             func = mod.owner.get(id(call))
             if getattr(func, "name", None) in SINKS:  # inside `def result(id, ...)`: its callers are sinks
                 continue
+            if any(getattr(f, "name", None) in FACTORIES for f in _enclosing(mod, func)):
+                continue  # the maker inside `def results_for(checker, ...)`: its callers' calls are followed
             for alt in index.alts(arg, mod, func, 0):
                 for pattern in [alt] if isinstance(alt, str) else [HOLE]:
                     add(pattern, mod, call)
     return found
+
+
+def _first_arg(call: ast.Call, keyword: str) -> ast.expr | None:
+    return call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == keyword), None)
+
+
+def _enclosing(mod: _Module, func: ast.AST | None) -> Iterable[ast.AST]:
+    """`func` and the functions around it, innermost first."""
+    while func is not None:
+        yield func
+        func = mod.owner.get(id(func))
+
+
+def _makers(mod: _Module) -> dict[str, tuple[ast.expr, ast.AST | None, _Module]]:
+    """Names bound to a factory's product (`_r = results_for(NAME, ...)`) -> (checker argument, its scope
+    and module), including a maker imported from another indexed module (`from x import _r`)."""
+    out = _own_makers(mod)
+    for local, (source, attr) in mod.imports.items():
+        other = mod.index.module(source)
+        if other is not None and other is not mod and attr in (theirs := _own_makers(other)):
+            out.setdefault(local, theirs[attr])
+    return out
+
+
+def _own_makers(mod: _Module) -> dict[str, tuple[ast.expr, ast.AST | None, _Module]]:
+    out: dict[str, tuple[ast.expr, ast.AST | None, _Module]] = {}
+    for node in ast.walk(mod.tree):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+                and node.value.func.id in FACTORIES and (checker := _first_arg(node.value, "checker")) is not None):
+            out[node.targets[0].id] = (checker, mod.owner.get(id(node)), mod)
+    return out
+
+
+def _texts(index: SourceIndex, node: ast.expr, func: ast.AST | None, mod: _Module) -> list[str]:
+    """The strings `node` may be (HOLE where it cannot be followed)."""
+    return sorted({a if isinstance(a, str) else HOLE for a in index.alts(node, mod, func, 0)})
 
 
 def documented(pages: Path) -> dict[str, set[str]]:
@@ -447,20 +499,28 @@ def test_every_registered_checker_has_a_page():
 DEMO_BASE = '''
 def result(id, subsystem, status, summary, **kw):
     return (id, subsystem, status, summary)
+
+def results_for(checker, subsystem):
+    def make(rule, status, summary, **kw):
+        return result(f"{checker}.{rule}", subsystem, status, summary, **kw)
+    return make
 '''
 DEMO_HELPERS = '''
-from demo.base import result
+from demo.base import result, results_for
 
 def sources(checker):
     return result(f"{checker}.sources", "code", "skip", "no trees")
+
+shared = results_for("demo", "demo")
 '''
 DEMO_CHECKER = '''
-from demo.base import result
-from demo.helpers import sources
+from demo.base import result, results_for
+from demo.helpers import shared, sources
 
 NAME = "demo"
 _FAILURES = {"dns": ("demo.dns", "no such host"), "refused": ("demo.refused", "refused")}
 _OTHER = ("demo.connect", "failed")
+_res = results_for(NAME, "demo")
 
 
 def _r(rule, status, **ev):
@@ -469,8 +529,10 @@ def _r(rule, status, **ev):
 
 def judge(f):
     out = [result("demo.literal", "demo", "pass", "s"), _r("helper", "warn", x=1), sources(NAME)]
+    out += [_res("made", "pass", "s", target="t"), shared(rule="imported", status="pass", summary="s")]
     for rule, _summary in (("looped", "a"), ("looped_too", "b")):
         out.append(_r(rule, "pass"))
+        out.append(_res(f"{rule}_made", "pass", "s"))
     rid, summary = _FAILURES.get(f.kind, _OTHER)
     out.append(result(rid, "demo", "fail", summary))
     return out
@@ -498,9 +560,11 @@ def _pages(tmp_path: Path, **pages: str) -> Path:
 def test_scanner_follows_literals_helpers_loops_tables_and_callers(tmp_path):
     found = _demo(tmp_path)
     assert set(found) == {"demo.literal", "demo.helper", "demo.sources", "demo.looped", "demo.looped_too",
-                          "demo.dns", "demo.refused", "demo.connect"}
-    assert "demo/checker.py:15" in found["demo.literal"]
+                          "demo.dns", "demo.refused", "demo.connect",
+                          "demo.made", "demo.imported", "demo.looped_made", "demo.looped_too_made"}
+    assert "demo/checker.py:16" in found["demo.literal"]
     assert "demo/helpers.py:5" in found["demo.sources"]  # the id is built in the helper, from the caller's NAME
+    assert found["demo.made"] == {"demo/checker.py:17"}  # a factory's product: the call site, not the factory
 
 
 def test_an_id_added_without_docs_fails(tmp_path):
@@ -510,7 +574,13 @@ def test_an_id_added_without_docs_fails(tmp_path):
     assert undocumented(found, documented(docs), {}, {"demo"}) == []
     added = DEMO_CHECKER.replace('"demo.literal"', '"demo.brand_new"')
     problems = undocumented(_demo(tmp_path, added), documented(docs), {}, {"demo"})
-    assert problems == ["demo.brand_new (demo/checker.py:15): no '## demo.brand_new' heading in docs/checks/demo.md"]
+    assert problems == ["demo.brand_new (demo/checker.py:16): no '## demo.brand_new' heading in docs/checks/demo.md"]
+    made = DEMO_CHECKER.replace('_res("made"', '_res("brand_new"')  # through a results_for product
+    problems = undocumented(_demo(tmp_path, made), documented(docs), {}, {"demo"})
+    assert problems == ["demo.brand_new (demo/checker.py:17): no '## demo.brand_new' heading in docs/checks/demo.md"]
+    shared = DEMO_CHECKER.replace('rule="imported"', 'rule="brand_new"')  # a product imported from a helper
+    problems = undocumented(_demo(tmp_path, shared), documented(docs), {}, {"demo"})
+    assert problems == ["demo.brand_new (demo/checker.py:17): no '## demo.brand_new' heading in docs/checks/demo.md"]
 
 
 def test_an_id_on_the_wrong_page_or_unfollowable_fails(tmp_path):
@@ -518,12 +588,16 @@ def test_an_id_on_the_wrong_page_or_unfollowable_fails(tmp_path):
 
 def more(finding):
     return result(f"{NAME}.{finding.rule}", "demo", "fail", "s")
+
+
+def made(finding):
+    return _res(finding.rule, "fail", "s")
 '''
     found = _demo(tmp_path, dynamic)
     docs = _pages(tmp_path, demo="", other="".join(f"## {i}\n" for i in found))
     problems = undocumented(found, documented(docs), {}, {"demo"})
-    assert any(p.startswith("demo.<*> (demo/checker.py:24): the rule part cannot be followed") for p in problems), \
-        problems
+    assert any(p.startswith("demo.<*> (demo/checker.py:27, demo/checker.py:31): the rule part cannot be followed")
+               for p in problems), problems
     assert any("no '## demo.literal' heading in docs/checks/demo.md" in p for p in problems)
     # declared (RESULT_IDS / DECLARED): the dynamic pattern is accepted; its ids are then checked like others
     assert not [p for p in undocumented(found, documented(docs), {"demo.<*>": {"demo.x"}}, {"demo"}) if "<*>" in p]

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from filot_preflight.aws_source import AwsRead, SecretFact, read_secrets
-from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.manifest import AwsSettings, Manifest
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 
 NAME = "aws_secrets"
 SUBSYSTEM = "aws"
+_r = results_for(NAME, SUBSYSTEM)
 
 
 @dataclass(frozen=True)
@@ -190,20 +191,6 @@ def _fix_hint(refs: list[SecretRef]) -> str:
     r = refs[0]
     got = f"{r.obtain.rstrip('.')}; then " if r.obtain else ""
     return f"{got}aws secretsmanager put-secret-value --secret-id {r.secret_id} --secret-string file://value.json"
-
-
-def _r(
-    rule: str,
-    status: Status,
-    summary: str,
-    *,
-    target: str = "",
-    detail: str = "",
-    remediation: str = "",
-    evidence: dict[str, EvidenceValue] | None = None,
-) -> CheckResult:
-    return result(f"{NAME}.{rule}", SUBSYSTEM, status, summary, target=target, detail=detail,
-                  remediation=remediation, evidence=evidence)
 
 
 class AwsSecretsChecker(Checker):

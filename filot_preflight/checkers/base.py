@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, EvidenceValue, Status
@@ -123,3 +123,24 @@ def result(
         remediation=remediation,
         evidence=evidence or {},
     )
+
+
+
+class ResultMaker(Protocol):
+    """`result` bound to one checker: called with the rule, it builds the id `<checker>.<rule>`."""
+
+    def __call__(self, rule: str, status: Status, summary: str, *, target: str = "", detail: str = "",
+                 remediation: str = "", evidence: dict[str, EvidenceValue] | None = None) -> CheckResult: ...
+
+
+def results_for(checker: str, subsystem: str) -> ResultMaker:
+    """A result factory for one checker: `_r = results_for(NAME, SUBSYSTEM)`, then `_r("rule", status, ...)`.
+
+    Give the rule as a literal (or a name bound to literals): tests/test_docs.py follows the first
+    argument of each call of the factory's product to find every id the checker can emit.
+    """
+
+    def make(rule: str, *args: Any, **kwargs: Any) -> CheckResult:
+        return result(f"{checker}.{rule}", subsystem, *args, **kwargs)
+
+    return make

@@ -26,8 +26,8 @@ from filot_preflight.checkers._ecs_probe import (
     probe,
     resolve_secret_id,
 )
-from filot_preflight.checkers.base import CheckContext, Checker, result
-from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.checkers.base import CheckContext, Checker, results_for
+from filot_preflight.models import CheckResult, Status
 
 __all__ = [
     "EcsTaskDefsChecker",
@@ -45,6 +45,7 @@ __all__ = [
 
 NAME = "ecs_taskdefs"
 SUBSYSTEM = "aws"
+_r = results_for(NAME, SUBSYSTEM)
 _SECRETISH = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE|CREDENTIAL|_KEY$|_DSN$|DATABASE_URL|REDIS_URL")
 
 
@@ -229,20 +230,6 @@ def _account(td: TaskDef, e: Expect) -> CheckResult:
                   "and register a new revision (or fix AWS_ACCOUNT_ID if the task definition is right).")
     return _r("account", Status.PASS, f"{td.family}: every ARN names account {e.account}", target=td.family,
               evidence={"account": e.account, "arns": sum(len(w) for w in seen.values())})
-
-
-def _r(
-    rule: str,
-    status: Status,
-    summary: str,
-    *,
-    target: str = "",
-    detail: str = "",
-    remediation: str = "",
-    evidence: dict[str, EvidenceValue] | None = None,
-) -> CheckResult:
-    return result(f"{NAME}.{rule}", SUBSYSTEM, status, summary, target=target, detail=detail,
-                  remediation=remediation, evidence=evidence)
 
 
 class EcsTaskDefsChecker(Checker):
