@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,12 +68,13 @@ def _bundle_with(extra: Path, base: str | None) -> str:
 
         try:
             default = base or str(get_cert_path(True))
-            data = Path(default).read_bytes() + b"\n" + extra.read_bytes()
+            data = Path(default).read_text(errors="ignore") + "\n" + extra.read_text(errors="ignore")
         except OSError:
             return str(extra)  # unreadable: let TLS verification fail and report it
-        with tempfile.NamedTemporaryFile("wb", prefix="preflight-ca-", suffix=".pem", delete=False) as f:
-            f.write(data)
-        _bundles[key] = f.name
+        from filot_preflight.fileio import temp_file
+
+        # Shared by every AWS client of the run (boto3 reads it at each connection), so removed at exit.
+        _bundles[key] = temp_file(data, prefix="preflight-ca-")
     return _bundles[key]
 
 

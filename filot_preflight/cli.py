@@ -143,4 +143,7 @@ def run() -> None:
         # a closed pipe (e.g. `| head`) must not turn into a traceback
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    from filot_preflight.fileio import remove_temp_files
+
+    remove_temp_files()  # os._exit skips atexit: CA bundles written for drivers go now
     os._exit(code)

@@ -68,10 +68,11 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names and not k.startswith(("AWS_", "PREFLIGHT_"))}
 
 
-def preflight(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`preflight ARGS` in a fresh process."""
+def preflight(*args: str, timeout: float = 60, tmpdir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`preflight ARGS` in a fresh process (with its own TMPDIR when given, to see what it leaves there)."""
+    env = _env() | ({"TMPDIR": str(tmpdir)} if tmpdir else {})
     return subprocess.run([sys.executable, "-m", "filot_preflight", *args], capture_output=True, text=True,
-                          env=_env(), cwd=ROOT, timeout=timeout)
+                          env=env, cwd=ROOT, timeout=timeout)
 
 
 def env_args(stack: Stack) -> list[str]:
@@ -202,6 +203,7 @@ class Observed:
     heartbeat_key: str
     pg: tuple[PgState, PgState]
     aws: tuple[dict[str, Any], dict[str, Any]]
+    temp_left: list[str]  # what the run left in its own TMPDIR
     stderr: str = field(repr=False, default="")
 
 
@@ -240,9 +242,11 @@ def observed(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
         worker_addrs = {c["addr"] for c in admin.client_list() if int(c["id"]) != me}
         stats_before = admin.info("commandstats")
         monitor = Monitor(env["REDIS_URL"], env["REDIS_TLS_CA_FILE"])
-        manifest = migration_manifest(tmp_path_factory.mktemp("harmless"))
+        folder = tmp_path_factory.mktemp("harmless")
+        manifest, tmpdir = migration_manifest(folder), folder / "tmp"
+        tmpdir.mkdir()
         proc = preflight("check", "--manifest", str(manifest), *env_args(sandbox_stack), "--format", "json",
-                         "--timeout", "5")
+                         "--timeout", "5", tmpdir=tmpdir)
         commands = monitor.stop()
         stats_after = admin.info("commandstats")
         calls = {k.removeprefix("cmdstat_"): v["calls"] - stats_before.get(k, {}).get("calls", 0)
@@ -253,7 +257,8 @@ def observed(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
             queue=(before_q, admin.lrange(queue, 0, -1)), dead=(before_d, admin.lrange(dead, 0, -1)),
             key_meta=(before_meta, key_meta()), commands=commands, calls={k: n for k, n in calls.items() if n},
             worker_addrs=worker_addrs, heartbeat_key=beat,
-            pg=(pg_before, pg_state(env["DATABASE_URL"])), aws=(aws_before, aws_state(env)), stderr=proc.stderr,
+            pg=(pg_before, pg_state(env["DATABASE_URL"])), aws=(aws_before, aws_state(env)),
+            temp_left=sorted(p.name for p in tmpdir.iterdir()), stderr=proc.stderr,
         )
     finally:
         admin.delete(queue, dead)
@@ -323,6 +328,12 @@ def test_no_postgres_write_anywhere_in_the_cluster(observed: Observed) -> None:
     assert after.databases == before.databases, "rows were inserted, updated or deleted"
     assert after.tables == before.tables
     assert after.migrations == before.migrations
+
+
+def test_no_temp_file_left_behind(observed: Observed) -> None:
+    """Regression: the CA bundle written for boto3 (~220 KB, system CAs + --ca-file) stayed in /tmp after
+    every run; the console script's fast exit skips atexit, so it now removes its temp files itself."""
+    assert observed.temp_left == []
 
 
 def test_nothing_written_to_secrets_manager_or_ecs(observed: Observed) -> None:
@@ -482,8 +493,10 @@ def silent_env(stack: Stack, port: int, folder: Path) -> list[str]:
 def interrupt_when_connected(argv: list[str], port: int, sig: int, connections: int) -> tuple[int, str, str, float]:
     """Start `preflight ARGV`, send `sig` once it holds `connections` new connections to `port`."""
     before = established(port)
+    tmpdir = Path(argv[argv.index("--env-file") + 1]).parent / "tmp"  # the run's own TMPDIR, beside its env files
+    tmpdir.mkdir(exist_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "filot_preflight", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+                            stderr=subprocess.PIPE, text=True, env=_env() | {"TMPDIR": str(tmpdir)}, cwd=ROOT)
     try:
         wait_until(lambda: established(port) >= before + connections or proc.poll() is not None, 20,
                    what="the run connected to the silent port")
@@ -520,6 +533,7 @@ def test_interrupt_during_the_checks_gives_a_partial_report_and_130(
     assert {"redis", "postgres", "temporal", "backend"} <= unfinished
     assert any(r.id.startswith("secrets.") for r in report.results)  # what finished is kept
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".report.json")]
+    assert not list((tmp_path / "tmp").iterdir())  # CA bundles of the abandoned probes removed too
 
 
 def test_sigterm_while_secrets_manager_is_read_exits_130(sandbox_stack: Stack, silent_port: int, tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ import socket
 import ssl
 import statistics
 import struct
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -276,10 +275,10 @@ def _trust_bundle(ca_file: Path | None) -> str | None:
     paths = ssl.get_default_verify_paths()
     system = next((p for p in (paths.cafile, paths.openssl_cafile) if p and os.path.exists(p)), None)
     parts = [Path(p).read_text(encoding="ascii", errors="ignore") for p in (system, ca_file) if p]
-    fd, name = tempfile.mkstemp(prefix="preflight-pg-ca-", suffix=".pem")
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(parts))
-    return name
+    from filot_preflight.fileio import temp_file
+
+    # Deleted when the session ends; removed at exit too if the run stops first (deadline, Ctrl-C).
+    return temp_file("\n".join(parts), prefix="preflight-pg-ca-")
 
 
 def _query(raw: str, params: dict[str, Any], timeout: float, settings: Any, tls_kind: str | None) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import secrets
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -413,7 +412,7 @@ def _bundle(ca_file: Path) -> str:
     import certifi
 
     parts = [Path(certifi.where()).read_text(encoding="ascii", errors="ignore"), Path(ca_file).read_text()]
-    fd, name = tempfile.mkstemp(prefix="preflight-r2-ca-", suffix=".pem")
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(parts))
-    return name
+    from filot_preflight.fileio import temp_file
+
+    # Deleted when the probe ends; removed at exit too if the run stops first (deadline, Ctrl-C).
+    return temp_file("\n".join(parts), prefix="preflight-r2-ca-")
