@@ -1,8 +1,9 @@
 """The sandbox's shared interface: what a service module returns, and the helpers every module uses.
 
 A service module exposes `start(ctx: SandboxContext) -> ServiceHandle`. It chooses free ports with
-`free_port()`, launches its process with `spawn()`, waits with `wait_ready()` and returns a handle that
-says how to reach it (`env` / `worker_env` contributions to the two env files) and how to stop it.
+`free_port()`, then `launch()` starts its process (`spawn()`), waits until it answers (`wait_ready()`)
+and returns a handle that says how to reach it (`env` / `worker_env` contributions to the two env
+files) and how to stop it.
 A missing binary is `MissingBinary` (one line with the install command, exit 2), never a traceback.
 """
 
@@ -22,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from filot_preflight.errors import PreflightError
-from filot_preflight.sandbox.procs import is_alive, process_start_time, spawn, spawn_python, stop_pids
+from filot_preflight.sandbox.procs import (
+    is_alive,
+    process_start_time,
+    python_module,
+    spawn,
+    spawn_python,
+    stop_pids,
+)
 
 # Re-exported: service modules import everything they need from `base`.
 __all__ = [
@@ -35,8 +43,10 @@ __all__ = [
     "find_binary",
     "free_port",
     "is_alive",
+    "launch",
     "port_open",
     "process_start_time",
+    "python_module",
     "spawn",
     "spawn_python",
     "stop_pids",
@@ -248,6 +258,34 @@ def wait_ready(handle: ServiceHandle, timeout: float = 30.0, proc: subprocess.Po
     except ServiceStartError as e:
         handle.stop(timeout=2)
         raise ServiceStartError(f"{e}{_log_hint(handle.log)}") from None
+
+
+def launch(
+    ctx: SandboxContext,
+    name: str,
+    argv: list[str],
+    timeout: float,
+    *,
+    ready: Callable[[], bool],
+    ports: dict[str, int] | None = None,
+    env: dict[str, str] | None = None,
+    info: dict[str, str] | None = None,
+    stop_signal: int = signal.SIGTERM,
+    proc_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> ServiceHandle:
+    """Start service `name` (`argv`, output appended to its log) and return its handle once `ready` answers.
+
+    `ports`, `env`, `info`, `stop_signal` go into the handle; `proc_env`, `cwd` and `user` to `spawn`.
+    A service that does not answer within `timeout` (or exits) is stopped: ServiceStartError names its log.
+    """
+    log = ctx.log_path(name)
+    proc = spawn(argv, log, env=proc_env, cwd=cwd, user=user)
+    handle = ServiceHandle(name=name, pids=[proc.pid], ports=ports or {}, log=log, env=env or {}, ready=ready,
+                           stop_signal=stop_signal, info=info or {})
+    wait_ready(handle, timeout, proc)
+    return handle
 
 
 def _log_hint(log: Path | None) -> str:

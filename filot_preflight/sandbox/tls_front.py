@@ -15,15 +15,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from filot_preflight.sandbox.base import (
-    LOOPBACK,
-    SandboxContext,
-    ServiceHandle,
-    find_binary,
-    free_port,
-    spawn,
-    wait_ready,
-)
+from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, find_binary, free_port, launch
 
 INSTALL = "apt-get install -y nginx-light"
 _WORKER_USER = "nobody"
@@ -59,18 +51,16 @@ def start(
     _own_tmp(state / "buffers")
     log = ctx.log_path(name)
     argv = [nginx, "-p", f"{state.resolve()}/", "-c", str(conf.resolve()), "-e", str(log.resolve())]
-    proc = spawn(argv, log)
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
+    return launch(
+        ctx,
+        name,
+        argv,
+        timeout,
         ports={"tls": port},
-        log=log,
         stop_signal=signal.SIGTERM,  # fast shutdown; SIGQUIT would wait for gRPC long polls to end
         ready=lambda: tls_handshake(port, ctx.certs.ca_pem),
         info={"url": f"https://{LOOPBACK}:{port}", "upstream": f"{LOOPBACK}:{upstream_port}"},
     )
-    wait_ready(handle, timeout, proc)
-    return handle
 
 
 def tls_handshake(port: int, ca: Path, host: str = LOOPBACK, timeout: float = 1.0) -> bool:

@@ -19,6 +19,8 @@ from filot_preflight.sandbox.base import (
     LOOPBACK,
     SandboxContext,
     ServiceHandle,
+    launch,
+    python_module,
     spawn_python,
     wait_ready,
     wait_until,
@@ -42,6 +44,7 @@ def start_gpu_worker(ctx: SandboxContext, redis_env: Mapping[str, str], *, name:
     ready_file.unlink(missing_ok=True)
     env = {**redis_env, **keys, "SANDBOX_READY_FILE": str(ready_file)}
     log = ctx.log_path(name)
+    # Not `launch`: readiness also asks this Popen whether the worker still runs after its ready file.
     proc = spawn_python("filot_preflight.sandbox._gpu_worker", [], log, env=env, cwd=state)
     handle = ServiceHandle(
         name=name,
@@ -87,18 +90,19 @@ def start_temporal_worker(
     ready_file = state / "ready"
     ready_file.unlink(missing_ok=True)
     env["SANDBOX_READY_FILE"] = str(ready_file)
-    log = ctx.log_path(name)
-    proc = spawn_python("filot_preflight.sandbox._temporal_worker", [], log, env=env, cwd=state)
+    argv, proc_env = python_module("filot_preflight.sandbox._temporal_worker", [], env)
     namespace, queue = env["TEMPORAL_NAMESPACE"], env["TEMPORAL_TASK_QUEUE"]
     http_port = server.ports["http"]
-    handle = ServiceHandle(
-        name=name,
-        pids=[proc.pid],
-        log=log,
+    handle = launch(
+        ctx,
+        name,
+        argv,
+        30.0,
+        proc_env=proc_env,
+        cwd=state,
         ready=lambda: ready_file.exists() and has_poller(http_port, namespace, queue),
         info={"task_queue": queue},
     )
-    wait_ready(handle, 30.0, proc)
     handle.ready = handle.alive
     return handle
 
