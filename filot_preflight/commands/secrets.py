@@ -49,12 +49,16 @@ def _group() -> None:
     """Production secrets: what is missing, the machine-readable map, and new values."""
 
 
-def _document(
-    name: str, manifest: Path | None, env_file: list[str] | None, source: list[str] | None, verify: bool,
-    allow_loopback: bool | None, config: Path | None, templates: Path | None, aws: tuple[str | None, ...],
-    verbose: bool,
-) -> tuple[str, dict[str, int]]:
-    """Run the secrets checks and render one document; returns its text and the secret counts."""
+def _write_document(
+    name: str, output: Path | None, manifest: Path | None, env_file: list[str] | None, source: list[str] | None,
+    verify: bool, allow_loopback: bool | None, config: Path | None, templates: Path | None,
+    aws: tuple[str | None, ...], verbose: bool, *, gate: bool,
+) -> None:
+    """Run the secrets checks, write document `name` to `output` (default: ./name) and say what it counted.
+
+    `gate` (the missing list): the counts are always said and the exit is 1 when a required secret is
+    missing or invalid; otherwise they are said only when the document went to a file.
+    """
     from dataclasses import replace
 
     from filot_preflight import core
@@ -73,8 +77,14 @@ def _document(
     text = render_documents(inputs.manifest, report, names=[name], templates_dir=templates,
                             checkers=pipeline.checker_infos(), run=RunInfo.from_report(report),
                             redact=pipeline.value_masker(inputs.manifest, inputs.store))[name]
-    views = [v for v in variable_views(inputs.manifest, report) if v.secret]
-    return text, counts(views)
+    c = counts([v for v in variable_views(inputs.manifest, report) if v.secret])
+    out = output if output is not None else Path(name)
+    write_output(text, out)
+    if gate or str(out) != "-":
+        where = "" if str(out) == "-" else f" -> {out}"
+        sys.stderr.write(f"preflight: secrets: {_summary(c)}{where}\n")
+    if gate:
+        raise typer.Exit(1 if c["missing"] or c["invalid"] else 0)
 
 
 def _summary(c: dict[str, int]) -> str:
@@ -98,13 +108,8 @@ def missing(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write missing_required_secrets.txt; exit 1 when a required secret is missing or invalid."""
-    text, c = _document(MISSING_FILE, manifest, env_file, source, verify, allow_loopback, config, templates,
-                        (aws_region, aws_profile, aws_endpoint), verbose)
-    out = output if output is not None else Path(MISSING_FILE)
-    write_output(text, out)
-    where = "" if str(out) == "-" else f" -> {out}"
-    sys.stderr.write(f"preflight: secrets: {_summary(c)}{where}\n")
-    raise typer.Exit(1 if c["missing"] or c["invalid"] else 0)
+    _write_document(MISSING_FILE, output, manifest, env_file, source, verify, allow_loopback, config, templates,
+                    (aws_region, aws_profile, aws_endpoint), verbose, gate=True)
 
 
 @app.command("status")
@@ -123,12 +128,8 @@ def status(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write production_secrets_required.json: every secret, its Secrets Manager path, consumers and status."""
-    text, c = _document(STATUS_FILE, manifest, env_file, source, verify, allow_loopback, config, templates,
-                        (aws_region, aws_profile, aws_endpoint), verbose)
-    out = output if output is not None else Path(STATUS_FILE)
-    write_output(text, out)
-    if str(out) != "-":
-        sys.stderr.write(f"preflight: secrets: {_summary(c)} -> {out}\n")
+    _write_document(STATUS_FILE, output, manifest, env_file, source, verify, allow_loopback, config, templates,
+                    (aws_region, aws_profile, aws_endpoint), verbose, gate=False)
 
 
 def new_value(recipe: Generate) -> str:
