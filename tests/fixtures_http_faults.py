@@ -23,16 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from filot_preflight.checkers.base import CheckContext, Options
+from filot_preflight.checkers.base import CheckContext
 from filot_preflight.manifest import Manifest
 from filot_preflight.manifest import load as load_manifest
-from filot_preflight.redact import Redactor, secret_values
 from filot_preflight.sandbox import certs as sandbox_certs
 from filot_preflight.sandbox import http_apps
 from filot_preflight.sandbox.base import LOOPBACK, SandboxContext, ServiceHandle, free_port
-from filot_preflight.sources import Value, ValueStore
+from tests._contexts import build_context
+from tests._servers import SilentServer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -108,37 +107,6 @@ class _App(ThreadingHTTPServer):
     def close(self) -> None:
         self.shutdown()
         self.server_close()
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte (a hung app behind a load balancer)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind((LOOPBACK, 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port: int = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.held.append(self.sock.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=2)
-        for c in self.held:
-            c.close()
-        self.sock.close()
 
 
 class TrickleServer(SilentServer):
@@ -260,12 +228,7 @@ def _manifest() -> Manifest:
 
 def http_context(values: dict[str, str], **options: Any) -> CheckContext:
     """A CheckContext over `values` (the shared env file), the FiLot manifest and the given Options."""
-    manifest = _manifest()
-    store = ValueStore()
-    store.add(Value(k, SecretStr(v), "file", f"sandbox.env:{i}") for i, (k, v) in enumerate(values.items(), 1))
-    names = {v.name for v in manifest.variables}
-    redactor = Redactor(secret_values(store.values, {v.name for v in manifest.secrets()}, names))
-    return CheckContext(manifest=manifest, values=store, options=Options(**options), redactor=redactor)
+    return build_context(values, manifest=_manifest(), **options)
 
 
 @pytest.fixture

@@ -8,23 +8,17 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from filot_preflight.checkers.base import CheckContext, Options
+from filot_preflight.checkers.base import CheckContext
 from filot_preflight.manifest import Manifest
-from filot_preflight.manifest import load as load_manifest
-from filot_preflight.redact import Redactor, secret_values
 from filot_preflight.sandbox import postgres as sandbox_postgres
 from filot_preflight.sandbox.base import (
-    LOOPBACK,
     MissingBinary,
     SandboxContext,
     ServiceHandle,
@@ -32,40 +26,8 @@ from filot_preflight.sandbox.base import (
     free_port,
     wait_until,
 )
-from filot_preflight.sources import Value, ValueStore
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((LOOPBACK, 0))
-        self._sock.listen(64)
-        self.port: int = self._sock.getsockname()[1]
-        self._held: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True, name="pg-silent-server")
-        self._thread.start()
-
-    def _accept(self) -> None:
-        self._sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._held.append(conn)  # kept open: the client waits for an answer that never comes
-
-    def close(self) -> None:
-        """Stop accepting and close every held connection."""
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for c in self._held:
-            c.close()
-        self._sock.close()
+from tests._contexts import build_context
+from tests._servers import SilentServer
 
 
 def _psql_as_superuser(handle: ServiceHandle, sql: str) -> None:
@@ -113,11 +75,7 @@ def closed_port() -> int:
 
 def build_ctx(values: dict[str, str], manifest: Manifest | None = None, **options: Any) -> CheckContext:
     """A CheckContext over `values` (unlabelled, shared by every service) with a run's redactor."""
-    m = manifest or load_manifest()
-    store = ValueStore()
-    store.add(Value(k, SecretStr(v), "file", f"test.env:{i}") for i, (k, v) in enumerate(values.items(), 1))
-    redactor = Redactor(secret_values(store.values, {v.name for v in m.secrets()}, {v.name for v in m.variables}))
-    return CheckContext(manifest=m, values=store, options=Options(**options), redactor=redactor)
+    return build_context(values, manifest=manifest, **options)
 
 
 @pytest.fixture

@@ -8,19 +8,13 @@ fixture's own CA), plus a socket that accepts and never answers and a port where
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from filot_preflight.checkers.base import CheckContext, Options
-from filot_preflight.manifest import Manifest
-from filot_preflight.manifest import load as load_manifest
-from filot_preflight.redact import Redactor, secret_values
+from filot_preflight.checkers.base import CheckContext
 from filot_preflight.sandbox import certs as sandbox_certs
 from filot_preflight.sandbox import redis as sandbox_redis
 from filot_preflight.sandbox.base import (
@@ -30,44 +24,11 @@ from filot_preflight.sandbox.base import (
     ServiceHandle,
     find_binary,
     free_port,
+    launch,
     port_open,
-    spawn,
-    wait_ready,
 )
-from filot_preflight.sources import Value, ValueStore
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte (a hung proxy, a black-holed backend)."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((LOOPBACK, 0))
-        self._sock.listen(64)
-        self.port: int = self._sock.getsockname()[1]
-        self._held: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True, name="silent-server")
-        self._thread.start()
-
-    def _accept(self) -> None:
-        self._sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._held.append(conn)  # keep it open, say nothing
-
-    def close(self) -> None:
-        """Stop accepting and drop every held connection."""
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for c in self._held:
-            c.close()
-        self._sock.close()
+from tests._contexts import build_context
+from tests._servers import SilentServer
 
 
 def start_tls_redis_with_cert(ctx: SandboxContext, name: str, cert: tuple[Path, Path], password: str) -> ServiceHandle:
@@ -96,11 +57,7 @@ def start_tls_redis_with_cert(ctx: SandboxContext, name: str, cert: tuple[Path, 
         )
         + "\n"
     )
-    log = ctx.log_path(name)
-    proc = spawn([binary, str(conf.resolve())], log)
-    handle = ServiceHandle(name=name, pids=[proc.pid], ports={"redis": port}, log=log, ready=lambda: port_open(port))
-    wait_ready(handle, 15.0, proc)
-    return handle
+    return launch(ctx, name, [binary, str(conf.resolve())], 15.0, ports={"redis": port}, ready=lambda: port_open(port))
 
 
 @dataclass
@@ -166,29 +123,6 @@ def redis_faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisFaul
         silent.close()
         for h in handles:
             h.stop(timeout=5)
-
-
-def build_context(
-    backend: dict[str, str],
-    worker: dict[str, str] | None = None,
-    *,
-    manifest: Manifest | None = None,
-    **options: object,
-) -> CheckContext:
-    """A CheckContext over real values: `backend` unlabelled (shared), `worker` labelled gpu-worker."""
-    manifest = manifest or load_manifest()
-    store = ValueStore()
-    store.add(Value(k, SecretStr(v), "file", f"sandbox.env:{i}") for i, (k, v) in enumerate(backend.items(), 1))
-    if worker is not None:
-        store.add(
-            Value(k, SecretStr(v), "file", f"gpu-worker.env:{i}", "gpu-worker")
-            for i, (k, v) in enumerate(worker.items(), 1)
-        )
-    secret_names = {v.name for v in manifest.secrets()}
-    known = {v.name for v in manifest.variables}
-    redactor = Redactor(secret_values(store.values, secret_names, known))
-    opts = Options(**options)  # type: ignore[arg-type]
-    return CheckContext(manifest=manifest, values=store, options=opts, redactor=redactor)
 
 
 @pytest.fixture
