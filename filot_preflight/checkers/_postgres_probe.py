@@ -227,18 +227,7 @@ def _handshake(info: DsnInfo, context: ssl.SSLContext, timeout: float) -> dict[s
 
 
 def _from_tls_kind(kind: str) -> str:
-    return {
-        _tls.ErrorKind.REFUSED: "refused",
-        _tls.ErrorKind.DNS: "dns",
-        _tls.ErrorKind.CONNECT_TIMEOUT: "timeout",
-        _tls.ErrorKind.HANDSHAKE_TIMEOUT: "timeout",
-        _tls.ErrorKind.TIMEOUT: "timeout",
-        _tls.ErrorKind.UNKNOWN_CA: "tls_ca",
-        _tls.ErrorKind.CERT_INVALID: "tls_ca",
-        _tls.ErrorKind.HOSTNAME_MISMATCH: "tls_hostname",
-        _tls.ErrorKind.CERT_EXPIRED: "tls_expired",
-        _tls.ErrorKind.CERT_NOT_YET_VALID: "tls_expired",
-    }.get(kind, "other")
+    return _tls.COARSE_KINDS.get(kind, "other")
 
 
 def classify_pg_error(sqlstate: str | None, text: str, tls_kind: str | None = None) -> str:

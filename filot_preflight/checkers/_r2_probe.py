@@ -38,17 +38,8 @@ _SAFE_PREFIX = re.compile(r"^[A-Za-z0-9._-]+/$")
 _CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
 _UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "501", "405"}
 _KINDS = {
-    _tls.ErrorKind.DNS: "dns",
-    _tls.ErrorKind.REFUSED: "refused",
+    **_tls.COARSE_KINDS,
     _tls.ErrorKind.UNREACHABLE: "timeout",
-    _tls.ErrorKind.CONNECT_TIMEOUT: "timeout",
-    _tls.ErrorKind.HANDSHAKE_TIMEOUT: "timeout",
-    _tls.ErrorKind.TIMEOUT: "timeout",
-    _tls.ErrorKind.UNKNOWN_CA: "tls_ca",
-    _tls.ErrorKind.CERT_INVALID: "tls_ca",
-    _tls.ErrorKind.HOSTNAME_MISMATCH: "tls_hostname",
-    _tls.ErrorKind.CERT_EXPIRED: "tls_expired",
-    _tls.ErrorKind.CERT_NOT_YET_VALID: "tls_expired",
     # An https:// endpoint on a plain-HTTP port, and a server dying mid-request, have their own fixes
     # (before, both fell through to a bare "unreachable").
     _tls.ErrorKind.NOT_TLS: "not_tls",

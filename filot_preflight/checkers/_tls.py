@@ -44,6 +44,21 @@ class ErrorKind:
     OTHER = "other"
 
 
+# ErrorKind -> the coarser kinds of checkers with one result per failure class (postgres, r2): every
+# timeout stage is "timeout", every certificate problem one of tls_ca / tls_hostname / tls_expired.
+COARSE_KINDS: dict[str, str] = {
+    ErrorKind.DNS: "dns",
+    ErrorKind.REFUSED: "refused",
+    ErrorKind.CONNECT_TIMEOUT: "timeout",
+    ErrorKind.HANDSHAKE_TIMEOUT: "timeout",
+    ErrorKind.TIMEOUT: "timeout",
+    ErrorKind.UNKNOWN_CA: "tls_ca",
+    ErrorKind.CERT_INVALID: "tls_ca",
+    ErrorKind.HOSTNAME_MISMATCH: "tls_hostname",
+    ErrorKind.CERT_EXPIRED: "tls_expired",
+    ErrorKind.CERT_NOT_YET_VALID: "tls_expired",
+}
+
 # OpenSSL X509_V_ERR_* codes (stable across OpenSSL 1.1 and 3.x).
 _VERIFY_CODES = {
     2: ErrorKind.UNKNOWN_CA,  # unable to get issuer certificate
