@@ -1,5 +1,6 @@
 """The I/O half of the r2 checker: its facts, and how they are gathered (boto3 signed calls, httpx for
-presigned and unsigned requests).
+presigned and unsigned requests). The steps live in `_r2_bucket` (bucket, CORS, anonymous listing, clock
+skew) and `_r2_canary` (canary round trip, stale canaries); this module sets up the clients and runs them.
 
 Everything runs in one daemon thread with its own deadline. The canary is deleted in a `finally`
 (so also when a step failed, and even when the runner stopped waiting: the thread carries on).
@@ -11,61 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
-import secrets
 import time
-import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from filot_preflight.checkers import _tls
+from filot_preflight.checkers._r2_bucket import CorsRule, _anonymous, _bucket, _cors, _describe
+from filot_preflight.checkers._r2_canary import R2_MAX_PRESIGN_S, _canary, _stale
 from filot_preflight.checkers.base import CheckContext, Options
 from filot_preflight.manifest import R2Settings
 from filot_preflight.redact import Redactor
 
+__all__ = ["BUCKET", "R2_MAX_PRESIGN_S", "CorsRule", "R2Facts", "probe"]
+
 BUCKET = "CF_R2_BUCKET"
-R2_MAX_PRESIGN_S = 604800  # 7 days, R2's (and SigV4's) limit
-STALE_CANARY_S = 3600  # a canary older than this was left by a killed run
 WAIT_FACTOR = 1.35  # the runner gives 1.5 x timeout; keep a margin to hand back partial facts
 RETRY_MIN_TIMEOUT = 5.0  # below this, a retry (with its backoff) does not fit in the budget
 STEP_FACTOR = 1.2  # optional steps start only before this share of the timeout has passed
-MAX_STALE_DELETES = 50
-_SAFE_PREFIX = re.compile(r"^[A-Za-z0-9._-]+/$")
-_CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
-_UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "501", "405"}
-_KINDS = {
-    **_tls.COARSE_KINDS,
-    _tls.ErrorKind.UNREACHABLE: "timeout",
-    # An https:// endpoint on a plain-HTTP port, and a server dying mid-request, have their own fixes
-    # (before, both fell through to a bare "unreachable").
-    _tls.ErrorKind.NOT_TLS: "not_tls",
-    _tls.ErrorKind.RESET: "reset",
-}
-
-
-@dataclass(frozen=True)
-class CorsRule:
-    """One CORS rule, as GetBucketCors returns it."""
-
-    origins: tuple[str, ...]
-    methods: tuple[str, ...]
-    headers: tuple[str, ...] = ()
-
-    def allows_origin(self, origin: str) -> bool:
-        """S3 origin matching: exact, '*', or one '*' wildcard (https://*.example.com)."""
-        for o in self.origins:
-            if o == "*" or o.lower() == origin.lower():
-                return True
-            if o.count("*") == 1:
-                pre, post = o.lower().split("*")
-                low = origin.lower()
-                if low.startswith(pre) and low.endswith(post) and len(low) >= len(pre) + len(post):
-                    return True
-        return False
 
 
 @dataclass(frozen=True)
@@ -233,169 +198,6 @@ def _client(endpoint: str, creds: tuple[str, str], options: Options, bundle: str
         verify=verify,
         config=config,
     )
-
-
-def _bucket(client: Any, bucket: str, prefix: str, rec: dict[str, Any]) -> bool:
-    """HeadBucket; on failure a ListObjectsV2 names the error (HEAD answers carry no error code)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        resp = client.head_bucket(Bucket=bucket)
-    except ClientError as e:
-        rec["reachable"], rec["bucket_ok"] = True, False
-        _skew(e.response, rec)
-        code, message = _error(e)
-        if code.isdigit():
-            try:
-                client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-                code, message = "AccessDenied", "HeadBucket denied while listing is allowed"
-            except ClientError as e2:
-                code, message = _error(e2)
-            except BotoCoreError:
-                pass
-        rec["s3_error"], rec["error"] = code, f"{code}: {message}"
-        return False
-    except BotoCoreError as e:
-        rec["reachable"], rec["error_kind"], rec["error"] = False, _KINDS.get(_tls.classify(e), "other"), str(e)
-        return False
-    rec["reachable"], rec["bucket_ok"] = True, True
-    _skew(resp, rec)
-    return True
-
-
-def _stale(client: Any, bucket: str, prefix: str, rec: dict[str, Any]) -> None:
-    """Delete canaries older than an hour left by a killed run (only under the canary prefix)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if not _SAFE_PREFIX.match(prefix):  # an empty or odd prefix could match real documents
-        rec["stale_error"] = f"canary prefix {prefix!r} is not a plain folder such as '_preflight/'"
-        return
-    try:
-        resp = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
-        now = time.time()
-        stale = [
-            o["Key"] for o in resp.get("Contents", []) if o["Key"].startswith(prefix) and _is_stale(o, prefix, now)
-        ]
-        rec["stale_found"] = len(stale)
-        for key in stale[:MAX_STALE_DELETES]:
-            client.delete_object(Bucket=bucket, Key=key)
-            rec["stale_deleted"] = rec.get("stale_deleted", 0) + 1
-    except (ClientError, BotoCoreError) as e:
-        rec["stale_error"] = _describe(e)
-
-
-def _is_stale(obj: dict[str, Any], prefix: str, now: float) -> bool:
-    """Older than an hour by the timestamp in its key (`<prefix><unix>-<uuid>`) or by LastModified."""
-    head = obj["Key"][len(prefix) :].split("-", 1)[0]
-    if head.isdigit() and now - int(head) > STALE_CANARY_S:
-        return True
-    modified = obj.get("LastModified")
-    return isinstance(modified, datetime) and now - modified.timestamp() > STALE_CANARY_S
-
-
-def _canary(client: Any, http: Any, bucket: str, settings: R2Settings, redactor: Redactor, rec: dict[str, Any]) -> None:
-    """Presigned PUT of a random canary, presigned GET of it, then DELETE it whatever happened."""
-    key = f"{settings.canary_prefix}{int(time.time())}-{uuid.uuid4().hex}"
-    body = b"filot-preflight canary " + secrets.token_hex(16).encode()
-    expiry = max(1, min(settings.presign_expiry_s, R2_MAX_PRESIGN_S))
-    rec["canary_key"] = key
-    stage = "put_error"
-    try:
-        url = client.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry)
-        redactor.add([url])  # a presigned URL is a bearer token: mask it wherever it might surface
-        r = http.put(url, content=body)
-        rec["put_status"] = r.status_code
-        if r.status_code != 200:
-            rec["put_error"] = _xml_code(r.text) or f"HTTP {r.status_code}"
-            return
-        stage = "get_error"
-        url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry)
-        redactor.add([url])
-        g = http.get(url)
-        rec["get_status"], rec["get_match"] = g.status_code, g.status_code == 200 and g.content == body
-        if g.status_code != 200:
-            rec["get_error"] = _xml_code(g.text) or f"HTTP {g.status_code}"
-    except Exception as e:  # noqa: BLE001 - any failure is a fact; the cleanup follows
-        rec[stage] = _describe(e)
-    finally:
-        _delete(client, bucket, key, rec)
-
-
-def _delete(client: Any, bucket: str, key: str, rec: dict[str, Any]) -> None:
-    """Delete the canary and confirm it is gone (a DELETE of a missing key also answers 204)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        client.delete_object(Bucket=bucket, Key=key)
-        client.head_object(Bucket=bucket, Key=key)
-        rec["deleted"], rec["delete_error"] = False, "still present after DELETE"
-    except ClientError as e:
-        gone = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
-        rec["deleted"], rec["delete_error"] = gone, None if gone else _describe(e)
-    except BotoCoreError as e:
-        rec["deleted"], rec["delete_error"] = False, _describe(e)
-
-
-def _cors(client: Any, bucket: str, rec: dict[str, Any]) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        resp = client.get_bucket_cors(Bucket=bucket)
-    except ClientError as e:
-        code, _ = _error(e)
-        status = str(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        if code == "NoSuchCORSConfiguration":
-            rec["cors"] = "missing"
-        elif code in _UNSUPPORTED or status in _UNSUPPORTED:
-            rec["cors"], rec["cors_error"] = "unsupported", _describe(e)
-        else:
-            rec["cors"], rec["cors_error"] = "error", _describe(e)
-        return
-    except BotoCoreError as e:
-        rec["cors"], rec["cors_error"] = "error", _describe(e)
-        return
-    rules = tuple(
-        CorsRule(
-            tuple(r.get("AllowedOrigins", [])), tuple(r.get("AllowedMethods", [])), tuple(r.get("AllowedHeaders", []))
-        )
-        for r in resp.get("CORSRules", [])
-    )
-    rec["cors"], rec["cors_rules"] = ("ok", rules) if rules else ("missing", ())
-
-
-def _anonymous(http: Any, endpoint: str, bucket: str, rec: dict[str, Any]) -> None:
-    """An unsigned ListObjectsV2: anything but a refusal means the bucket is listable by anyone."""
-    import httpx
-
-    try:
-        r = http.get(f"{endpoint}/{bucket}", params={"list-type": "2", "max-keys": "1"})
-        rec["anon_status"] = r.status_code
-    except httpx.HTTPError as e:
-        rec["anon_error"] = _describe(e)
-
-
-def _skew(response: Any, rec: dict[str, Any]) -> None:
-    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    if not date:
-        return
-    with contextlib.suppress(TypeError, ValueError):
-        rec["skew_s"] = round((parsedate_to_datetime(date) - datetime.now(UTC)).total_seconds(), 1)
-
-
-def _error(e: Any) -> tuple[str, str]:
-    err = e.response.get("Error", {})
-    return str(err.get("Code") or "unknown"), str(err.get("Message") or "")
-
-
-def _xml_code(text: str) -> str | None:
-    m = _CODE.search(text or "")
-    return m.group(1) if m else None
-
-
-def _describe(e: BaseException) -> str:
-    # Only the class and first line: botocore and httpx messages can carry a URL (redacted later too).
-    first = str(e).splitlines()[0] if str(e) else ""
-    return f"{e.__class__.__name__}: {first}"[:300]
 
 
 def _bundle(ca_file: Path) -> str:
