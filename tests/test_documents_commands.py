@@ -13,16 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from filot_preflight import cli
 from filot_preflight import manifest as manifest_mod
 from filot_preflight.documents import DOCUMENT_NAMES
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        cli.main(list(argv))
-    out = capsys.readouterr()
-    return int(e.value.code or 0), out.out, out.err
+from tests._cli import run
 
 
 @pytest.fixture

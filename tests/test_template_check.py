@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from filot_preflight import cli
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import Status
 from filot_preflight.sources import Value
 from filot_preflight.template_check import check_template
+from tests._cli import run
 
 RNG = random.Random(20241201)  # deterministic "random" secrets: the tests must not flake
 REAL_JWT = base64.b64encode(RNG.randbytes(48)).decode()
@@ -160,13 +160,6 @@ def test_findings_are_ordered_by_line_and_missing_ones_come_last():
 
 
 # --- the command ---------------------------------------------------------------------------------------
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        cli.main(list(argv))
-    out = capsys.readouterr()
-    return int(e.value.code or 0), out.out, out.err
-
 
 @pytest.fixture
 def template(tmp_path, capsys) -> Path:
