@@ -46,7 +46,7 @@ app.command(name="render")(render_cmd.render)
 app.add_typer(manifest_cmd.app, name="manifest")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(secrets.app, name="secrets", help="Which secrets are missing, their status map, and new values.")
-app.add_typer(env_cmd.app, name="env", help="Generate prod.env.template from the manifest, and check committed templates.")
+app.add_typer(env_cmd.app, name="env", help="Write prod.env.template from the manifest; check committed templates.")
 app.add_typer(report.app)  # `report` and `diff` at the top level
 app.add_typer(sandbox.app, name="sandbox")
 
