@@ -10,12 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from filot_preflight.checkers import _fixes as fixes
+from filot_preflight.checkers._fixes import Endpoint, credentials_fix
 from filot_preflight.checkers._tls import CertInfo, ErrorKind
 from filot_preflight.checkers.base import result
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 
 SUB = "redis"
 VAR = "REDIS_URL"
+CA_VAR = "REDIS_TLS_CA_FILE"
 SAFE_POLICY = "noeviction"
 EVICTION_FIX = (
     "Set maxmemory-policy to noeviction (Upstash: database Configuration, turn Eviction off; "
@@ -74,89 +77,44 @@ class RedisSettings:
     now: datetime | None = None  # fixed in tests
 
 
-# error_kind -> (result id, summary template, remediation template)
-_FAILURES: dict[str, tuple[str, str, str]] = {
-    ErrorKind.DNS: (
-        "redis.unresolvable",
-        "host {host} does not resolve",
-        "Check the host in REDIS_URL (copy the endpoint again from the Upstash console) and that "
-        "DNS works from this network.",
-    ),
-    ErrorKind.REFUSED: (
-        "redis.refused",
-        "connection to {addr} refused",
-        "Nothing listens on {addr}: check the port in REDIS_URL and that the Redis database is running.",
-    ),
-    ErrorKind.CONNECT_TIMEOUT: (
-        "redis.unreachable",
-        "no TCP connection to {addr} within {timeout:g}s",
-        "Allow egress from this network (security group, firewall, VPC routes) to {addr}, "
-        "and check host and port in REDIS_URL.",
-    ),
-    "no_answer": (
-        "redis.no_answer",
-        "{addr} accepted the connection but did not answer within {timeout:g}s",
-        "Something other than Redis (or a stuck proxy) listens on {addr}: check the port in REDIS_URL.",
-    ),
-    "tls_on_plain": (
-        "redis.tls_on_plain",
-        "REDIS_URL asks for TLS (rediss://) but {addr} speaks plain-text Redis",
-        "Point REDIS_URL at the server's TLS port (Upstash serves TLS on its endpoint; self-hosted: "
-        "enable tls-port). Do not switch to redis:// in production.",
-    ),
-    "plain_on_tls": (
-        "redis.plain_on_tls",
-        "REDIS_URL uses plain redis:// but {addr} requires TLS",
-        "Change the scheme of REDIS_URL to rediss:// (same host, port and password).",
-    ),
-    ErrorKind.UNKNOWN_CA: (
-        "redis.cert_unknown_ca",
-        "the certificate of {addr} is not signed by a trusted CA",
-        "Trust the server's CA: pass --ca-file / PREFLIGHT_CA_FILE or set REDIS_TLS_CA_FILE to its CA "
-        "bundle. Upstash certificates are publicly trusted; seeing this against Upstash means a "
-        "TLS-intercepting proxy sits in the path.",
-    ),
-    ErrorKind.HOSTNAME_MISMATCH: (
-        "redis.cert_hostname",
-        "the certificate of {addr} is not valid for host {host}",
-        "Use the exact host name the provider gives in REDIS_URL (not an IP or alias), or reissue the "
-        "server certificate with {host} in its subjectAltName.",
-    ),
-    ErrorKind.CERT_EXPIRED: (
-        "redis.cert_expired",
-        "the certificate of {addr} has expired",
-        "Renew the Redis server certificate (managed providers: contact support).",
-    ),
-    ErrorKind.CERT_NOT_YET_VALID: (
-        "redis.cert_expired",
-        "the certificate of {addr} is not valid yet",
-        "Check this machine's clock, or reissue the server certificate with a correct start date.",
-    ),
-    "auth": (
-        "redis.auth",
-        "Redis at {addr} rejected the credentials in REDIS_URL",
-        "Copy the current password (and user, if any) from the Upstash console into REDIS_URL; "
-        "it changes when the password is reset.",
-    ),
-    "permission": (
-        "redis.permission",
-        "the Redis user of REDIS_URL lacks permission for PING/INFO",
-        "Grant the ACL user at least +ping +info +lrange +llen (read-only checks).",
-    ),
+# error_kind -> (result id, summary template); the fix comes from the shared table (_fixes) or _OWN_FIXES.
+_FAILURES: dict[str, tuple[str, str]] = {
+    ErrorKind.DNS: ("redis.unresolvable", "host {host} does not resolve"),
+    ErrorKind.REFUSED: ("redis.refused", "connection to {addr} refused"),
+    ErrorKind.CONNECT_TIMEOUT: ("redis.unreachable", "no TCP connection to {addr} within {timeout:g}s"),
+    ErrorKind.UNREACHABLE: ("redis.unreachable", "no route to {addr}"),
+    "no_answer": ("redis.no_answer", "{addr} accepted the connection but did not answer within {timeout:g}s"),
+    "tls_on_plain": ("redis.tls_on_plain", "REDIS_URL asks for TLS (rediss://) but {addr} speaks plain-text Redis"),
+    "plain_on_tls": ("redis.plain_on_tls", "REDIS_URL uses plain redis:// but {addr} requires TLS"),
+    ErrorKind.UNKNOWN_CA: ("redis.cert_unknown_ca", "the certificate of {addr} is not signed by a trusted CA"),
+    ErrorKind.HOSTNAME_MISMATCH: ("redis.cert_hostname", "the certificate of {addr} is not valid for host {host}"),
+    ErrorKind.CERT_EXPIRED: ("redis.cert_expired", "the certificate of {addr} has expired"),
+    ErrorKind.CERT_NOT_YET_VALID: ("redis.cert_expired", "the certificate of {addr} is not valid yet"),
+    "auth": ("redis.auth", "Redis at {addr} rejected the credentials in REDIS_URL"),
+    "permission": ("redis.permission", "the Redis user of REDIS_URL lacks permission for PING/INFO"),
 }
 _FAILURES[ErrorKind.TIMEOUT] = _FAILURES["no_answer"]
 _FAILURES[ErrorKind.HANDSHAKE_TIMEOUT] = _FAILURES["no_answer"]
-_FAILURES[ErrorKind.UNREACHABLE] = _FAILURES[ErrorKind.CONNECT_TIMEOUT]
-_TLS_FALLBACK = (
-    "redis.tls_handshake",
-    "TLS handshake with {addr} failed",
-    "Check that {addr} is a Redis TLS endpoint and supports TLS 1.2+; see the detail for the error.",
-)
-_OTHER = (
-    "redis.connection",
-    "connection to Redis at {addr} failed",
-    "See the detail; check host, port and scheme of REDIS_URL.",
-)
+_TLS_FALLBACK = ("redis.tls_handshake", "TLS handshake with {addr} failed")
+_OTHER = ("redis.connection", "connection to Redis at {addr} failed")
+# A reset keeps the id of its stage (tls_handshake / connection) but says what happened.
+_RESET_SUMMARY = "{addr} closed the connection without an answer"
+_OWN_FIXES = {
+    "auth": credentials_fix(VAR, "password (and user, if any)", "the Upstash console (database page, Connect)"),
+    "permission": "Grant the ACL user of REDIS_URL at least +ping +info +lrange +llen (the checks are read-only): "
+    "ACL SETUSER <user> +ping +info +lrange +llen, or the provider's ACL settings.",
+}
+
+
+def endpoint(f: RedisFacts) -> Endpoint:
+    """REDIS_URL's endpoint for the shared fix table."""
+    return Endpoint(
+        VAR, "Redis", host=f.host or "", port=f.port, source="the Upstash console (database page, Connect)",
+        default_port="Upstash: 6379",
+        tls_switch="change the scheme of REDIS_URL to rediss:// (same host, port and password)",
+        ca_vars=(CA_VAR,), managed_by="Upstash",
+        notes={"not_tls": "Self-hosted: add tls-port (with tls-cert-file and tls-key-file) to redis.conf."},
+    )
 
 
 def judge(f: RedisFacts, s: RedisSettings) -> list[CheckResult]:
@@ -174,7 +132,7 @@ def judge(f: RedisFacts, s: RedisSettings) -> list[CheckResult]:
         out.append(_host(f, s, target))
     if f.ca_error:
         out.append(result("redis.ca_file", SUB, Status.FAIL, f"extra CA file unusable: {f.ca_error}",
-                          target=target, remediation="Point --ca-file / REDIS_TLS_CA_FILE at an existing PEM file."))
+                          target=target, remediation=fixes.fix("ca_file", endpoint(f))))
         return out
     if f.error_kind:
         out.append(_failure(f, addr, target))
@@ -212,15 +170,21 @@ def _host(f: RedisFacts, s: RedisSettings, target: str) -> CheckResult:
 
 def _failure(f: RedisFacts, addr: str, target: str) -> CheckResult:
     kind = f.error_kind or ErrorKind.OTHER
-    default = _TLS_FALLBACK if f.stage == "tls" else _OTHER
-    rid, summary, fix = _FAILURES.get(kind, default)
-    if kind == "auth" and not f.has_password:
-        summary, fix = "Redis at {addr} requires a password but REDIS_URL has none", (
-            "Put the password in REDIS_URL: rediss://default:<password>@{host}:{port}/{db}.")
     fmt = {"addr": addr, "host": f.host, "port": f.port, "db": f.db, "timeout": f.timeout_s}
+    rid, summary = _FAILURES.get(kind, _TLS_FALLBACK if f.stage == "tls" else _OTHER)
+    if kind == ErrorKind.RESET:
+        summary = _RESET_SUMMARY
+    # The fix follows the kind when the shared table knows it (a reset, a certificate problem), else the stage.
+    fix_kind = "no_answer" if kind == ErrorKind.TIMEOUT else kind
+    if fixes.canonical(fix_kind) == "other":
+        fix_kind = "tls_error" if f.stage == "tls" else "other"
+    fix = _OWN_FIXES.get(kind) or fixes.fix(fix_kind, endpoint(f))
+    if kind == "auth" and not f.has_password:
+        summary = "Redis at {addr} requires a password but REDIS_URL has none"
+        fix = ("Put the password in REDIS_URL: rediss://default:<password>@{host}:{port}/{db} (Upstash console: "
+               "database, Connect).").format(**fmt)
     return result(
-        rid, SUB, Status.FAIL, summary.format(**fmt), target=target, detail=f.error[:500],
-        remediation=fix.format(**fmt),
+        rid, SUB, Status.FAIL, summary.format(**fmt), target=target, detail=f.error[:500], remediation=fix,
         evidence={"error_kind": kind, "stage": f.stage, "timeout_s": f.timeout_s,
                   "trusted_extra_ca": list(f.ca_sources)},
     )
@@ -232,7 +196,7 @@ def _verify(f: RedisFacts, target: str) -> CheckResult:
         return result(
             "redis.tls_verify", SUB, Status.WARN, "TLS certificate NOT verified (--insecure)", target=target,
             evidence=ev | {"verified": False},
-            remediation="Drop --insecure; trust a private CA with --ca-file or REDIS_TLS_CA_FILE instead.",
+            remediation=fixes.insecure_fix((CA_VAR,)),
         )
     return result("redis.tls_verify", SUB, Status.PASS, "certificate and host name verified",
                   target=target, evidence=ev | {"verified": True})
@@ -242,14 +206,15 @@ def _expiry(f: RedisFacts, s: RedisSettings, target: str) -> CheckResult:
     days = f.cert.days_left(s.now or datetime.now(UTC)) if f.cert else None
     if f.cert is None or f.cert.not_after is None or days is None:
         return result("redis.cert_expiry", SUB, Status.WARN, "could not read the server certificate's expiry",
-                      target=target, remediation="Inspect it with: openssl s_client -connect <host>:<port>")
+                      target=target, remediation=f"Read it with: openssl s_client -connect {f.host}:{f.port} "
+                      f"-servername {f.host} </dev/null | openssl x509 -noout -enddate")
     ev: dict[str, EvidenceValue] = {
         "not_after": f.cert.not_after.isoformat(), "days_left": days,
         "subject": f.cert.subject_cn or None, "issuer": f.cert.issuer_cn or None,
     }
     if days < 0:
         return result("redis.cert_expiry", SUB, Status.FAIL, f"server certificate expired {-days:g} days ago",
-                      target=target, evidence=ev, remediation="Renew the Redis server certificate now.")
+                      target=target, evidence=ev, remediation=fixes.fix(ErrorKind.CERT_EXPIRED, endpoint(f)))
     if days < s.cert_warn_days:
         return result("redis.cert_expiry", SUB, Status.WARN, f"server certificate expires in {days:g} days",
                       target=target, evidence=ev,

@@ -108,6 +108,7 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
     ("network is unreachable", ErrorKind.UNREACHABLE),
     ("no route to host", ErrorKind.UNREACHABLE),
     ("connection reset", ErrorKind.RESET),
+    ("connectionreset", ErrorKind.RESET),  # hyper/tonic (temporalio): Kind(ConnectionReset)
     ("connection closed", ErrorKind.RESET),
     ("unexpected eof", ErrorKind.RESET),
     ("timed out", ErrorKind.TIMEOUT),
