@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from filot_preflight.checkers import _fixes as fixes
+from filot_preflight.checkers._fixes import Endpoint
 from filot_preflight.checkers._tls import CertInfo, ErrorKind
 from filot_preflight.checkers.base import result
 from filot_preflight.models import CheckResult, EvidenceValue, Status
@@ -67,42 +69,71 @@ class TemporalJudgeSettings:
     now: datetime | None = field(default=None)  # fixed in tests
 
 
-# error_kind -> (result id, summary, fix)
-_FAILURES: dict[str, tuple[str, str, str]] = {
-    ErrorKind.DNS: ("temporal.unresolvable", "host {host} does not resolve",
-                    "Copy the gRPC endpoint again from Temporal Cloud (Namespaces); check DNS from this network."),
-    ErrorKind.REFUSED: ("temporal.refused", "connection to {addr} refused",
-                        "Check the port in TEMPORAL_ADDRESS (Temporal Cloud: 7233) and that the server runs."),
-    ErrorKind.CONNECT_TIMEOUT: ("temporal.unreachable", "no TCP connection to {addr} within {timeout:g}s",
-                                "Allow egress to {addr} (security group, firewall, proxy) from the ECS tasks."),
-    "no_answer": ("temporal.no_answer", "{addr} accepted the connection but did not answer within {timeout:g}s",
-                  "Something other than a Temporal frontend listens on {addr}: check TEMPORAL_ADDRESS."),
-    "tls_on_plain": ("temporal.tls_on_plain", "{addr} does not speak TLS, but TLS is required",
-                     "Point TEMPORAL_ADDRESS at the TLS endpoint (Temporal Cloud always uses TLS)."),
-    "plain_on_tls": ("temporal.plain_on_tls", "{addr} requires TLS but the connection was plaintext",
-                     AUTH_FIX),
-    ErrorKind.UNKNOWN_CA: ("temporal.cert_unknown_ca", "the certificate of {addr} is not signed by a trusted CA",
-                           "Trust the server's CA with --ca-file / PREFLIGHT_CA_FILE (Temporal Cloud's "
-                           "certificates are publicly trusted: a proxy may be intercepting TLS)."),
-    ErrorKind.HOSTNAME_MISMATCH: ("temporal.cert_hostname", "the certificate of {addr} is not valid for {host}",
-                                  "Use the exact endpoint host from Temporal Cloud in TEMPORAL_ADDRESS."),
-    ErrorKind.CERT_EXPIRED: ("temporal.cert_expired", "the server certificate of {addr} has expired",
-                             "Renew the server certificate (self-hosted) or check this machine's clock."),
-    ErrorKind.CERT_NOT_YET_VALID: ("temporal.cert_expired", "the server certificate of {addr} is not valid yet",
-                                   "Check this machine's clock."),
-    "auth": ("temporal.auth", "Temporal at {addr} rejected the credentials ({auth})",
-             "Create a new API key for the service account (or reissue the client certificate) and update the "
-             "secret; check it belongs to this namespace."),
-    "permission": ("temporal.permission", "the credentials may not use namespace {namespace}",
-                   "Grant the service account (or certificate) access to the namespace in Temporal Cloud."),
+# error_kind -> (result id, summary); the fix comes from the shared table (_fixes) or from _own_fix.
+_FAILURES: dict[str, tuple[str, str]] = {
+    ErrorKind.DNS: ("temporal.unresolvable", "host {host} does not resolve"),
+    ErrorKind.REFUSED: ("temporal.refused", "connection to {addr} refused"),
+    ErrorKind.CONNECT_TIMEOUT: ("temporal.unreachable", "no TCP connection to {addr} within {timeout:g}s"),
+    ErrorKind.UNREACHABLE: ("temporal.unreachable", "no route to {addr}"),
+    "no_answer": ("temporal.no_answer", "{addr} accepted the connection but did not answer within {timeout:g}s"),
+    "tls_on_plain": ("temporal.tls_on_plain", "{addr} does not speak TLS, but TLS is required"),
+    "plain_on_tls": ("temporal.plain_on_tls", "{addr} requires TLS but the connection was plaintext"),
+    ErrorKind.UNKNOWN_CA: ("temporal.cert_unknown_ca", "the certificate of {addr} is not signed by a trusted CA"),
+    ErrorKind.HOSTNAME_MISMATCH: ("temporal.cert_hostname", "the certificate of {addr} is not valid for {host}"),
+    ErrorKind.CERT_EXPIRED: ("temporal.cert_expired", "the server certificate of {addr} has expired"),
+    ErrorKind.CERT_NOT_YET_VALID: ("temporal.cert_expired", "the server certificate of {addr} is not valid yet"),
+    "auth": ("temporal.auth", "Temporal at {addr} rejected the credentials ({auth})"),
+    "permission": ("temporal.permission", "the credentials may not use namespace {namespace}"),
 }
 _FAILURES[ErrorKind.TIMEOUT] = _FAILURES["no_answer"]
 _FAILURES[ErrorKind.HANDSHAKE_TIMEOUT] = _FAILURES["no_answer"]
-_FAILURES[ErrorKind.UNREACHABLE] = _FAILURES[ErrorKind.CONNECT_TIMEOUT]
 _FAILURES[ErrorKind.NOT_TLS] = _FAILURES["tls_on_plain"]
-_TLS_FALLBACK = ("temporal.tls_handshake", "TLS handshake with {addr} failed",
-                 "Check that {addr} is a Temporal gRPC TLS endpoint; see the detail.")
-_OTHER = ("temporal.connection", "connecting to Temporal at {addr} failed", "See the detail; check TEMPORAL_ADDRESS.")
+_TLS_FALLBACK = ("temporal.tls_handshake", "TLS handshake with {addr} failed")
+_OTHER = ("temporal.connection", "connecting to Temporal at {addr} failed")
+# A reset keeps the id of its stage (tls_handshake / connection) but says what happened.
+_RESET_SUMMARY = "{addr} closed the connection without an answer"
+
+
+def endpoint(f: TemporalFacts) -> Endpoint:
+    """TEMPORAL_ADDRESS's endpoint for the shared fix table."""
+    return Endpoint(
+        f.address_var, "the Temporal frontend", host=f.host or "", port=f.port,
+        source="Temporal Cloud (Namespaces, the namespace's gRPC endpoint)", default_port="Temporal Cloud: 7233",
+        tls_switch=f"{AUTH_FIX[0].lower()}{AUTH_FIX[1:-1]}, which switch TLS on", managed_by="Temporal Cloud",
+    )
+
+
+def _own_fix(kind: str, f: TemporalFacts) -> str | None:
+    """Fixes that are Temporal's own: rejected credentials and a namespace the credentials may not use."""
+    ns = f.namespace or "TEMPORAL_NAMESPACE"
+    if kind == "auth":
+        key = ("Create a new API key for the service account in Temporal Cloud (the old one was revoked, expired or "
+               "belongs to another account) and put it in TEMPORAL_API_KEY")
+        cert = ("issue a new client certificate from the CA registered on the namespace and put it and its key in "
+                "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY")
+        how = {"api_key": key, "mtls": cert[0].upper() + cert[1:], "api_key+mtls": f"{key}; {cert}"}
+        return (f"{how.get(f.auth, key)}; update the same secrets in Secrets Manager so the ECS services get them. "
+                f"The credentials must be granted access to namespace {ns}.")
+    if kind == "permission":
+        return (f"Grant the service account of TEMPORAL_API_KEY (or the client certificate) access to namespace {ns} "
+                "in Temporal Cloud (the namespace's permissions): the backend needs Write, preflight only reads.")
+    return None
+
+
+def rpc_fix(kind: str, f: TemporalFacts, rpc: str) -> str:
+    """The fix for a read RPC (DescribeNamespace / DescribeTaskQueue) that failed after connecting."""
+    own = _own_fix(kind, f)
+    if own:
+        return own
+    if fixes.canonical(kind) in ("timeout", "no_answer"):
+        return (f"The Temporal frontend at {f.host}:{f.port} did not answer {rpc} in time: check its health (Temporal "
+                "Cloud status page, or the self-hosted frontend's logs) and run again; raise --timeout only if it is "
+                "merely slow.")
+    if fixes.canonical(kind) != "other":
+        return fixes.fix(kind, endpoint(f))
+    return (f"Check that TEMPORAL_NAMESPACE names a namespace these credentials may read: `temporal operator "
+            f"namespace describe --namespace {f.namespace or '<namespace>'} --address {f.host}:{f.port}` (with the "
+            "same API key or certificate) shows the server's own answer.")
 
 
 def judge(f: TemporalFacts, s: TemporalJudgeSettings) -> list[CheckResult]:
@@ -182,7 +213,7 @@ def _tls(f: TemporalFacts, s: TemporalJudgeSettings, target: str) -> CheckResult
     if f.insecure:
         return result("temporal.tls", SUB, Status.WARN, "TLS certificate NOT verified (--insecure)", target=target,
                       evidence=ev | {"verified": False},
-                      remediation="Drop --insecure; trust a private CA with --ca-file instead.")
+                      remediation=fixes.insecure_fix())
     return result("temporal.tls", SUB, Status.PASS, f"TLS ({f.auth}), certificate and host name verified",
                   target=target, evidence=ev | {"verified": True, "tls_version": f.tls_version})
 
@@ -218,10 +249,17 @@ def _expiry(rid: str, what: str, cert: CertInfo, s: TemporalJudgeSettings, targe
 
 def _failure(f: TemporalFacts, addr: str, target: str) -> CheckResult:
     kind = f.error_kind or ErrorKind.OTHER
-    rid, summary, fix = _FAILURES.get(kind, _TLS_FALLBACK if f.stage == "tls" else _OTHER)
+    rid, summary = _FAILURES.get(kind, _TLS_FALLBACK if f.stage == "tls" else _OTHER)
+    if kind == ErrorKind.RESET:
+        summary = _RESET_SUMMARY
+    # The fix follows the kind when the shared table knows it (a reset, a certificate problem), else the stage.
+    fix_kind = "no_answer" if kind == ErrorKind.TIMEOUT else kind
+    if fixes.canonical(fix_kind) == "other":
+        fix_kind = "tls_error" if f.stage == "tls" else "other"
+    fix = _own_fix(kind, f) or fixes.fix(fix_kind, endpoint(f))
     fmt = {"addr": addr, "host": f.host, "timeout": f.timeout_s, "auth": f.auth, "namespace": f.namespace}
     return result(rid, SUB, Status.FAIL, summary.format(**fmt), target=target, detail=f.error[:500],
-                  remediation=fix.format(**fmt),
+                  remediation=fix,
                   evidence={"error_kind": kind, "stage": f.stage, "timeout_s": f.timeout_s, "auth": f.auth})
 
 
@@ -237,11 +275,12 @@ def _namespace(f: TemporalFacts, target: str) -> CheckResult:
     if f.namespace_error:
         return result("temporal.namespace", SUB, Status.FAIL, f"could not describe namespace {f.namespace} "
                       f"({f.namespace_error})", target=t, detail=f.error[:500],
-                      remediation="Grant the credentials read access to the namespace; see the detail.")
+                      remediation=rpc_fix(f.namespace_error, f, "DescribeNamespace"))
     if f.namespace_state and f.namespace_state != "REGISTERED":
         return result("temporal.namespace", SUB, Status.FAIL, f"namespace {f.namespace} is {f.namespace_state}",
                       target=t, evidence={"state": f.namespace_state},
-                      remediation="Use an active (registered) namespace.")
+                      remediation=f"Set TEMPORAL_NAMESPACE to an active (REGISTERED) namespace: {f.namespace} is "
+                      f"{f.namespace_state} and takes no new workflows.")
     return result("temporal.namespace", SUB, Status.PASS, f"namespace {f.namespace} exists", target=t,
                   evidence={"state": f.namespace_state})
 
@@ -255,7 +294,7 @@ def _pollers(f: TemporalFacts, s: TemporalJudgeSettings) -> CheckResult:
         return result("temporal.pollers", SUB, Status.SKIP, "not checked: the namespace could not be read", target=t)
     if f.pollers_error or f.pollers is None:
         return result("temporal.pollers", SUB, Status.FAIL, f"could not describe the task queue ({f.pollers_error})",
-                      target=t, remediation="Grant the credentials read access to the namespace.")
+                      target=t, remediation=rpc_fix(f.pollers_error or "other", f, "DescribeTaskQueue"))
     fresh = [p for p in f.pollers if p.age_s <= s.poller_max_age_s]
     ev: dict[str, EvidenceValue] = {
         "pollers": len(f.pollers), "live_pollers": len(fresh), "max_age_s": s.poller_max_age_s,
