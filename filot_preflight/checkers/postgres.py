@@ -7,6 +7,8 @@ Each connection failure has its own id and fix.
 
 from __future__ import annotations
 
+from filot_preflight.checkers import _fixes as fixes
+from filot_preflight.checkers._fixes import Endpoint, credentials_fix
 from filot_preflight.checkers._postgres_probe import VAR, VAR_DIRECT, DsnInfo, PgFacts
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import PostgresSettings
@@ -22,62 +24,49 @@ OLDEST_SUPPORTED_MAJOR = 14  # PostgreSQL 13 reached end of life in November 202
 CERT_WARN_DAYS = 14
 _NEON_CONSOLE = "Neon console (Connection details)"
 
-# error_kind -> (result id, summary, remediation)
-CONNECT_FAILURES: dict[str, tuple[str, str, str]] = {
-    "refused": (
-        "postgres.refused",
-        "connection refused: nothing listens on the host and port",
-        "Check host and port in DATABASE_URL (Neon uses 5432) and that the endpoint still exists.",
-    ),
-    "auth": (
-        "postgres.auth",
-        "login failed: wrong password (or unknown role)",
-        "Copy the role's current password from the Neon console (Roles; reset it if unknown) into DATABASE_URL.",
-    ),
-    "server_ssl": (
-        "postgres.server_ssl",
-        "the server does not offer SSL at all",
-        "Enable ssl on the server (ssl=on with a certificate); Neon always offers TLS, so check the host.",
-    ),
-    "database": (
-        "postgres.database",
-        "the database named in DATABASE_URL does not exist",
-        "Fix the database name in the DSN path (Neon's default is 'neondb') or create it in the Neon console.",
-    ),
-    "tls_ca": (
-        "postgres.tls_ca",
-        "the server certificate is not signed by a trusted CA",
-        "Trust the system CAs (sslrootcert=system, libpq 16+) or point sslrootcert / --ca-file at the CA "
-        "that signed the server certificate.",
-    ),
-    "tls_hostname": (
-        "postgres.tls_hostname",
-        "the server certificate is not valid for the host name",
-        "Connect with the host name the certificate was issued for (Neon: the ep-... host), not an IP or alias.",
-    ),
-    "tls_expired": (
-        "postgres.tls_expired",
-        "the server certificate has expired (or is not yet valid)",
-        "Renew the server certificate; Neon renews its own, so check that the host really is Neon's.",
-    ),
-    "timeout": (
-        "postgres.connect_timeout",
-        "no answer before the connect timeout",
-        "Check the host is reachable from here (firewall, Neon IP Allow, VPC egress), or raise --timeout if "
-        "the compute is waking up from suspend.",
-    ),
-    "dns": (
-        "postgres.dns",
-        "the host name does not resolve",
-        f"Fix the host in DATABASE_URL; copy it from the {_NEON_CONSOLE}.",
-    ),
-    "rejected": (
-        "postgres.rejected",
-        "the server rejected the connection before the password check",
-        "Allow this client in the server's access rules (Neon: IP Allow; self-hosted: pg_hba.conf).",
-    ),
-    "other": ("postgres.connect", "connection failed", f"Compare DATABASE_URL with the {_NEON_CONSOLE}."),
+# error_kind -> (result id, summary). Network and TLS kinds take their fix from the shared table (_fixes);
+# the Postgres-only kinds have their own (OWN_FIXES).
+CONNECT_FAILURES: dict[str, tuple[str, str]] = {
+    "refused": ("postgres.refused", "connection refused: nothing listens on the host and port"),
+    "auth": ("postgres.auth", "login failed: wrong password (or unknown role)"),
+    "server_ssl": ("postgres.server_ssl", "the server does not offer SSL at all"),
+    "database": ("postgres.database", "the database named in DATABASE_URL does not exist"),
+    "tls_ca": ("postgres.tls_ca", "the server certificate is not signed by a trusted CA"),
+    "tls_hostname": ("postgres.tls_hostname", "the server certificate is not valid for the host name"),
+    "tls_expired": ("postgres.tls_expired", "the server certificate has expired (or is not yet valid)"),
+    "timeout": ("postgres.connect_timeout", "no answer before the connect timeout"),
+    "dns": ("postgres.dns", "the host name does not resolve"),
+    "rejected": ("postgres.rejected", "the server rejected the connection before the password check"),
+    "other": ("postgres.connect", "connection failed"),
 }
+OWN_FIXES = {
+    "auth": credentials_fix(VAR, "password of the role", "the Neon console (Roles; reset it if unknown)"),
+    "database": "Fix the database name in the DSN path (Neon's default is 'neondb') or create it in the Neon console.",
+    "rejected": "Allow this client in the server's access rules (Neon: IP Allow; self-hosted: pg_hba.conf).",
+    # Postgres negotiates TLS on its usual port: the fix is the server's setting, not another port.
+    "server_ssl": "The server does not offer TLS at all: enable it (self-hosted: ssl = on in postgresql.conf, with "
+    "ssl_cert_file and ssl_key_file, then reload); do not lower sslmode in production. Neon always offers TLS, "
+    f"so a server without it is not Neon's: check the host in DATABASE_URL against the {_NEON_CONSOLE}.",
+}
+_CA_VARS = ("sslrootcert in DATABASE_URL",)
+
+
+def endpoint(dsn: DsnInfo) -> Endpoint:
+    """DATABASE_URL's endpoint for the shared fix table."""
+    return Endpoint(
+        VAR, "Postgres", host=dsn.host, port=dsn.port, source=f"the {_NEON_CONSOLE}", default_port="Neon: 5432",
+        ca_vars=_CA_VARS, managed_by="Neon",
+        notes={
+            "timeout": "Neon: if IP Allow is on, add this network to it; a suspended compute takes a few seconds "
+            "to wake, so retry once with a larger --timeout.",
+            "unknown_ca": "libpq 16+ clients can trust the system CAs with sslrootcert=system.",
+        },
+    )
+
+
+def connect_fix(kind: str, dsn: DsnInfo) -> str:
+    """The fix for a failed connection of `kind` (one of CONNECT_FAILURES)."""
+    return OWN_FIXES.get(kind) or fixes.fix(kind, endpoint(dsn))
 
 
 def _r(rid: str, status: Status, summary: str, fix: str = "", *, target: str = VAR, detail: str = "",
@@ -231,11 +220,12 @@ def judge(f: PgFacts, settings: PostgresSettings) -> list[CheckResult]:
     out = [judge_sslmode(dsn, VAR), judge_host(f, dsn), *judge_endpoint(f, dsn)]
     if f.insecure:
         out.append(_r("postgres.insecure", Status.WARN, "certificate verification is off (--insecure)",
-                      "Run without --insecure; pass --ca-file for a private CA."))
+                      fixes.insecure_fix(_CA_VARS)))
     if not f.connected:
-        rid, summary, fix = CONNECT_FAILURES.get(f.error_kind or "other", CONNECT_FAILURES["other"])
-        return [*out, _r(rid, Status.FAIL, summary, fix, detail=f.error, host=dsn.host, port=dsn.port,
-                         error_kind=f.error_kind)]
+        kind = f.error_kind if f.error_kind in CONNECT_FAILURES else "other"
+        rid, summary = CONNECT_FAILURES[kind]
+        return [*out, _r(rid, Status.FAIL, summary, connect_fix(kind, dsn), detail=f.error, host=dsn.host,
+                         port=dsn.port, error_kind=f.error_kind)]
     return out + judge_session(f, dsn, settings)
 
 
