@@ -8,6 +8,10 @@ them to the redactor as soon as they are minted, and no fact or result ever carr
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from filot_preflight.checkers import _fixes as fixes
+from filot_preflight.checkers._fixes import Endpoint
 from filot_preflight.checkers._r2_probe import BUCKET, R2_MAX_PRESIGN_S, CorsRule, R2Facts
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import R2Settings
@@ -45,21 +49,40 @@ AUTH_FAILURES: dict[str, tuple[str, str, str]] = {
     ),
 }
 SKEW_FIX = "Synchronise the clock (NTP / chrony): SigV4 refuses requests more than 15 minutes off."
+# error kind of an unreachable endpoint -> summary; the fix comes from the shared table (_fixes), except for
+# a client that could not be built at all.
 UNREACHABLE = {
-    "dns": ("the endpoint host does not resolve", "Check CF_R2_ACCOUNT_ID / CF_R2_ENDPOINT and DNS from here."),
-    "refused": ("the endpoint refuses connections", "Check the endpoint's host and port."),
-    "timeout": ("no answer from the endpoint in time", "Check egress to *.r2.cloudflarestorage.com:443."),
-    "client": ("cannot set up the S3 client", "Check --ca-file and the AWS_* settings in the environment."),
-    "not_tls": ("the endpoint does not speak TLS", "Point CF_R2_ENDPOINT at an https port (R2 serves TLS on 443), "
-                "or unset it to use https://<CF_R2_ACCOUNT_ID>.r2.cloudflarestorage.com."),
-    "reset": ("the endpoint closed the connection without an answer",
-              "Check the endpoint's host and port and any proxy in between, then run again."),
+    "dns": "the endpoint host does not resolve",
+    "refused": "the endpoint refuses connections",
+    "timeout": "no answer from the endpoint in time",
+    "client": "cannot set up the S3 client",
+    "not_tls": "the endpoint does not speak TLS",
+    "reset": "the endpoint closed the connection without an answer",
 }
+CLIENT_FIX = ("boto3 could not build the S3 client: make --ca-file / PREFLIGHT_CA_FILE a readable PEM bundle, and "
+              "check the AWS_* variables of this environment that boto3 also reads (AWS_CA_BUNDLE, AWS_CONFIG_FILE, "
+              "AWS_PROFILE).")
 TLS_FAILURES = {
     "tls_ca": "the endpoint's certificate is not signed by a trusted CA",
     "tls_hostname": "the endpoint's certificate is not valid for its host name",
     "tls_expired": "the endpoint's certificate has expired",
 }
+_DEFAULT_ENDPOINT = "https://<CF_R2_ACCOUNT_ID>.r2.cloudflarestorage.com"
+
+
+def endpoint(f: R2Facts) -> Endpoint:
+    """The R2 endpoint for the shared fix table (its host as shown: the account id stays masked)."""
+    netloc = urlsplit(f.endpoint_shown).netloc.rpartition("@")[2]
+    host, _, port = netloc.rpartition(":") if netloc.rpartition(":")[2].isdigit() else (netloc, "", "443")
+    explicit = f.endpoint_var == "CF_R2_ENDPOINT"
+    var = "CF_R2_ENDPOINT" if explicit else "CF_R2_ACCOUNT_ID / CF_R2_ENDPOINT"
+    dns = (f"Or unset CF_R2_ENDPOINT to use {_DEFAULT_ENDPOINT}." if explicit else
+           "A wrong CF_R2_ACCOUNT_ID makes a host that does not exist: copy the Account ID from the R2 dashboard.")
+    return Endpoint(
+        var, "R2", host=host, port=port, source="the R2 dashboard (Account ID, S3 API endpoint)",
+        default_port="R2: 443", managed_by="Cloudflare R2", notes={"dns": dns},
+        tls_switch=f"use https:// in CF_R2_ENDPOINT, or unset it to use {_DEFAULT_ENDPOINT}",
+    )
 
 
 def _r(rid: str, status: Status, summary: str, fix: str = "", *, target: str = BUCKET, detail: str = "",
@@ -89,7 +112,7 @@ def judge_config(f: R2Facts) -> list[CheckResult]:
                           "in production (PREFLIGHT_ALLOW_LOOPBACK=true only for local runs).", target=tgt, ev=ev))
     if f.insecure:
         out.append(_r("r2.insecure", Status.WARN, "certificate verification is off (--insecure)",
-                      "Run without --insecure; pass --ca-file for a private CA.", target=tgt))
+                      fixes.insecure_fix(), target=tgt))
     out.append(judge_presign_expiry(f))
     return out
 
@@ -118,12 +141,10 @@ def judge_reach(f: R2Facts) -> list[CheckResult]:
     tgt = f.endpoint_var
     if f.reachable is False:
         if f.error_kind in TLS_FAILURES:
-            return [_r("r2.tls", Status.FAIL, TLS_FAILURES[f.error_kind], "R2 presents a public certificate: "
-                       "check the endpoint really is R2 (no intercepting proxy), or pass --ca-file for a private CA.",
+            return [_r("r2.tls", Status.FAIL, TLS_FAILURES[f.error_kind], fixes.fix(f.error_kind, endpoint(f)),
                        target=tgt, detail=f.error, error_kind=f.error_kind)]
-        summary, fix = UNREACHABLE.get(f.error_kind or "", (
-            "the endpoint is unreachable", "Check CF_R2_ENDPOINT / CF_R2_ACCOUNT_ID and network access from here "
-            "(the detail has the error)."))
+        summary = UNREACHABLE.get(f.error_kind or "", "the endpoint is unreachable")
+        fix = CLIENT_FIX if f.error_kind == "client" else fixes.fix(f.error_kind, endpoint(f))
         return [_r("r2.endpoint", Status.FAIL, summary, fix, target=tgt, detail=f.error, error_kind=f.error_kind,
                    endpoint=f.endpoint_shown)]
     out = [_r("r2.endpoint", Status.PASS, "the endpoint answers over TLS", target=tgt, endpoint=f.endpoint_shown),
@@ -247,7 +268,7 @@ def judge(f: R2Facts, settings: R2Settings) -> list[CheckResult]:
     out = judge_config(f)
     if f.reachable is None:  # not probed (plain-http endpoint) or no answer before the time limit
         if f.timed_out:
-            out.append(_r("r2.endpoint", Status.FAIL, "no answer from the endpoint in time", UNREACHABLE["timeout"][1],
+            out.append(_r("r2.endpoint", Status.FAIL, UNREACHABLE["timeout"], fixes.fix("timeout", endpoint(f)),
                           target=f.endpoint_var))
         return out
     out += judge_reach(f)
