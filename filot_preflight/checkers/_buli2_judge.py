@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from filot_preflight.checkers._fixes import insecure_fix
 from filot_preflight.checkers._http_probe import HttpOutcome, failure_text
 from filot_preflight.checkers.base import result
 from filot_preflight.manifest import Buli2Settings
@@ -75,7 +77,7 @@ def judge(f: Buli2Facts, s: Buli2Settings) -> list[CheckResult]:
     out = []
     if f.insecure:
         out.append(_r("buli2.insecure", Status.WARN, "TLS certificates were not verified (--insecure)", "",
-                      "Run without --insecure (use --ca-file for a private CA)."))
+                      insecure_fix()))
     out += [_url("buli2.api_url", API_URL, f.api_problem, f.api_url, f.api_host_kind, f)]
     out += _api(f, s)
     out += [_callback_url(f, s), _scheme(f, s), *_webhook(f)]
@@ -104,7 +106,8 @@ def _url(rule: str, var: str, problem: str | None, url: str, kind: str, f: Buli2
 
 
 def _no_answer(rule: str, o: HttpOutcome, what: str, var: str, target: str, f: Buli2Facts) -> CheckResult:
-    summary, fix = failure_text(o.error_kind, what, var, f.timeout)
+    url, service = (f.api_url, "BULI2's API") if var == API_URL else (f.callback_url, "the backend's webhook")
+    summary, fix = failure_text(o.error_kind, what, var, f.timeout, url=url, service=service)
     return result(rule, NAME, Status.FAIL, summary, target=target, detail=o.error, remediation=fix,
                   evidence={"error_kind": o.error_kind, "latency_ms": o.elapsed_ms})
 
@@ -187,8 +190,10 @@ def _callback_url(f: Buli2Facts, s: Buli2Settings) -> CheckResult:
             summary = f"{CALLBACK}: DNS gave no answer within {f.timeout:g}s"
         else:
             summary = f"{CALLBACK}: the host name does not resolve"
+        host = urlsplit(f.callback_url).hostname or "the callback host"
         return _r("buli2.callback_url", Status.FAIL, summary, CALLBACK,
-                  "BULI2 must reach this host: create its public DNS record (or fix the host name).",
+                  f"BULI2 calls {host} from the internet: create its public DNS record (A/AAAA, or a CNAME to the "
+                  f"public load balancer), or correct the host name in {CALLBACK}.",
                   **ev, error_kind=d.error_kind)
     ev |= {"addresses": list(d.addresses)}
     bad = sorted({k for k in d.kinds if k != "public"})

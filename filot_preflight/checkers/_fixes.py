@@ -18,7 +18,6 @@ CA_FLAGS = "--ca-file / PREFLIGHT_CA_FILE"
 # the redis/temporal names, http's read_timeout, aws_client's problem kinds).
 ALIASES: dict[str, str] = {
     "connect_timeout": "unreachable",
-    "handshake_timeout": "no_answer",
     "read_timeout": "no_answer",
     "tls_on_plain": "not_tls",
     "closed": "reset",
@@ -87,6 +86,9 @@ _TABLE: dict[str, str] = {
     "no_answer": "{addr} accepts connections but never answers: check that the port in {var}{port_hint} is "
     "{service}'s and not another service or a stuck proxy, and that the server is not hung (read its logs); "
     "raise --timeout only if it is merely slow.",
+    "handshake_timeout": "{addr} accepted the TCP connection but never answered the TLS handshake: the port in "
+    "{var} probably speaks plain text (a service waiting for its own protocol) or a proxy is stuck; point {var} at "
+    "{service}'s TLS port{port_hint}.",
     "timeout": "No answer from {addr} within --timeout: allow egress from here to {addr} (firewall, security "
     "group, VPC routes), check that the port in {var}{port_hint} is {service}'s, and that the server is not hung "
     "or overloaded; raise --timeout only if it is merely slow.",

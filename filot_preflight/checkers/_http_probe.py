@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from filot_preflight.checkers import _fixes as fixes
 from filot_preflight.checkers import _tls
+from filot_preflight.checkers._fixes import Endpoint
 from filot_preflight.checkers.base import Options
 
 if TYPE_CHECKING:
@@ -183,43 +185,43 @@ def _unhealthy(doc: Any) -> tuple[str, ...]:
     return tuple(sorted(bad))[:20]
 
 
-# Per error kind: (what happened, the fix). `{what}` names the endpoint, `{var}` the variable, `{t}` the timeout.
-_FAILURES: dict[str, tuple[str, str]] = {
-    "dns": ("{what}: the host name does not resolve",
-        "Check the host in {var} for typos and that its DNS record exists."),
-    "refused": ("{what}: connection refused",
-        "Nothing listens there: check the port in {var} and that the service runs."),
-    "connect_timeout": ("{what}: no answer within {t}s while connecting (TCP or TLS handshake)",
-        "Check host and port in {var}, firewalls / security groups, and that the port speaks TLS."),
-    "handshake_timeout": ("{what}: TCP connected but the TLS handshake got no answer within {t}s",
-        "The port accepts connections but does not speak TLS to us: check the port in {var} and the TLS listener."),
-    READ_TIMEOUT: ("{what}: connected, but no HTTP response within {t}s",
-        "The server accepts connections and never answers: check that the app is not hung, and the proxy's upstream."),
-    "timeout": ("{what}: no complete answer within {t}s",
-        "Check that the service is up and not overloaded; retry with a larger --timeout."),
-    "unreachable": ("{what}: network or host unreachable",
-        "Check routing / VPC egress from where preflight runs to {var}."),
-    "reset": ("{what}: the connection was closed without an HTTP answer",
-        "Check that {var} points at an HTTP(S) service and the load balancer's listener."),
-    "not_tls": ("{what}: the port does not speak TLS",
-        "Use the https port in {var}, or terminate TLS in front of the service."),
-    "unknown_ca": ("{what}: certificate is not signed by a trusted CA",
-        "Serve a certificate from a public CA with its full chain (intermediates); for a private CA pass --ca-file."),
-    "hostname_mismatch": ("{what}: certificate is not valid for this host name",
-        "Use the host name the certificate was issued for in {var}, or reissue it with this name in subjectAltName."),
-    "cert_expired": ("{what}: TLS certificate has expired", "Renew the server certificate (and automate renewal)."),
-    "cert_not_yet_valid": ("{what}: TLS certificate is not valid yet",
-        "Check the server's certificate dates and the clocks."),
-    "cert_invalid": ("{what}: TLS certificate verification failed",
-        "Serve a valid certificate for this host with its full chain."),
-    "tls_error": ("{what}: TLS handshake failed", "Check the server's TLS configuration (protocol versions, ciphers)."),
-    CA_FILE: ("{what}: the --ca-file could not be loaded",
-        "Pass a readable PEM CA bundle to --ca-file (PREFLIGHT_CA_FILE)."),
+# Per error kind: what happened. `{what}` names the endpoint, `{t}` the timeout. The fix of each kind comes
+# from the shared table (_fixes), so an HTTP endpoint gets the same advice as Redis or Postgres.
+_FAILURES: dict[str, str] = {
+    "dns": "{what}: the host name does not resolve",
+    "refused": "{what}: connection refused",
+    "connect_timeout": "{what}: no answer within {t}s while connecting (TCP or TLS handshake)",
+    "handshake_timeout": "{what}: TCP connected but the TLS handshake got no answer within {t}s",
+    READ_TIMEOUT: "{what}: connected, but no HTTP response within {t}s",
+    "timeout": "{what}: no complete answer within {t}s",
+    "unreachable": "{what}: network or host unreachable",
+    "reset": "{what}: the connection was closed without an HTTP answer",
+    "not_tls": "{what}: the port does not speak TLS",
+    "unknown_ca": "{what}: certificate is not signed by a trusted CA",
+    "hostname_mismatch": "{what}: certificate is not valid for this host name",
+    "cert_expired": "{what}: TLS certificate has expired",
+    "cert_not_yet_valid": "{what}: TLS certificate is not valid yet",
+    "cert_invalid": "{what}: TLS certificate verification failed",
+    "tls_error": "{what}: TLS handshake failed",
+    CA_FILE: "{what}: the --ca-file could not be loaded",
 }
+# httpx reports a TLS handshake that never answers as a connect timeout too.
+_NOTES = {"unreachable": "A port that does not speak TLS times out the same way: check that it is an https port."}
 
 
-def failure_text(kind: str | None, what: str, var: str, timeout: float) -> tuple[str, str]:
+def endpoint(var: str, url: str, service: str) -> Endpoint:
+    """The endpoint of an http(s) URL (already stripped by `safe_url`) for the shared fix table."""
+    try:
+        p = urlsplit(url)
+        host, port = p.hostname or "", p.port or (443 if p.scheme == "https" else 80 if p.scheme == "http" else None)
+    except ValueError:
+        host, port = "", None
+    return Endpoint(var, service, host=host, port=port if host else None, default_port="https: 443",
+                    tls_switch=f"use https:// in {var}", notes=_NOTES)
+
+
+def failure_text(kind: str | None, what: str, var: str, timeout: float, *, url: str = "",
+                 service: str = "the service") -> tuple[str, str]:
     """(summary, remediation) for a request that got no HTTP answer; every error kind has its own fix."""
-    fallback = ("{what}: request failed", "Check {var} and that the service is reachable.")
-    summary, fix = _FAILURES.get(kind or "", fallback)
-    return summary.format(what=what, var=var, t=f"{timeout:g}"), fix.format(var=var)
+    summary = _FAILURES.get(kind or "", "{what}: request failed")
+    return summary.format(what=what, t=f"{timeout:g}"), fixes.fix(kind, endpoint(var, url, service))

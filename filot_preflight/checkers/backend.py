@@ -11,11 +11,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from filot_preflight.checkers import _fixes as fixes
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._http_probe import (
     BOUND,
     CA_FILE,
     HttpOutcome,
+    endpoint,
     failure_text,
     http_call,
     http_client,
@@ -29,6 +31,7 @@ from filot_preflight.models import CheckResult, Status
 
 NAME = "backend"
 URL_VAR = "API_BASE_URL"
+SERVICE = "the API"
 CERT_WARN_DAYS = 30
 
 
@@ -142,7 +145,7 @@ def judge(facts: BackendFacts, settings: BackendSettings) -> list[CheckResult]:
         return out
     if facts.insecure:
         out.append(result("backend.insecure", NAME, Status.WARN, "TLS certificates were not verified (--insecure)",
-                          target=facts.url, remediation="Run without --insecure (use --ca-file for a private CA)."))
+                          target=facts.url, remediation=fixes.insecure_fix()))
     out.append(_judge_endpoint("backend.health", facts.health, settings.health_path, facts))
     out.append(_judge_endpoint("backend.ready", facts.ready, settings.ready_path, facts))
     out.append(_judge_cert(facts))
@@ -177,7 +180,7 @@ def _judge_endpoint(rid: str, o: HttpOutcome | None, path: str, f: BackendFacts)
         return result(rid, NAME, Status.SKIP, f"{what} not probed", target=target, remediation=f"Set {URL_VAR}.")
     ev: dict[str, Any] = {"latency_ms": o.elapsed_ms}
     if not o.answered:
-        summary, fix = failure_text(o.error_kind, what, URL_VAR, f.timeout)
+        summary, fix = failure_text(o.error_kind, what, URL_VAR, f.timeout, url=f.url, service=SERVICE)
         ev["error_kind"] = o.error_kind
         return result(rid, NAME, Status.FAIL, summary, target=target, detail=o.error, remediation=fix, evidence=ev)
     assert o.status is not None
@@ -216,15 +219,15 @@ def _judge_cert(f: BackendFacts) -> CheckResult:
     ev: dict[str, Any] = {"not_after": c.not_after, "days_left": c.days_left, "issuer": c.issuer or None,
                           "tls_version": c.tls_version}
     if not c.tcp_ok:
-        summary, fix = failure_text(c.error_kind, "API host", URL_VAR, f.timeout)
+        summary, fix = failure_text(c.error_kind, "API host", URL_VAR, f.timeout, url=f.url, service=SERVICE)
         return result(rid, NAME, Status.SKIP, f"certificate not checked: {summary}", target=target,
                       remediation=fix, evidence={"error_kind": c.error_kind})
     if c.days_left is not None and c.days_left < 0:
         return result(rid, NAME, Status.FAIL, f"TLS certificate expired on {c.not_after}", target=target, evidence=ev,
-                      remediation="Renew the API's certificate now (and automate renewal).")
+                      remediation=fixes.fix("cert_expired", endpoint(URL_VAR, f.url, SERVICE)))
     if not c.verified:
         ev["error_kind"] = c.error_kind
-        summary, fix = failure_text(c.error_kind, "API host", URL_VAR, f.timeout)
+        summary, fix = failure_text(c.error_kind, "API host", URL_VAR, f.timeout, url=f.url, service=SERVICE)
         # With --insecure the run accepted this on purpose; clients that verify will still refuse it.
         status = Status.WARN if f.insecure and c.error_kind not in ("not_tls", "handshake_timeout") else Status.FAIL
         return result(rid, NAME, status, summary, target=target, evidence=ev, remediation=fix)
