@@ -64,10 +64,12 @@ def main() -> None:
         if item is None:
             continue
         raw = item[1]
-        if _paused or _stopping:
-            # Popped just as we were told to pause: put it back where it came from, unchanged.
+        if _stopping:
+            # Popped just as we were told to stop: put it back where it came from, unchanged.
             client.rpush(queue, raw)
             continue
+        # A pause that arrives now waits for this job: like a real worker, finish the job in hand and
+        # take no new one. (Putting it back raced with callers that saw the queue empty and paused.)
         _process(client, raw, dead)
 
 
