@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from filot_preflight.checkers import _fixes as fixes
+from filot_preflight.checkers._fixes import Endpoint
 from filot_preflight.sources import ValueStore
 
 if TYPE_CHECKING:
@@ -83,43 +85,45 @@ class AwsProblem:
     """Why AWS could not be asked at all (or the call itself failed), with the fix."""
 
     # no_credentials | no_region | profile | auth | access_denied | dns | unreachable | closed | timeout
-    # | tls (certificate not trusted) | not_tls | tls_expired | tls_hostname | error
+    # | tls (certificate not trusted) | not_tls | tls_expired | tls_hostname | tls_error (handshake) | error
     kind: str
     message: str
     code: str = ""
+    # A finer kind for the fix only, where `kind` stays coarse: "refused" within "unreachable" (nothing
+    # listens: the port, not the network path).
+    fix_kind: str = ""
 
     @property
     def remedy(self) -> str:
         """The concrete fix for this kind of problem."""
-        return _REMEDY.get(self.kind, _REMEDY["error"])
+        return _REMEDY.get(self.fix_kind or self.kind, _REMEDY["error"])
 
 
+_ENDPOINT_FLAGS = "--aws-endpoint / AWS_ENDPOINT_URL"
+# The AWS endpoint as the shared fix table sees it: without an override, boto3 derives it from the region.
+_AWS_ENDPOINT = Endpoint(
+    _ENDPOINT_FLAGS, "the AWS API endpoint", default_port="https: 443",
+    tls_switch=f"use https:// in {_ENDPOINT_FLAGS}",
+    notes={"dns": "Without an endpoint override the host follows the region (secretsmanager.<region>.amazonaws.com): "
+           "check --aws-region / AWS_REGION."},
+)
+_NETWORK_KINDS = ("dns", "refused", "unreachable", "closed", "timeout", "tls", "not_tls", "tls_expired",
+                  "tls_hostname", "tls_error")
 _REMEDY = {
     "no_credentials": "Provide AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
     "(+AWS_SESSION_TOKEN), AWS_PROFILE or --aws-profile, or run where an IAM role is attached.",
     "no_region": "Set the region: --aws-region, AWS_REGION in the env file or environment, "
     "or the profile's region.",
     "profile": "Use an existing profile (aws configure list-profiles) with --aws-profile / AWS_PROFILE.",
-    "auth": "The credentials were rejected: refresh them (aws sso login / new access keys) "
-    "and check the account.",
+    "auth": "AWS rejected the credentials (expired session, deleted or mistyped key): refresh them (aws sso login "
+    "--profile <profile>, or a new key pair in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, with AWS_SESSION_TOKEN "
+    "for temporary keys) and check they belong to the production account (aws sts get-caller-identity).",
     "access_denied": "Grant the IAM principal secretsmanager:BatchGetSecretValue, GetSecretValue and "
     "ListSecrets (and ecs:DescribeTaskDefinition) on the filot/prod/* secrets.",
-    "dns": "The endpoint's host name does not resolve: check the host in --aws-endpoint / AWS_ENDPOINT_URL "
-    "(and the region in it) and DNS from this network (VPC DNS resolution).",
-    "unreachable": "The endpoint did not accept connections: check --aws-endpoint / AWS_ENDPOINT_URL, "
-    "network access (VPC endpoint, proxy) and the region.",
-    "closed": "The endpoint closed the connection without an answer: check that --aws-endpoint / "
-    "AWS_ENDPOINT_URL uses https:// and the right port, and any proxy in between.",
-    "timeout": "The endpoint did not answer in time: check network access, or raise --timeout.",
-    "tls": "TLS verification of the endpoint failed: pass --ca-file for a private CA "
-    "(or fix the endpoint URL).",
-    "not_tls": "The endpoint does not speak TLS on that port: use its https:// port in --aws-endpoint / "
-    "AWS_ENDPOINT_URL.",
-    "tls_expired": "The endpoint's TLS certificate has expired (or is not yet valid): renew it, or check this "
-    "machine's clock.",
-    "tls_hostname": "The endpoint's certificate is not valid for its host name: use the host the certificate "
-    "names in --aws-endpoint / AWS_ENDPOINT_URL.",
-    "error": "Check the AWS settings (region, credentials, endpoint) and run again with -v.",
+    **{k: fixes.fix(k, _AWS_ENDPOINT) for k in _NETWORK_KINDS},
+    "error": "AWS answered with an error preflight does not recognise (its code and message are in the detail): "
+    "check the region (--aws-region / AWS_REGION), the credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID) and the "
+    f"endpoint ({_ENDPOINT_FLAGS}), then run again with -v.",
 }
 
 _AUTH_CODES = {
@@ -165,11 +169,17 @@ def classify(e: BaseException) -> AwsProblem:
 
         ek = _tls.ErrorKind
         tls_kind = {ek.NOT_TLS: "not_tls", ek.CERT_EXPIRED: "tls_expired", ek.CERT_NOT_YET_VALID: "tls_expired",
-                    ek.HOSTNAME_MISMATCH: "tls_hostname"}.get(_tls.classify(e), "tls")
+                    ek.HOSTNAME_MISMATCH: "tls_hostname", ek.RESET: "closed", ek.TIMEOUT: "timeout",
+                    ek.TLS_ERROR: "tls_error"}.get(_tls.classify(e), "tls")
         return AwsProblem(tls_kind, msg, "SSLError")
     cause = getattr(e, "kwargs", {}).get("error") if isinstance(e, bx.EndpointConnectionError) else None
     if cause is not None and ("NameResolution" in type(cause).__name__ or isinstance(cause, socket.gaierror)):
         return AwsProblem("dns", msg, "NameResolutionError")  # not "did not accept connections": no address
+    if isinstance(e, bx.EndpointConnectionError):
+        from filot_preflight.checkers import _tls
+
+        if _tls.classify(e) == _tls.ErrorKind.REFUSED:
+            return AwsProblem("unreachable", msg, "EndpointConnectionError", fix_kind="refused")
     for cls, kind in kinds:
         if isinstance(e, cls):
             return AwsProblem(kind, msg, cls.__name__)

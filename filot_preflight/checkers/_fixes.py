@@ -61,7 +61,8 @@ def _tpl(ep: Endpoint) -> dict[str, str]:
         "var": ep.var,
         "service": ep.service,
         "addr": ep.addr,
-        "host": ep.host or f"the host in {ep.var}",
+        "host": ep.host or "that host name",
+        "host_name": ep.host or f"in {ep.var}",
         "hp": f"{ep.host}:{ep.port}" if ep.host and ep.port else "<host>:<port>",
         "sni": ep.host or "<host>",
         "from": f", copying it again from {ep.source}," if ep.source else "",
@@ -77,7 +78,7 @@ def _tpl(ep: Endpoint) -> dict[str, str]:
 
 
 _TABLE: dict[str, str] = {
-    "dns": "The host name {host} does not resolve: correct the host in {var}{from} and check that this "
+    "dns": "The host name {host_name} does not resolve: correct the host in {var}{from} and check that this "
     "network resolves public DNS names (VPC DNS resolution, /etc/resolv.conf).",
     "refused": "Nothing accepts connections on {addr}: check the port in {var}{port_hint}, that {service} is "
     "running and listening there, and that no firewall or security group rejects connections from here.",
@@ -110,7 +111,7 @@ _TABLE: dict[str, str] = {
     "cert_not_yet_valid": "The certificate of {addr} is not valid yet: sync this machine's clock (NTP / chrony); "
     "if the clock is right, reissue the certificate with a correct start date.",
     "cert_invalid": "The certificate of {addr} failed verification (revoked, wrong key usage or malformed): serve "
-    "a valid certificate for {host} with its full chain; `openssl s_client -connect {hp} -servername {sni}` "
+    "a valid certificate for its host name with its full chain; `openssl s_client -connect {hp} -servername {sni}` "
     "shows what the server sends.",
     "tls_error": "The TLS handshake with {addr} failed: check that the port in {var} is {service}'s TLS port and "
     "that the server offers TLS 1.2 or newer; `openssl s_client -connect {hp} -servername {sni}` shows the "

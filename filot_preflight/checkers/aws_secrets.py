@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from filot_preflight.aws_source import AwsRead, SecretFact, read_secrets
+from filot_preflight.checkers._fixes import insecure_fix
 from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.manifest import AwsSettings, Manifest
 from filot_preflight.models import CheckResult, EvidenceValue, Status
@@ -69,7 +70,7 @@ def judge(facts: Facts, settings: AwsSettings, now: datetime | None = None) -> l
     out: list[CheckResult] = []
     if facts.insecure:
         out.append(_r("insecure", Status.WARN, "TLS verification of the Secrets Manager endpoint is off",
-                      remediation="Drop --insecure; pass --ca-file to trust a private CA instead."))
+                      remediation=insecure_fix()))
     host = urlsplit(read.endpoint).hostname if read.endpoint else None
     n_ids = len({r.secret_id for r in facts.refs})
     if read.problem is not None:
