@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from filot_preflight.checkers._queue_live import CountFacts, HeartbeatFacts, QueueFacts
+from filot_preflight.checkers._redis_judge import connection_fix
 from filot_preflight.checkers.base import result
 from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
@@ -164,7 +165,8 @@ def _live(f: GpuFacts, q: QueueSettings) -> list[CheckResult]:
         return [result(
             "gpu_worker.redis", SUB, Status.FAIL, f"could not read the queue in Redis ({live.error_kind})",
             target="REDIS_URL", detail=live.error[:500], evidence={"error_kind": live.error_kind},
-            remediation="Fix the Redis connection first: see the redis checker's result for this error and its fix.",
+            remediation="Fix the Redis connection first (the redis checker reports the same failure): "
+            + connection_fix(live.error_kind, f.backend_redis.host, f.backend_redis.port),
         )]
     out: list[CheckResult] = []
     for qf in live.queues:

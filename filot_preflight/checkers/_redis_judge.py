@@ -106,10 +106,10 @@ _OWN_FIXES = {
 }
 
 
-def endpoint(f: RedisFacts) -> Endpoint:
+def endpoint(host: str | None, port: int | None) -> Endpoint:
     """REDIS_URL's endpoint for the shared fix table."""
     return Endpoint(
-        VAR, "Redis", host=f.host or "", port=f.port, source="the Upstash console (database page, Connect)",
+        VAR, "Redis", host=host or "", port=port, source="the Upstash console (database page, Connect)",
         default_port="Upstash: 6379",
         tls_switch="change the scheme of REDIS_URL to rediss:// (same host, port and password)",
         ca_vars=(CA_VAR,), managed_by="Upstash",
@@ -132,7 +132,7 @@ def judge(f: RedisFacts, s: RedisSettings) -> list[CheckResult]:
         out.append(_host(f, s, target))
     if f.ca_error:
         out.append(result("redis.ca_file", SUB, Status.FAIL, f"extra CA file unusable: {f.ca_error}",
-                          target=target, remediation=fixes.fix("ca_file", endpoint(f))))
+                          target=target, remediation=fixes.fix("ca_file", endpoint(f.host, f.port))))
         return out
     if f.error_kind:
         out.append(_failure(f, addr, target))
@@ -174,11 +174,7 @@ def _failure(f: RedisFacts, addr: str, target: str) -> CheckResult:
     rid, summary = _FAILURES.get(kind, _TLS_FALLBACK if f.stage == "tls" else _OTHER)
     if kind == ErrorKind.RESET:
         summary = _RESET_SUMMARY
-    # The fix follows the kind when the shared table knows it (a reset, a certificate problem), else the stage.
-    fix_kind = "no_answer" if kind == ErrorKind.TIMEOUT else kind
-    if fixes.canonical(fix_kind) == "other":
-        fix_kind = "tls_error" if f.stage == "tls" else "other"
-    fix = _OWN_FIXES.get(kind) or fixes.fix(fix_kind, endpoint(f))
+    fix = connection_fix(kind, f.host, f.port, f.stage)
     if kind == "auth" and not f.has_password:
         summary = "Redis at {addr} requires a password but REDIS_URL has none"
         fix = ("Put the password in REDIS_URL: rediss://default:<password>@{host}:{port}/{db} (Upstash console: "
@@ -188,6 +184,17 @@ def _failure(f: RedisFacts, addr: str, target: str) -> CheckResult:
         evidence={"error_kind": kind, "stage": f.stage, "timeout_s": f.timeout_s,
                   "trusted_extra_ca": list(f.ca_sources)},
     )
+
+
+def connection_fix(kind: str, host: str | None, port: int | None, stage: str | None = None) -> str:
+    """The fix for a failed Redis connection of `kind` (also the gpu_worker checker's, on the same Redis)."""
+    if kind in _OWN_FIXES:
+        return _OWN_FIXES[kind]
+    # The fix follows the kind when the shared table knows it (a reset, a certificate problem), else the stage.
+    fix_kind = "no_answer" if kind == ErrorKind.TIMEOUT else kind
+    if fixes.canonical(fix_kind) == "other":
+        fix_kind = "tls_error" if stage == "tls" else "other"
+    return fixes.fix(fix_kind, endpoint(host, port))
 
 
 def _verify(f: RedisFacts, target: str) -> CheckResult:
@@ -214,7 +221,8 @@ def _expiry(f: RedisFacts, s: RedisSettings, target: str) -> CheckResult:
     }
     if days < 0:
         return result("redis.cert_expiry", SUB, Status.FAIL, f"server certificate expired {-days:g} days ago",
-                      target=target, evidence=ev, remediation=fixes.fix(ErrorKind.CERT_EXPIRED, endpoint(f)))
+                      target=target, evidence=ev,
+                      remediation=fixes.fix(ErrorKind.CERT_EXPIRED, endpoint(f.host, f.port)))
     if days < s.cert_warn_days:
         return result("redis.cert_expiry", SUB, Status.WARN, f"server certificate expires in {days:g} days",
                       target=target, evidence=ev,
