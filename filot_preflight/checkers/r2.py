@@ -30,12 +30,15 @@ AUTH_FAILURES: dict[str, tuple[str, str, str]] = {
     "SignatureDoesNotMatch": (
         "r2.secret_key",
         "R2 rejects the signature: CF_R2_SECRET_ACCESS_KEY does not belong to the access key",
-        "Copy the secret access key of this API token again (Cloudflare shows it once; roll the token if lost).",
+        "Put the secret access key of this API token in CF_R2_SECRET_ACCESS_KEY (Cloudflare shows it once, when the "
+        "token is created: roll the token if it is lost), and update the same secret in Secrets Manager so the ECS "
+        "services get it too.",
     ),
     "InvalidAccessKeyId": (
         "r2.access_key",
         "R2 does not know CF_R2_ACCESS_KEY_ID",
-        "Use the access key id of an active R2 API token of this account (R2, Manage API tokens).",
+        "Put the access key id of an active R2 API token of this account in CF_R2_ACCESS_KEY_ID (R2 dashboard, "
+        "Manage API tokens), with that token's secret in CF_R2_SECRET_ACCESS_KEY.",
     ),
     "NoSuchBucket": (
         "r2.bucket",
