@@ -105,7 +105,8 @@ _AWS_ENDPOINT = Endpoint(
     _ENDPOINT_FLAGS, "the AWS API endpoint", default_port="https: 443",
     tls_switch=f"use https:// in {_ENDPOINT_FLAGS}",
     notes={"dns": "Without an endpoint override the host follows the region (secretsmanager.<region>.amazonaws.com): "
-           "check --aws-region / AWS_REGION."},
+           "check --aws-region / AWS_REGION.",
+           "reset": f"An http:// URL on a TLS port ends the same way: use https:// in {_ENDPOINT_FLAGS}."},
 )
 _NETWORK_KINDS = ("dns", "refused", "unreachable", "closed", "timeout", "tls", "not_tls", "tls_expired",
                   "tls_hostname", "tls_error")
