@@ -80,8 +80,9 @@ def _tpl(ep: Endpoint) -> dict[str, str]:
 _TABLE: dict[str, str] = {
     "dns": "The host name {host_name} does not resolve: correct the host in {var}{from} and check that this "
     "network resolves public DNS names (VPC DNS resolution, /etc/resolv.conf).",
-    "refused": "Nothing accepts connections on {addr}: check the port in {var}{port_hint}, that {service} is "
-    "running and listening there, and that no firewall or security group rejects connections from here.",
+    "refused": "Nothing accepts connections on {addr} (connection refused): check the port in {var}{port_hint}, "
+    "that {service} is running and listening there, and that no firewall or security group rejects connections "
+    "from here.",
     "unreachable": "No TCP connection to {addr} (packets dropped, or no route): allow egress from here to {addr} "
     "in the firewall, security group and VPC routes (NAT, proxy), and check host and port in {var}.",
     "no_answer": "{addr} accepts connections but never answers: check that the port in {var}{port_hint} is "
@@ -102,7 +103,7 @@ _TABLE: dict[str, str] = {
     "unknown_ca": "The certificate of {addr} does not chain to a CA this machine trusts: for a private CA, pass "
     "its CA bundle with {ca}; for a public certificate, make the server send its full chain (with the "
     "intermediates).{intercept}",
-    "hostname_mismatch": "The certificate of {addr} is not issued for {host}: put the host name the certificate "
+    "hostname_mismatch": "The certificate of {addr} is not valid for {host}: put the host name the certificate "
     "was issued for in {var}{given} (not an IP address or an alias), or reissue the certificate with {host} in "
     "its subjectAltName.",
     "cert_expired": "The certificate of {addr} has expired: renew it on the server and automate renewal "
