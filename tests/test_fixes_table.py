@@ -163,7 +163,7 @@ def test_unknown_ca_fix_is_not_given_for_other_certificate_problems(checker: str
 @pytest.mark.parametrize(
     ("checker", "kind", "names"),
     [("redis", "plain_on_tls", "rediss://"), ("temporal", "plain_on_tls", "TEMPORAL_API_KEY"),
-     ("aws", "closed", "https://")],
+     ("aws", "closed", "https://"), ("backend", "reset", "https://"), ("buli2", "reset", "https://")],
 )
 def test_plain_text_to_a_tls_port_says_how_to_turn_tls_on(checker: str, kind: str, names: str) -> None:
     assert names in CHECKERS[checker][0](kind)

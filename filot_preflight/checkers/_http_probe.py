@@ -205,8 +205,9 @@ _FAILURES: dict[str, str] = {
     "tls_error": "{what}: TLS handshake failed",
     CA_FILE: "{what}: the --ca-file could not be loaded",
 }
-# httpx reports a TLS handshake that never answers as a connect timeout too.
-_NOTES = {"unreachable": "A port that does not speak TLS times out the same way: check that it is an https port."}
+# httpx reports a TLS handshake that never answers as a connect timeout too; a TLS port hangs up on plain http.
+_NOTES = {"unreachable": "A port that does not speak TLS times out the same way: check that it is an https port.",
+          "reset": "An http:// URL on an https port ends the same way: use https:// in {var}."}
 
 
 def endpoint(var: str, url: str, service: str) -> Endpoint:
@@ -217,7 +218,7 @@ def endpoint(var: str, url: str, service: str) -> Endpoint:
     except ValueError:
         host, port = "", None
     return Endpoint(var, service, host=host, port=port if host else None, default_port="https: 443",
-                    tls_switch=f"use https:// in {var}", notes=_NOTES)
+                    tls_switch=f"use https:// in {var}", notes={k: v.format(var=var) for k, v in _NOTES.items()})
 
 
 def failure_text(kind: str | None, what: str, var: str, timeout: float, *, url: str = "",

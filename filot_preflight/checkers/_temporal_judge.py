@@ -111,7 +111,8 @@ def _own_fix(kind: str, f: TemporalFacts) -> str | None:
                "belongs to another account) and put it in TEMPORAL_API_KEY")
         cert = ("issue a new client certificate from the CA registered on the namespace and put it and its key in "
                 "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY")
-        how = {"api_key": key, "mtls": cert[0].upper() + cert[1:], "api_key+mtls": f"{key}; {cert}"}
+        how = {"api_key": key, "mtls": cert[0].upper() + cert[1:],
+               "api_key+mtls": f"{key}; or, if the certificate is the one rejected, {cert}"}
         return (f"{how.get(f.auth, key)}; update the same secrets in Secrets Manager so the ECS services get them. "
                 f"The credentials must be granted access to namespace {ns}.")
     if kind == "permission":
