@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: preflight against a real local FiLot-shaped stack, documents into out/.
+# (--send-signed-callback is safe here: the sandbox backend is a stand-in; never a default in production.)
 #   1. offline check of manifests/example.prod.env (the seed's T8-A situation: 3 missing secrets, Redis without TLS)
 #   2. sandbox up; full live check against it; every document rendered from that run; sandbox down
 set -uo pipefail
@@ -21,7 +22,7 @@ preflight check \
   --env-file "$SB/sandbox.env" --env-file "gpu-worker=$SB/gpu-worker.env" \
   --task-def "$SB/taskdefs/filot-backend.json" --task-def "$SB/taskdefs/filot-gpu-worker.json" \
   --source-dir backend=tests/fixtures/trees/clean/backend --source-dir gpu-worker=tests/fixtures/trees/clean/gpu-worker \
-  --save "$OUT/live/results.json"
+  --send-signed-callback --save "$OUT/live/results.json"
 rc=$?
 preflight report --from "$OUT/live/results.json" -o "$OUT/live" >/dev/null
 preflight diff "$OUT/offline/results.json" "$OUT/live/results.json" > "$OUT/diff.txt"
