@@ -32,8 +32,14 @@ class TemplateFinding:
     line: int | None = None
 
 
-def check_template(manifest: Manifest, values: Sequence[Value]) -> list[TemplateFinding]:
-    """Every finding for one template's parsed values (from `sources.read_env_file`), by line."""
+def check_template(
+    manifest: Manifest, values: Sequence[Value], service: str | None = None
+) -> list[TemplateFinding]:
+    """Every finding for one template's parsed values (from `sources.read_env_file`), by line.
+
+    With `service`, the template is that service's own (a repo's `.env.example`): only the variables
+    the manifest lists it as consuming must be present.
+    """
     out: list[TemplateFinding] = []
     first_line: dict[str, int | None] = {}
     for v in values:
@@ -53,10 +59,12 @@ def check_template(manifest: Manifest, values: Sequence[Value]) -> list[Template
         messages = _judge_secret(var, raw) if var.secret else _judge_setting(var, raw)
         out += [TemplateFinding(v.name, status, msg, line) for status, msg in messages]
     out.sort(key=lambda f: f.line or 0)
+    expected = manifest.consumed_by(service) if service else manifest.variables
+    whose = f"{service}'s template lists every variable {service} reads" if service else (
+        "a template lists every manifest variable")
     out += [
-        TemplateFinding(var.name, Status.FAIL, f"missing: a template lists every manifest variable; add {var.name}=",
-                        None)
-        for var in manifest.variables
+        TemplateFinding(var.name, Status.FAIL, f"missing: {whose}; add {var.name}=", None)
+        for var in expected
         if var.name not in first_line
     ]
     return out

@@ -235,3 +235,30 @@ def test_bad_file_is_one_line_and_exit_2_before_any_finding(capsys, template, tm
 def test_no_file_is_a_usage_error(capsys):
     code, _, err = run(capsys, "env", "check-template")
     assert code == 2 and "Missing argument" in err
+
+
+def test_a_service_template_needs_only_that_services_variables(tmp_path, capsys):
+    from filot_preflight import manifest as manifest_mod
+    from filot_preflight.template_check import check_template
+
+    m = manifest_mod.load()
+    worker_vars = [v for v in m.variables if "gpu-worker" in v.consumers]
+    p = tmp_path / ".env.example"
+    p.write_text("".join(f"{v.name}=\n" for v in worker_vars))
+    from filot_preflight.sources import read_env_file
+
+    values = read_env_file(p)
+    assert not [f for f in check_template(m, values, "gpu-worker") if f.status == "fail"]
+    missing = [f for f in check_template(m, values) if f.status == "fail"]
+    assert missing and all(f.message.startswith("missing:") for f in missing)
+    assert {f.variable for f in missing} == {v.name for v in m.variables} - {v.name for v in worker_vars}
+    import pytest
+
+    from filot_preflight import cli
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["env", "check-template", "--service", "gpu-worker", str(p)])
+    assert e.value.code == 0
+    with pytest.raises(SystemExit) as e:
+        cli.main(["env", "check-template", "--service", "worker", str(p)])
+    assert e.value.code == 2 and "--service worker: unknown service" in capsys.readouterr().err

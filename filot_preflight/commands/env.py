@@ -52,6 +52,10 @@ def template(
 def check_template(
     files: Annotated[list[Path], typer.Argument(help="Env templates to check (e.g. prod.env.template).")],
     manifest: ManifestOpt = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", help="The template is this service's own: require only the variables it reads."),
+    ] = None,
 ) -> None:
     """Check committed env templates: secrets empty or placeholders, every variable listed, settings valid."""
     from filot_preflight import manifest as manifest_mod
@@ -59,10 +63,15 @@ def check_template(
     from filot_preflight.template_check import check_template as judge
 
     m = manifest_mod.load(manifest)
+    services = [s.name for s in m.services]
+    if service is not None and service not in services:
+        from filot_preflight.errors import UsageError
+
+        raise UsageError(f"--service {service}: unknown service; manifest services: {', '.join(services)}")
     parsed = [(path, read_env_file(path)) for path in files]  # every file read first: bad input is exit 2 alone
     failed = warned = 0
     for path, values in parsed:
-        for f in judge(m, values):
+        for f in judge(m, values, service):
             where = f"{path}:{f.line}" if f.line is not None else str(path)
             sys.stdout.write(f"{where}: {f.status}: {f.variable}: {f.message}\n")
             failed += f.status == "fail"
