@@ -163,7 +163,7 @@ def run_report(
             f"checker {name!r} could not be loaded: {inputs.redactor.redact(reason)[:200]}",
             remediation="Reinstall or fix the package that provides this checker, or uninstall it.",
         ).with_updates(docs=CORE_DOCS + "#pluginname")
-        for name, reason in registry.LOAD_ERRORS
+        for name, reason in registry.load_errors()
         if checkers is None
     ]
     results = [*relaxations(options), *broken, *inputs.source_problems, *outcome.results]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import entry_points
 
 from filot_preflight.checkers.base import Checker
@@ -10,25 +11,33 @@ from filot_preflight.errors import UsageError
 GROUP = "filot_preflight.checkers"
 
 
-# Entry points that failed to load in this process: (name, reason). The core turns them into ERROR results.
-LOAD_ERRORS: list[tuple[str, str]] = []
-
-
-def discover() -> dict[str, type[Checker]]:
-    """Every registered checker class by name, sorted. A plugin that fails to import is reported, not fatal."""
+@cache
+def _scan() -> tuple[dict[str, type[Checker]], tuple[tuple[str, str], ...]]:
+    # One scan per process: a run asks for the checkers several times (process-env names they need,
+    # selection, documents), and the load errors must describe the same scan as the checkers.
     found: dict[str, type[Checker]] = {}
-    LOAD_ERRORS.clear()
+    errors: list[tuple[str, str]] = []
     for ep in entry_points(group=GROUP):
         try:
             cls = ep.load()
         except Exception as e:  # noqa: BLE001 - a broken plugin must not take the release gate down
-            LOAD_ERRORS.append((ep.name, f"{e.__class__.__name__}: {e}"))
+            errors.append((ep.name, f"{e.__class__.__name__}: {e}"))
             continue
         if not (isinstance(cls, type) and issubclass(cls, Checker)):
-            LOAD_ERRORS.append((ep.name, f"{ep.value} is not a Checker subclass"))
+            errors.append((ep.name, f"{ep.value} is not a Checker subclass"))
             continue
         found[getattr(cls, "name", ep.name)] = cls
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), tuple(errors)
+
+
+def discover() -> dict[str, type[Checker]]:
+    """Every registered checker class by name, sorted. A plugin that fails to import is reported, not fatal."""
+    return dict(_scan()[0])
+
+
+def load_errors() -> tuple[tuple[str, str], ...]:
+    """Entry points that failed to load: (name, reason). The core turns them into ERROR results."""
+    return _scan()[1]
 
 
 def select(
