@@ -34,7 +34,6 @@ from filot_preflight.commands.common import (
     setup_logging,
     write_output,
 )
-from filot_preflight.errors import UsageError
 
 if TYPE_CHECKING:  # these load the pydantic models: imported where used so --version stays cheap
     from filot_preflight.checkers.base import Checker
@@ -78,8 +77,7 @@ def check(
     from filot_preflight import core
     from filot_preflight.models import exit_code
 
-    if fmt not in render_mod.FORMATS:
-        raise UsageError(f"--format {fmt}: unknown format; choose from {', '.join(render_mod.FORMATS)}")
+    renderer = render_mod.get(fmt)  # an unknown --format is bad input, found before any probe runs
     redactor = setup_logging(verbose)
     req = make_request(
         manifest=manifest, env_file=env_file, source=source, config=config, only=only, skip=skip, offline=offline,
@@ -92,7 +90,7 @@ def check(
     if save is not None:
         write_output(render_mod.get("json")(report), save)
     color = fmt == "console" and output is None and sys.stdout.isatty()
-    write_output(render_mod.get(fmt)(report, color=color, show_pass=show_pass), output)
+    write_output(renderer(report, color=color, show_pass=show_pass), output)
     if output is not None and fmt != "console":
         sys.stderr.write(render_mod.verdict(report) + "\n")
     raise typer.Exit(exit_code(report))

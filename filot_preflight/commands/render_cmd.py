@@ -9,7 +9,6 @@ import typer
 
 from filot_preflight import render as render_mod
 from filot_preflight.commands.common import write_output
-from filot_preflight.errors import UsageError
 
 
 def render(
@@ -24,8 +23,7 @@ def render(
     from filot_preflight.diff import load_saved
     from filot_preflight.models import exit_code
 
-    if fmt not in render_mod.FORMATS:
-        raise UsageError(f"--format {fmt}: unknown format; choose from {', '.join(render_mod.FORMATS)}")
+    renderer = render_mod.get(fmt)
     report = load_saved(results)
-    write_output(render_mod.get(fmt)(report, show_pass=show_pass), output)
+    write_output(renderer(report, show_pass=show_pass), output)
     raise typer.Exit(exit_code(report))

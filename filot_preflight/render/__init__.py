@@ -25,8 +25,10 @@ def get(name: str) -> Renderer:
         from filot_preflight.render.github import render
     elif name == "markdown":
         from filot_preflight.render.markdown import render
-    else:  # the CLI validates the choice; this is for library callers
-        raise ValueError(f"unknown format {name!r}")
+    else:  # bad input from --format: one line, exit 2
+        from filot_preflight.errors import UsageError
+
+        raise UsageError(f"--format {name}: unknown format; choose from {', '.join(FORMATS)}")
     return render
 
 
