@@ -17,7 +17,7 @@ from filot_preflight.checkers.base import CheckContext, Checker, Options, result
 from filot_preflight.config import Config
 from filot_preflight.errors import UsageError
 from filot_preflight.manifest import Manifest
-from filot_preflight.models import CheckResult, Report, Status
+from filot_preflight.models import CheckResult, Report, Status, docs_link
 from filot_preflight.redact import Redactor, secret_values
 from filot_preflight.runner import Callback, run_checks
 from filot_preflight.settings import pick
@@ -26,7 +26,6 @@ from filot_preflight.sources import ValueStore, load_values
 log = logging.getLogger("filot_preflight")
 
 SOURCES = ("env", "aws")
-CORE_DOCS = "docs/checks/core.md"
 EXIT_RESERVE = 0.1  # seconds kept back from --deadline to render and write the partial report
 
 
@@ -64,7 +63,7 @@ class Inputs:
                     + self.redactor.redact(read.problem.message)[:300],
                     remediation=read.problem.remedy,
                     evidence={"kind": read.problem.kind, "region": read.region, "calls": read.calls},
-                ).with_updates(docs=CORE_DOCS + "#sourceaws")
+                ).with_updates(docs=docs_link("core", "source.aws"))
             )
 
 
@@ -126,7 +125,7 @@ def relaxations(options: Options) -> list[CheckResult]:
             "Production rules relaxed: " + "; ".join(items),
             remediation="Run the release gate without these relaxations against the real environment.",
             evidence={"relaxations": items},
-        ).with_updates(docs=CORE_DOCS + "#policyrelaxations")
+        ).with_updates(docs=docs_link("core", "policy.relaxations"))
     ]
 
 
@@ -162,7 +161,7 @@ def run_report(
             Status.ERROR,
             f"checker {name!r} could not be loaded: {inputs.redactor.redact(reason)[:200]}",
             remediation="Reinstall or fix the package that provides this checker, or uninstall it.",
-        ).with_updates(docs=CORE_DOCS + "#pluginname")
+        ).with_updates(docs=docs_link("core", "plugin.<name>"))
         for name, reason in registry.load_errors()
         if checkers is None
     ]

@@ -104,3 +104,16 @@ def exit_code(report: Report) -> int:
     if report.partial or any(r.status in bad for r in report.results):
         return EXIT_NOT_READY
     return EXIT_READY
+
+
+DOCS_DIR = "docs/checks"
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading (lower case, punctuation dropped)."""
+    return "".join(ch for ch in heading.lower().replace(" ", "-") if ch.isalnum() or ch in "-_")
+
+
+def docs_link(page: str, heading: str) -> str:
+    """Where a result id is explained: `docs/checks/<page>.md#<anchor of its ## heading>`."""
+    return f"{DOCS_DIR}/{page}.md#{anchor(heading)}"

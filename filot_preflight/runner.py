@@ -19,6 +19,7 @@ from typing import Any
 
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.models import docs_link as models_docs_link
 
 log = logging.getLogger("filot_preflight")
 
@@ -165,23 +166,14 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
     ]
 
 
-DOCS_DIR = "docs/checks"
 _RUNNER_RULES = ("timeout", "crashed", "unfinished")
 
 
 def docs_link(c: Checker, result_id: str) -> str:
-    """The docs page and anchor of a built-in checker's result id ('' for plugins, which bring their own).
-
-    Anchors follow GitHub's rule for the `## <id>` headings: lower case, punctuation dropped.
-    """
+    """The docs page and anchor of a built-in checker's result id ('' for plugins, which bring their own)."""
     if not type(c).__module__.startswith("filot_preflight."):
         return ""
     rule = result_id.rsplit(".", 1)[-1]
     if result_id == f"{c.name}.{rule}" and rule in _RUNNER_RULES:
-        return f"{DOCS_DIR}/core.md#checker{rule}"
-    return f"{DOCS_DIR}/{c.name}.md#{anchor(result_id)}"
-
-
-def anchor(heading: str) -> str:
-    """GitHub's anchor of a markdown heading."""
-    return "".join(ch for ch in heading.lower().replace(" ", "-") if ch.isalnum() or ch in "-_")
+        return models_docs_link("core", f"<checker>.{rule}")
+    return models_docs_link(c.name, result_id)

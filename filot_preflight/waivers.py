@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from filot_preflight.errors import PreflightError
-from filot_preflight.models import CheckResult, Report, Status
+from filot_preflight.models import CheckResult, Report, Status, docs_link
 
 CONFIG_FILE = "preflight.toml"
 PYPROJECT = "pyproject.toml"
@@ -177,5 +177,5 @@ def _expired(w: Waiver, day: dt.date) -> CheckResult:
         remediation=f"Fix {w.id} and delete the waiver, or extend its `expires` date with a new reason "
         f"in {w.origin.split(':', 1)[0] or CONFIG_FILE}.",
         evidence={"expires": w.expires.isoformat(), "days_expired": (day - w.expires).days},
-        docs="docs/checks/core.md#waiverexpired",
+        docs=docs_link("core", EXPIRED_ID),
     )

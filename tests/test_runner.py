@@ -85,7 +85,7 @@ def test_built_in_results_link_to_their_docs_heading():
     from pathlib import Path
 
     from filot_preflight import core
-    from filot_preflight.runner import anchor
+    from filot_preflight.models import anchor
 
     root = Path(__file__).resolve().parents[1]
     inputs = core.load_inputs(None, [str(root / "manifests/example.prod.env")], ["env"], environ={})
