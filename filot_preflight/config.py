@@ -38,6 +38,7 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "strict": bool,
     "insecure": bool,
     "allow_loopback": bool,
+    "allow_plaintext_auth": bool,
     "waivers": list,
 }
 
@@ -84,7 +85,7 @@ class Config:
     def as_settings(self) -> dict[str, Any]:
         """The PREFLIGHT_* view used by core.resolve_options (lowest layer)."""
         names = {"timeout": "PREFLIGHT_TIMEOUT", "ca_file": "PREFLIGHT_CA_FILE", "insecure": "PREFLIGHT_INSECURE",
-                 "allow_loopback": "PREFLIGHT_ALLOW_LOOPBACK"}
+                 "allow_loopback": "PREFLIGHT_ALLOW_LOOPBACK", "allow_plaintext_auth": "PREFLIGHT_ALLOW_PLAINTEXT_AUTH"}
         out: dict[str, Any] = {}
         for key, setting in names.items():
             if key in self.values:

@@ -105,6 +105,10 @@ def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], con
         allow_loopback=pick(
             flags.get("allow_loopback"), "PREFLIGHT_ALLOW_LOOPBACK", layers, base.allow_loopback, "bool"
         ),
+        allow_plaintext_auth=pick(
+            flags.get("allow_plaintext_auth"), "PREFLIGHT_ALLOW_PLAINTEXT_AUTH", layers, base.allow_plaintext_auth,
+            "bool",
+        ),
     )
 
 
@@ -115,6 +119,10 @@ def relaxations(options: Options) -> list[CheckResult]:
         items.append("TLS certificate verification is OFF (--insecure)")
     if options.allow_loopback:
         items.append("loopback/private addresses are accepted (--allow-loopback / PREFLIGHT_ALLOW_LOOPBACK)")
+    if options.allow_plaintext_auth:
+        items.append(
+            "credentials may be sent without TLS (--allow-plaintext-auth / PREFLIGHT_ALLOW_PLAINTEXT_AUTH)"
+        )
     if not items:
         return []
     return [
@@ -187,7 +195,7 @@ class RunRequest:
     skip: tuple[str, ...] = ()
     deadline: float | None = None
     base: Options = field(default_factory=Options)
-    flags: dict[str, Any] = field(default_factory=dict)  # timeout, ca_file, insecure, allow_loopback
+    flags: dict[str, Any] = field(default_factory=dict)  # timeout, ca_file, insecure, allow_loopback, ...
     config: Config = field(default_factory=Config)
 
 

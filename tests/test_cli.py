@@ -172,3 +172,18 @@ def test_manifest_validate_takes_several_files(capsys, tmp_path):
     code, out, err = run(capsys, "manifest", "validate", str(ROOT / "manifests/filot.yaml"), str(bad))
     assert code == 2 and "valid manifest filot" in out
     assert err.count("\n") == 1 and "bad.yaml" in err
+
+
+def test_allow_plaintext_auth_is_a_relaxation_from_every_layer(capsys, tmp_path, monkeypatch):
+    """The only way to let a probe send a password without TLS; always visible as policy.relaxations."""
+    (tmp_path / "preflight.toml").write_text("allow_plaintext_auth = true\n")
+    monkeypatch.chdir(tmp_path)
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json")
+    relaxed = [r for r in json.loads(out)["results"] if r["id"] == "policy.relaxations"]
+    assert relaxed and "--allow-plaintext-auth" in relaxed[0]["summary"]
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--no-allow-plaintext-auth", "--format", "json")
+    assert not any(r["id"] == "policy.relaxations" for r in json.loads(out)["results"])
+    (tmp_path / "preflight.toml").write_text("")
+    monkeypatch.setenv("PREFLIGHT_ALLOW_PLAINTEXT_AUTH", "yes")
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json")
+    assert any(r["id"] == "policy.relaxations" for r in json.loads(out)["results"])

@@ -26,12 +26,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Options:
-    """Run-wide settings every checker may read. Relaxations (insecure, allow_loopback) are explicit."""
+    """Run-wide settings every checker may read. Relaxations (insecure, allow_loopback, plaintext auth) are explicit."""
 
     timeout: float = 10.0
     ca_file: Path | None = None
     insecure: bool = False
     allow_loopback: bool = False
+    # Only this lets a probe send a password over a connection without TLS (a redis:// URL, sslmode=prefer).
+    allow_plaintext_auth: bool = False
     offline: bool = False
     strict: bool = False
     send_signed_callback: bool = False

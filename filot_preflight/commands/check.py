@@ -11,6 +11,7 @@ import typer
 from filot_preflight import render as render_mod
 from filot_preflight.commands.common import (
     AllowLoopbackOpt,
+    AllowPlaintextAuthOpt,
     AwsEndpointOpt,
     AwsProfileOpt,
     AwsRegionOpt,
@@ -53,6 +54,7 @@ def check(
     ca_file: CaFileOpt = None,
     insecure: InsecureOpt = None,
     allow_loopback: AllowLoopbackOpt = None,
+    allow_plaintext_auth: AllowPlaintextAuthOpt = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help=f"Output format: {', '.join(render_mod.FORMATS)}.")
     ] = "console",
@@ -82,7 +84,8 @@ def check(
     req = make_request(
         manifest=manifest, env_file=env_file, source=source, config=config, only=only, skip=skip, offline=offline,
         strict=strict, timeout=timeout, deadline=deadline, ca_file=ca_file, insecure=insecure,
-        allow_loopback=allow_loopback, task_def=task_def, source_dir=source_dir,
+        allow_loopback=allow_loopback, allow_plaintext_auth=allow_plaintext_auth, task_def=task_def,
+        source_dir=source_dir,
         send_signed_callback=send_signed_callback, aws_region=aws_region, aws_profile=aws_profile,
         aws_endpoint=aws_endpoint,
     )

@@ -90,6 +90,14 @@ InsecureOpt = Annotated[
         "--insecure/--no-insecure", help="Do not verify TLS certificates (shown as a warning).", show_default=False
     ),
 ]
+AllowPlaintextAuthOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--allow-plaintext-auth/--no-allow-plaintext-auth",
+        help="Send Redis/PostgreSQL credentials even over a connection without TLS (shown as a warning).",
+        show_default=False,
+    ),
+]
 AllowLoopbackOpt = Annotated[
     bool | None,
     typer.Option(
@@ -142,6 +150,7 @@ def make_request(
     ca_file: Path | None = None,
     insecure: bool | None = None,
     allow_loopback: bool | None = None,
+    allow_plaintext_auth: bool | None = None,
     task_def: list[Path] | None = None,
     source_dir: list[str] | None = None,
     send_signed_callback: bool = False,
@@ -173,7 +182,8 @@ def make_request(
         skip=tuple(skip or ()),
         deadline=deadline,
         base=base,
-        flags={"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback},
+        flags={"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback,
+               "allow_plaintext_auth": allow_plaintext_auth},
         config=cfg,
     )
 

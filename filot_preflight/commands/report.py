@@ -13,6 +13,7 @@ import typer
 
 from filot_preflight.commands.common import (
     AllowLoopbackOpt,
+    AllowPlaintextAuthOpt,
     AwsEndpointOpt,
     AwsProfileOpt,
     AwsRegionOpt,
@@ -65,6 +66,7 @@ def report(
     ca_file: CaFileOpt = None,
     insecure: InsecureOpt = None,
     allow_loopback: AllowLoopbackOpt = None,
+    allow_plaintext_auth: AllowPlaintextAuthOpt = None,
     strict: StrictOpt = None,
     task_def: TaskDefOpt = None,
     source_dir: SourceDirOpt = None,
@@ -87,8 +89,8 @@ def report(
     req = make_request(
         manifest=manifest, env_file=env_file, source=source, config=config, only=only, skip=skip, offline=offline,
         strict=strict, timeout=timeout, deadline=deadline, ca_file=ca_file, insecure=insecure,
-        allow_loopback=allow_loopback, task_def=task_def, source_dir=source_dir, aws_region=aws_region,
-        aws_profile=aws_profile, aws_endpoint=aws_endpoint,
+        allow_loopback=allow_loopback, allow_plaintext_auth=allow_plaintext_auth, task_def=task_def,
+        source_dir=source_dir, aws_region=aws_region, aws_profile=aws_profile, aws_endpoint=aws_endpoint,
     )
     if from_json is not None:
         from filot_preflight.sources import load_values
