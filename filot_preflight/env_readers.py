@@ -75,7 +75,7 @@ def _node(text: str) -> Reading:
         covered.update(range(e.span[0], e.span[1] + 1))
     ignored = []
     for n, line in enumerate(node_dotenv.normalise(text).split("\n"), 1):
-        body = node_dotenv._js_trim(line)
+        body = node_dotenv.js_trim(line)
         if n not in covered and body and not body.startswith("#"):
             ignored.append((n, "not a NAME=value line; dotenv skips it"))
     return Reading([Entry(e.key, e.value, e.line, e.cut_at_hash) for e in entries], ignored)

@@ -24,7 +24,7 @@ _END = rf"(?=[{_EOL}]|\Z)"  # JS `$` with the m flag
 _DOT = f"[^{_EOL}]"
 
 # lib/main.js:
-# /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/mg
+# /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/mg  # noqa: E501
 LINE = re.compile(
     rf"{_BOL}{_S}*(?:export{_S}+)?([A-Za-z0-9_.-]+)(?:{_S}*={_S}*?|:{_S}+?)()"
     rf"({_S}*'(?:\\'|[^'])*'|{_S}*\"(?:\\\"|[^\"])*\"|{_S}*`(?:\\`|[^`])*`|[^#\r\n]+)?"
@@ -46,7 +46,7 @@ class NodeEntry:
     cut_at_hash: int | None = None  # length as written when an unquoted value was cut at a `#`
 
 
-def _js_trim(s: str) -> str:
+def js_trim(s: str) -> str:
     return s.strip(_JS_WS)
 
 
@@ -64,7 +64,7 @@ def parse(text: str) -> list[NodeEntry]:
     out: list[NodeEntry] = []
     for m in LINE.finditer(lines):
         raw = m.group(3) or ""
-        value = _js_trim(raw)
+        value = js_trim(raw)
         quote = value[:1]
         value = _QUOTED.sub(r"\2", value)
         if quote == '"':
@@ -85,4 +85,4 @@ def _cut(lines: str, m: re.Match[str], quote: str) -> int | None:
         return None
     eol = lines.find("\n", end)
     rest = lines[start: eol if eol != -1 else len(lines)]
-    return len(_js_trim(rest))
+    return len(js_trim(rest))

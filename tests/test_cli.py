@@ -48,11 +48,37 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
     assert "Traceback" not in err + out
 
 
-def test_malformed_env_file_names_the_line(capsys, tmp_path):
+def test_line_the_reader_skips_is_a_warning_not_exit_2(capsys, tmp_path):
+    """Both readers load this file (they skip line 2), so it is judged, with the line named."""
     p = tmp_path / "prod.env"
     p.write_text("NODE_ENV=production\nnot an assignment\n")
+    code, out, err = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json", "--env-file", str(p))
+    assert code == 1 and err == ""
+    ignored = [r for r in json.loads(out)["results"] if r["id"] == "secrets.ignored_line"]
+    assert [r["target"] for r in ignored] == ["prod.env:2"] and ignored[0]["status"] == "warn"
+    assert "not an assignment" not in out
+
+
+def test_env_file_no_reader_can_load_is_exit_2(capsys, tmp_path):
+    p = tmp_path / "prod.env"
+    p.write_bytes(b"NODE_ENV=production\nB=\xff\n")
     _, _, err = run(capsys, "check", "--offline", "--env-file", str(p), code=2)
-    assert err.strip() == f"preflight: error: {p}:2: malformed line; expected NAME=value"
+    assert err.strip() == f"preflight: error: {p}:2: not valid UTF-8 (byte 22)"
+
+
+def test_hash_in_unquoted_secret_fails_as_the_backend_reads_it(capsys, tmp_path):
+    """`JWT_SECRET=Ab3#...`: npm dotenv gives the backend 3 characters; the run must not pass it."""
+    secret = "Ab3#kQ9xY2mN8pL4vR7tW1zC5bF6hJ0sD3gK8nM2qX7yA9eU4iO1zzq7Lp0Vb3Nc6Xe1"
+    p = tmp_path / "prod.env"
+    p.write_text(f"JWT_SECRET={secret}\n")
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json", "--env-file", str(p),
+                    code=1)
+    jwt = {r["id"]: r for r in json.loads(out)["results"] if r["target"] == "JWT_SECRET"}
+    assert jwt["secrets.weak"]["status"] == "fail" and jwt["secrets.weak"]["evidence"]["length"] == 3
+    cut = jwt["secrets.reader_cut"]
+    assert cut["status"] == "fail" and cut["evidence"]["written_length"] == len(secret)
+    assert cut["evidence"]["read_length"] == 3 and cut["evidence"]["origin"] == "prod.env:1"
+    assert secret not in out and secret[4:20] not in out
 
 
 def test_bad_setting_in_env_file(capsys, tmp_path):

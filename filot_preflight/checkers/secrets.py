@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from filot_preflight.checkers import _reading_judge as _reading
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import Manifest, Variable
 from filot_preflight.models import CheckResult, EvidenceValue
@@ -77,11 +78,18 @@ def probe(manifest: Manifest, store: ValueStore) -> SecretsFacts:
         present[service] = frozenset(n for n, v in view.items() if v.value.get_secret_value().strip())
         for var in manifest.consumed_by(service):
             value = view.get(var.name)
-            if service != main and main in var.consumers and value is store.get(var.name, main):
+            if service != main and main in var.consumers and _same(value, store.get(var.name, main)):
                 continue
             target = var.name if service == main else f"{service}:{var.name}"
             observed.append(Observed(target, service, var, value))
     return SecretsFacts(tuple(observed), present)
+
+
+def _same(a: Value | None, b: Value | None) -> bool:
+    """The same line read the same way (two readers of one shared file), or the very same value."""
+    if a is None or b is None:
+        return a is b
+    return a.origin == b.origin and a.value.get_secret_value() == b.value.get_secret_value()
 
 
 def judge(
@@ -150,7 +158,7 @@ class SecretsChecker(Checker):
             allow_loopback=ctx.options.allow_loopback,
             offline=ctx.options.offline,
             checkers=installed_checkers(),
-        )
+        ) + _reading.judge(_reading.reading_facts(ctx.manifest, ctx.values))
 
 
 def installed_checkers() -> frozenset[str]:
