@@ -57,12 +57,15 @@ class Reading:
     ignored: list[tuple[int, str]] = field(default_factory=list)  # (line, why); never the line's text
 
 
-def read(reader: str, raw: bytes, environ: Mapping[str, str]) -> Reading:
-    """Read `raw` (a file's bytes, already checked to be UTF-8 without NUL) the way `reader` does."""
+def read(reader: str, raw: bytes, environ: Mapping[str, str], override: bool = False) -> Reading:
+    """Read `raw` (a file's bytes, already checked to be UTF-8 without NUL) the way `reader` does.
+
+    `override` matters to python-dotenv only: its `${VAR}` interpolation then prefers the file's values.
+    """
     if reader == "node-dotenv":
         return _node(raw.decode("utf-8"))
     if reader == "python-dotenv":
-        return _python(raw, environ)
+        return _python(raw, environ, override)
     if reader == "docker-env":
         return _docker(raw, environ)
     raise ValueError(f"reader {reader!r} reads no file")
@@ -81,7 +84,7 @@ def _node(text: str) -> Reading:
     return Reading([Entry(e.key, e.value, e.line, e.cut_at_hash) for e in entries], ignored)
 
 
-def _python(raw: bytes, environ: Mapping[str, str]) -> Reading:
+def _python(raw: bytes, environ: Mapping[str, str], override: bool) -> Reading:
     """python-dotenv's own parser over the text `open(path, encoding='utf-8')` gives (universal newlines)."""
     text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()
     out = Reading()
@@ -95,16 +98,16 @@ def _python(raw: bytes, environ: Mapping[str, str]) -> Reading:
         if b.value is None:
             out.ignored.append((b.original.line, f"{b.key} has no '='; python-dotenv sets nothing"))
             continue
-        value = _interpolate(b.value, resolved, environ)
+        value = _interpolate(b.value, resolved, environ, override)
         resolved[b.key] = value
         out.entries.append(Entry(b.key, value, b.original.line))
     return out
 
 
-def _interpolate(value: str, earlier: Mapping[str, str], environ: Mapping[str, str]) -> str:
-    # dotenv.main.resolve_variables with override=False (load_dotenv's default): the environment
-    # beats earlier lines of the file. It reads os.environ; here the environment the run was given.
-    env: dict[str, str | None] = {**earlier, **environ}
+def _interpolate(value: str, earlier: Mapping[str, str], environ: Mapping[str, str], override: bool) -> str:
+    # dotenv.main.resolve_variables: without override (load_dotenv's default) the environment beats
+    # earlier lines of the file. It reads os.environ; here the environment the run was given.
+    env: dict[str, str | None] = {**environ, **earlier} if override else {**earlier, **environ}
     return "".join(atom.resolve(env) for atom in parse_variables(value))
 
 

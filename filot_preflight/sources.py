@@ -200,18 +200,18 @@ def read_env_file(path: Path, service: str | None = None) -> list[Value]:
 
 
 def read_as(
-    path: Path, raw: bytes, reader: str, environ: Mapping[str, str], service: str | None, file: int
+    path: Path, raw: bytes, reader: ServiceReader, environ: Mapping[str, str], service: str | None, file: int
 ) -> tuple[FileReading, list[Value]]:
     """`raw` read by `reader`: the reading (for findings) and its values; a file the reader refuses is exit 2."""
     try:
-        reading = env_readers.read(reader, raw, environ)
+        reading = env_readers.read(reader.reader, raw, environ, reader.override)
     except env_readers.UnreadableFile as e:
-        raise EnvFileError(f"{path}:{e.line}: {e} (reader {reader})") from None
+        raise EnvFileError(f"{path}:{e.line}: {e} (reader {reader.reader})") from None
     values = [
-        Value(e.key, SecretStr(e.value), "file", f"{path.name}:{e.line}", service, reader, file)
+        Value(e.key, SecretStr(e.value), "file", f"{path.name}:{e.line}", service, reader.reader, file)
         for e in reading.entries
     ]
-    return FileReading(path, service, reader, file, reading), values
+    return FileReading(path, service, reader.reader, file, reading), values
 
 
 def read_process_env(
@@ -260,22 +260,27 @@ def load_values(
         if label is not None and store.reader_of(label).reader == "ecs":
             raise UsageError(f"--env-file {spec}: service {label!r} reads no env file (reader ecs in the manifest)")
         raw = read_env_bytes(path)
-        readers = [store.reader_of(label).reader] if label else _file_readers(manifest, store)
-        for reader in dict.fromkeys(readers):
-            scope = reader
-            base = seen_env.setdefault(scope, dict(env) if use_process_env else {})
+        readers = [store.reader_of(label)] if label else _file_readers(manifest, store)
+        chosen: dict[str, ServiceReader] = {}
+        for r in readers:  # one reading per reader (the first service's settings), in manifest order
+            chosen.setdefault(r.reader, r)
+        for reader in chosen.values():
+            base = seen_env.setdefault(reader.reader, dict(env) if use_process_env else {})
             reading, values = read_as(path, raw, reader, base, label, index)
             store.readings.append(reading)
             store.add(values)
-            for v in values:
-                base.setdefault(v.name, v.value.get_secret_value())
+            for v in values if reader.reader == "python-dotenv" else ():  # load_dotenv's os.environ, for ${VAR}
+                if reader.override:
+                    base[v.name] = v.value.get_secret_value()
+                else:
+                    base.setdefault(v.name, v.value.get_secret_value())
     return store
 
 
-def _file_readers(manifest: Manifest, store: ValueStore) -> list[str]:
+def _file_readers(manifest: Manifest, store: ValueStore) -> list[ServiceReader]:
     """The readers that read a shared file (every service but those on `ecs`); python-dotenv if none does."""
-    readers = [store.reader_of(s.name).reader for s in manifest.services]
-    return [r for r in readers if r != "ecs"] or ["python-dotenv"]
+    readers = [store.reader_of(s.name) for s in manifest.services]
+    return [r for r in readers if r.reader != "ecs"] or [ServiceReader()]
 
 
 def decode_json_secret(secret_id: str, text: str) -> dict[str, str] | None:

@@ -119,3 +119,31 @@ def test_clean_files_have_no_reading_findings(m, tmp_path):
     p.write_text(f'NODE_ENV=production\nJWT_SECRET="{SECRET}"\n# comment\n\nexport LOG_LEVEL=info\n')
     results, _ = _results(m, [p])
     assert results == []
+
+
+def test_labelled_file_over_shared_is_layering_not_a_duplicate(m, tmp_path):
+    shared, own = tmp_path / "prod.env", tmp_path / "worker.env"
+    shared.write_text("OCR_QUEUE_KEY=ocr:jobs\n")
+    own.write_text("OCR_QUEUE_KEY=ocr:jobs\nOCR_QUEUE_KEY=ocr:other\n")
+    store = load_values(m, [str(shared), f"gpu-worker={own}"], environ={})
+    [dup] = _by_id(judge(reading_facts(m, store)), "secrets.duplicate")
+    assert dup.evidence["places"] == "worker.env:1, worker.env:2" and dup.evidence["taken"] == "worker.env:2"
+
+
+def test_gpu_worker_comparison_uses_each_services_reading(m, tmp_path):
+    """One shared line, two readers: the backend (dotenv) strips the backticks, the worker (python-dotenv) does not."""
+    from filot_preflight.checkers._gpu_judge import GpuFacts, RedisView
+    from filot_preflight.checkers.base import CheckContext, Options
+    from filot_preflight.checkers.gpu_worker import judge as gpu_judge
+    from filot_preflight.checkers.gpu_worker import key_pairs
+    from filot_preflight.redact import Redactor
+
+    p = tmp_path / "prod.env"
+    p.write_text("OCR_QUEUE_KEY=`ocr:jobs`\n")
+    ctx = CheckContext(m, load_values(m, [str(p)], environ={}), Options(), Redactor())
+    [queue] = [k for k in key_pairs(ctx, m.checks.queue) if k.var == "OCR_QUEUE_KEY"]
+    assert (queue.backend, queue.worker) == ("ocr:jobs", "`ocr:jobs`")
+    facts = GpuFacts(worker_view=True, backend_redis=RedisView(present=False), worker_redis=RedisView(present=False),
+                     same_credentials=None, keys=(queue,), live_skipped="not live in this test")
+    [same_key] = [r for r in gpu_judge(facts, m.checks.queue) if r.id == "gpu_worker.same_key"]
+    assert same_key.status == "fail"

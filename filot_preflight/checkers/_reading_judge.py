@@ -117,10 +117,11 @@ def reading_facts(manifest: Manifest, store: ValueStore) -> ReadingFacts:
     dups: dict[tuple[str, tuple[str, ...], str], list[str]] = defaultdict(list)
     lines: dict[tuple[str, str, int], dict[str, tuple[str, str]]] = defaultdict(dict)  # (file, name, line)
     for service, readings in per_service.items():
-        places: dict[str, list[str]] = defaultdict(list)
+        # a labelled file overriding a shared one is the intended layering, not a duplicate
+        places: dict[tuple[str, bool], list[str]] = defaultdict(list)
         for r in readings:
             for e in r.reading.entries:
-                places[e.key].append(_origin(r, e.line))
+                places[(e.key, r.service is None)].append(_origin(r, e.line))
                 if r.service is None:
                     lines[(str(r.path), e.key, e.line)][service] = (r.reader, e.value)
                 if e.cut_from is not None and service in consumers.get(e.key, ()):
@@ -128,7 +129,7 @@ def reading_facts(manifest: Manifest, store: ValueStore) -> ReadingFacts:
                     old = cuts.get(key)
                     svcs = (*old.services, service) if old else (service,)
                     cuts[key] = Cut(e.key, key[1], svcs, r.reader, e.cut_from, len(e.value))
-        for name, where in places.items():
+        for (name, _), where in places.items():
             if len(where) > 1:
                 taken = store.get(name, service)
                 dups[(name, tuple(where), taken.origin if taken else "nowhere")].append(service)

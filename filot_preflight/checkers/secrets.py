@@ -1,8 +1,10 @@
 """The secrets checker: every manifest variable judged offline, per service, by the pure rules in the rules package.
 
-Probe: resolve what each service sees (its own labelled values first, then shared ones). Judge:
-`rules.evaluate` per variable plus reuse across secrets, turned into `secrets.<rule>` results. No
-network: this is the offline core that answers "what is missing, malformed or weak, and how to fix it".
+Probe: resolve what each service sees, as its manifest `reader` reads and ranks the sources (see
+sources.py). Judge: `rules.evaluate` per variable plus reuse across secrets, turned into
+`secrets.<rule>` results, and the findings about the reading itself (`_reading_judge`: cut values,
+divergent readers, duplicates, near misses, skipped lines). No network: this is the offline core that
+answers "what is missing, malformed or weak, and how to fix it".
 """
 
 from __future__ import annotations
@@ -66,8 +68,9 @@ def probe(manifest: Manifest, store: ValueStore) -> SecretsFacts:
     """Resolve every consumed variable for every service; no I/O beyond what the store already read.
 
     The main service judges its own variables. Another service is judged on the variables only it
-    reads, and on shared ones where it sees a different value (its own labelled env file), so a
-    value both services share is reported once, under the main service's plain target.
+    reads, and on shared ones where it sees a different value (its own labelled env file, or its
+    reader reads the shared line differently), so a value both services read alike is reported once,
+    under the main service's plain target.
     """
     main = main_service(manifest)
     order = [main] + [s.name for s in manifest.services if s.name != main]
