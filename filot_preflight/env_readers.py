@@ -88,15 +88,19 @@ def _python(raw: bytes, environ: Mapping[str, str], override: bool) -> Reading:
     """python-dotenv's own parser over the text `open(path, encoding='utf-8')` gives (universal newlines)."""
     text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()
     out = Reading()
-    resolved: dict[str, str] = {}
+    resolved: dict[str, str | None] = {}
     for b in parse_stream(io.StringIO(text)):
         if b.error:
             out.ignored.append((b.original.line, "python-dotenv cannot parse it and skips it"))
             continue
         if b.key is None:
             continue
-        if b.value is None:
-            out.ignored.append((b.original.line, f"{b.key} has no '='; python-dotenv sets nothing"))
+        if b.value is None:  # dotenv_values maps it to None, which also drops an earlier KEY= of the file
+            earlier = [e for e in out.entries if e.key == b.key]
+            out.entries = [e for e in out.entries if e.key != b.key]
+            resolved[b.key] = None
+            lost = f" and drops its value from line {earlier[-1].line}" if earlier else ""
+            out.ignored.append((b.original.line, f"{b.key} has no '='; python-dotenv sets nothing{lost}"))
             continue
         value = _interpolate(b.value, resolved, environ, override)
         resolved[b.key] = value
@@ -104,7 +108,7 @@ def _python(raw: bytes, environ: Mapping[str, str], override: bool) -> Reading:
     return out
 
 
-def _interpolate(value: str, earlier: Mapping[str, str], environ: Mapping[str, str], override: bool) -> str:
+def _interpolate(value: str, earlier: Mapping[str, str | None], environ: Mapping[str, str], override: bool) -> str:
     # dotenv.main.resolve_variables: without override (load_dotenv's default) the environment beats
     # earlier lines of the file. It reads os.environ; here the environment the run was given.
     env: dict[str, str | None] = {**environ, **earlier} if override else {**earlier, **environ}

@@ -56,9 +56,13 @@ import json, os, sys
 from dotenv import dotenv_values, load_dotenv
 files, override = json.loads(sys.argv[1]), sys.argv[2] == "1"
 parse = [{k: v for k, v in dotenv_values(f).items() if v is not None} for f in files]
-for f in files:
-    load_dotenv(f, override=override)
-print(json.dumps({"parse": parse, "config": dict(os.environ)}))
+error = None
+try:
+    for f in files:
+        load_dotenv(f, override=override)
+except ValueError as e:  # os.environ refuses a name python-dotenv parsed (e.g. one holding '=')
+    error = str(e)
+print(json.dumps({"parse": parse, "config": dict(os.environ), "error": error}))
 """
 
 
@@ -118,6 +122,7 @@ def _file_keys(files: list[Path]) -> set[str]:
 def test_multi_file_precedence(reader: str, override: bool):
     """`config({path: [a, b, c]})` / `load_dotenv(a); load_dotenv(b); ...` with an environment set."""
     real = (_node("dotenv", MULTI, ENV, override) if reader == "node-dotenv" else _python(MULTI, ENV, override))
+    assert real.get("error") is None
     environ = _py_env(ENV) if reader == "python-dotenv" else dict(ENV)
     store = load_values(_manifest(reader, override), [str(f) for f in MULTI], environ=environ,
                         extra_names=set(ENV) | _file_keys(MULTI))
@@ -134,3 +139,31 @@ def test_two_files_first_file_wins(reader: str):
     store = load_values(_manifest(reader, False), [str(f) for f in files], environ=_py_env({}))
     assert store.get("REDIS_URL").value.get_secret_value() == real["config"]["REDIS_URL"]
     assert real["config"]["REDIS_URL"].startswith("rediss://first.")
+
+
+FRAGMENTS = ["A", "B_2", "my.key", "x-y", "export ", "=", " = ", ":", ": ", "'", '"', "`", "#", " #", "\\n", "\\",
+             "\\\"", "\\'", "${A}", "$B", " ", "\t", "\n", "\r\n", "\r", "val", "ü", "\u00a0", "\ufeff", "\u2028"]
+
+
+def _random_files(tmp: Path, count: int = 150) -> list[Path]:
+    """Deterministic random env files made of the fragments the parsers disagree about."""
+    import random
+
+    rnd = random.Random(11)
+    files = []
+    for i in range(count):
+        text = "".join(rnd.choice(FRAGMENTS) for _ in range(rnd.randint(1, 40)))
+        path = tmp / f"r{i:03}.env"
+        path.write_bytes(text.encode("utf-8"))
+        files.append(path)
+    return files
+
+
+def test_random_fragments_read_as_the_real_readers_read_them(tmp_path: Path):
+    files = _random_files(tmp_path)
+    node = _node("dotenv", files, {})["parse"]
+    python = _python(files, ENV)["parse"]
+    for path, real_node, real_py in zip(files, node, python, strict=True):
+        raw = path.read_bytes()
+        assert _ours("node-dotenv", path, {}) == real_node, raw
+        assert _ours("python-dotenv", path, _py_env(ENV)) == real_py, raw
