@@ -29,6 +29,7 @@ from filot_preflight import node_dotenv
 ReaderName = Literal["node-dotenv", "python-dotenv", "docker-env", "ecs"]
 READERS: tuple[str, ...] = ("node-dotenv", "python-dotenv", "docker-env", "ecs")
 _DOCKER_WS = " \t"
+_MAX_TOKEN = 64 * 1024  # bufio.MaxScanTokenSize
 
 
 class UnreadableFile(ValueError):
@@ -116,9 +117,11 @@ def _interpolate(value: str, earlier: Mapping[str, str | None], environ: Mapping
 
 
 def _docker(raw: bytes, environ: Mapping[str, str]) -> Reading:
-    """docker/cli opts/envfile.go `parseKeyValueFile`, line by line."""
+    """docker/cli pkg/kvfile `parseKeyValueFile` (what `--env-file` uses), line by line."""
     out = Reading()
     for n, line_bytes in enumerate(raw.split(b"\n"), 1):
+        if len(line_bytes) > _MAX_TOKEN:
+            raise UnreadableFile(n, "line longer than 64 KiB; docker refuses the file (bufio: token too long)")
         if line_bytes.endswith(b"\r"):  # bufio.ScanLines drops one trailing \r
             line_bytes = line_bytes[:-1]
         if n == 1:
@@ -127,7 +130,6 @@ def _docker(raw: bytes, environ: Mapping[str, str]) -> Reading:
         if not line or line.startswith("#"):
             continue
         name, sep, value = line.partition("=")
-        name = name.lstrip(_DOCKER_WS)
         if any(c in name for c in _DOCKER_WS):
             raise UnreadableFile(n, "variable name contains whitespace; docker refuses the file")
         if not name:

@@ -198,3 +198,16 @@ def test_manifest_validate_takes_several_files(capsys, tmp_path):
     code, out, err = run(capsys, "manifest", "validate", str(ROOT / "manifests/filot.yaml"), str(bad))
     assert code == 2 and "valid manifest filot" in out
     assert err.count("\n") == 1 and "bad.yaml" in err
+
+
+def test_two_env_files_the_backend_keeps_the_first(capsys, tmp_path):
+    """`config({path: [a, b]})`: the first file's rediss:// URL is the backend's; b's redis:// only a duplicate."""
+    a, b = tmp_path / "a.env", tmp_path / "b.env"
+    a.write_text("REDIS_URL=rediss://default:pw@eu1-example.upstash.io:6379\n")
+    b.write_text("REDIS_URL=redis://default:pw@eu1-example.upstash.io:6379\n")
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json",
+                    "--env-file", str(a), "--env-file", str(b), code=1)
+    redis = {r["id"]: r for r in json.loads(out)["results"] if r["target"] == "REDIS_URL"}
+    origins = {r["evidence"]["origin"] for i, r in redis.items() if i != "secrets.duplicate"}
+    assert "secrets.tls" not in redis and origins == {"a.env:1"}
+    assert redis["secrets.duplicate"]["evidence"]["taken"] == "a.env:1"

@@ -4,8 +4,10 @@ Every corpus file in tests/fixtures/readers/ goes through the real npm `dotenv` 
 installed by `make node-deps` from the committed package-lock.json: dotenv 18, 17 and 16) and the real
 python-dotenv (in a subprocess with a controlled environment), and the tool's reading must equal each
 one for every key: single-file parsing, and the multi-file precedence (`config({path: [...]})`,
-`load_dotenv` called per file) with and without `override`. No hand-written expectation stands in for
-a reader. Without node or the npm packages the tests skip, and fail under CI (env CI set).
+`load_dotenv` called per file) with and without `override`; 150 random files made of the fragments
+the parsers disagree about are compared the same way. No hand-written expectation stands in for a
+reader. Without node or the npm packages the tests skip, and fail under CI (env CI set). docker-env
+has no Docker here: it is held to docker/cli's own kvfile test cases.
 """
 
 from __future__ import annotations
@@ -167,3 +169,30 @@ def test_random_fragments_read_as_the_real_readers_read_them(tmp_path: Path):
         raw = path.read_bytes()
         assert _ours("node-dotenv", path, {}) == real_node, raw
         assert _ours("python-dotenv", path, _py_env(ENV)) == real_py, raw
+
+
+# --- docker-env: no Docker daemon or CLI on the test machine, so these are docker/cli's own test cases
+# (pkg/kvfile/kvfile_test.go), run through the tool's reader with the same inputs and expectations.
+
+DOCKER_LOOKUP = "# comment=\nVAR=VAR_VALUE\nEMPTY_VAR=\nUNDEFINED_VAR\nDEFINED_VAR\n"
+DOCKER_GOOD = ("foo=bar\n    baz=quux\n# comment\n_foobar=foobaz\nwith.dots=working\nand_underscore=working too\n"
+               "\n    \t  ")
+
+
+@pytest.mark.parametrize(("content", "env", "expected"), [
+    (DOCKER_LOOKUP, {"DEFINED_VAR": "defined-value"}, ["VAR=VAR_VALUE", "EMPTY_VAR=", "DEFINED_VAR=defined-value"]),
+    (DOCKER_GOOD, {}, ["foo=bar", "baz=quux", "_foobar=foobaz", "with.dots=working", "and_underscore=working too"]),
+    ("", {}, []),
+    ("\ufeffA='q' # kept\r\nB= spaced \n", {}, ["A='q' # kept", "B= spaced "]),
+])
+def test_docker_env_matches_docker_clis_own_cases(content: str, env: dict[str, str], expected: list[str]):
+    reading = env_readers.read("docker-env", content.encode(), env)
+    assert [f"{e.key}={e.value}" for e in reading.entries] == expected
+
+
+@pytest.mark.parametrize("content", ["foo=bar\n    f   =quux\n", "first line\nanother invalid line",
+                                     "# comment=\n=blank variable names are an error case\n",
+                                     "foo=" + "a" * (64 * 1024 + 42)])
+def test_docker_env_refuses_what_docker_refuses(content: str):
+    with pytest.raises(env_readers.UnreadableFile):
+        env_readers.read("docker-env", content.encode(), {})

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from filot_preflight import manifest
 from filot_preflight.checkers._reading_judge import RESULT_IDS, judge, reading_facts
+from filot_preflight.errors import EnvFileError
 from filot_preflight.sources import Value, load_values
 
 SECRET = "kQ9xY2mN8pL4vR7tW1zC5bF6hJ0sD3gK8nM2qX7yA9eU4iO1zzq7Lp0Vb3Nc6Xe1"
@@ -147,3 +150,23 @@ def test_gpu_worker_comparison_uses_each_services_reading(m, tmp_path):
                      same_credentials=None, keys=(queue,), live_skipped="not live in this test")
     [same_key] = [r for r in gpu_judge(facts, m.checks.queue) if r.id == "gpu_worker.same_key"]
     assert same_key.status == "fail"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("AJWT_SECR=:'\"`#\\ \t\n\r$.{}-x") + ["\u00a0", "\u2028"]),
+                    max_size=120),
+       reader=st.sampled_from(["node-dotenv", "python-dotenv", "docker-env"]))
+def test_any_text_is_read_or_refused_in_one_line(m, tmp_path, text, reader):
+    """Every reader either loads the file (findings, no crash) or refuses it with one line naming the file."""
+    p = tmp_path / "h.env"
+    p.write_bytes(text.encode("utf-8"))
+    services = [s.model_copy(update={"reader": reader}) for s in m.services]
+    mm = m.model_copy(update={"services": services})
+    try:
+        store = load_values(mm, [str(p)], environ={})
+    except EnvFileError as e:
+        assert reader == "docker-env" and str(e).startswith(f"{p}:") and "\n" not in str(e)
+        return
+    for r in judge(reading_facts(mm, store)):
+        assert "\n" not in r.summary and r.remediation

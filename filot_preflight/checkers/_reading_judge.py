@@ -97,6 +97,11 @@ class ReadingFacts:
     stored_extra: tuple[StoredExtra, ...] = ()
 
 
+def _printable(name: str) -> str:
+    """A name as printed: python-dotenv accepts quoted names that may hold a newline; results stay one line."""
+    return name if name.isprintable() else repr(name)
+
+
 def _origin(r: FileReading, line: int) -> str:
     return f"{r.path.name}:{line}"
 
@@ -132,7 +137,7 @@ def reading_facts(manifest: Manifest, store: ValueStore) -> ReadingFacts:
         for (name, _), where in places.items():
             if len(where) > 1:
                 taken = store.get(name, service)
-                dups[(name, tuple(where), taken.origin if taken else "nowhere")].append(service)
+                dups[(_printable(name), tuple(where), taken.origin if taken else "nowhere")].append(service)
     return ReadingFacts(
         cuts=tuple(cuts.values()),
         divergences=tuple(_divergences(lines, consumers)),
@@ -164,7 +169,7 @@ def _near_misses(manifest: Manifest, store: ValueStore) -> list[NearMiss]:
                 continue
             match = next((k for k in sorted(known) if _one_edit(e.key, k)), None)
             if match is not None:
-                out.setdefault((e.key, _origin(r, e.line)), NearMiss(e.key, _origin(r, e.line), match))
+                out.setdefault((e.key, _origin(r, e.line)), NearMiss(_printable(e.key), _origin(r, e.line), match))
     return list(out.values())
 
 
@@ -186,7 +191,7 @@ def _ignored(store: ValueStore) -> list[Ignored]:
     out: dict[str, list[str]] = defaultdict(list)
     for r in store.readings:
         for line, why in r.reading.ignored:
-            out[_origin(r, line)].append(f"{r.reader}: {why}")
+            out[_origin(r, line)].append(f"{r.reader}: {_printable(why)}")
     return [Ignored(o, tuple(dict.fromkeys(w))) for o, w in out.items()]
 
 
