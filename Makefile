@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint typecheck pytest bench docs clean
+.PHONY: setup system-deps node-deps demo test lint typecheck pytest bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ setup: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# The real npm dotenv for tests/test_reader_conformance.py, pinned by tests/node/package-lock.json.
+NODE_STAMP := tests/node/node_modules/.installed
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node-deps: system-deps $(NODE_STAMP)
+
 demo: setup system-deps
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
@@ -28,7 +36,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy filot_preflight
 
-pytest: setup system-deps
+pytest: setup system-deps node-deps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
@@ -40,4 +48,4 @@ docs: setup
 	$(BIN)/python docs/gen_cli.py
 
 clean:
-	rm -rf $(VENV) out .sandbox .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .sandbox .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

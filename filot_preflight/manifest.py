@@ -146,6 +146,14 @@ class Service(_Model):
     name: str
     description: str = ""
     ecs_family: str | None = None
+    reader: Literal["node-dotenv", "python-dotenv", "docker-env", "ecs"] = Field(
+        default="python-dotenv",
+        description="How the service reads its configuration: npm dotenv (node-dotenv), python-dotenv, "
+        "Docker --env-file / ECS environmentFiles (docker-env), or only the injected environment (ecs)",
+    )
+    override: bool = Field(
+        default=False, description="dotenv's override option: files beat the environment and the last file wins"
+    )
 
 
 def _number_as_text(v: Any) -> Any:

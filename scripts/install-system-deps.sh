@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the sandbox and the tests need (redis-server with TLS, PostgreSQL 15, nginx).
+# Installs the Debian packages the sandbox and the tests need (redis-server with TLS, PostgreSQL 15, nginx,
+# Node and npm for the dotenv conformance tests).
 # Idempotent: does nothing when they are already there.
 set -euo pipefail
 need=()
@@ -7,6 +8,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v node >/dev/null 2>&1 || need+=(nodejs)  # tests/node: the real npm dotenv
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -48,11 +48,37 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
     assert "Traceback" not in err + out
 
 
-def test_malformed_env_file_names_the_line(capsys, tmp_path):
+def test_line_the_reader_skips_is_a_warning_not_exit_2(capsys, tmp_path):
+    """Both readers load this file (they skip line 2), so it is judged, with the line named."""
     p = tmp_path / "prod.env"
     p.write_text("NODE_ENV=production\nnot an assignment\n")
+    code, out, err = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json", "--env-file", str(p))
+    assert code == 1 and err == ""
+    ignored = [r for r in json.loads(out)["results"] if r["id"] == "secrets.ignored_line"]
+    assert [r["target"] for r in ignored] == ["prod.env:2"] and ignored[0]["status"] == "warn"
+    assert "not an assignment" not in out
+
+
+def test_env_file_no_reader_can_load_is_exit_2(capsys, tmp_path):
+    p = tmp_path / "prod.env"
+    p.write_bytes(b"NODE_ENV=production\nB=\xff\n")
     _, _, err = run(capsys, "check", "--offline", "--env-file", str(p), code=2)
-    assert err.strip() == f"preflight: error: {p}:2: malformed line; expected NAME=value"
+    assert err.strip() == f"preflight: error: {p}:2: not valid UTF-8 (byte 22)"
+
+
+def test_hash_in_unquoted_secret_fails_as_the_backend_reads_it(capsys, tmp_path):
+    """`JWT_SECRET=Ab3#...`: npm dotenv gives the backend 3 characters; the run must not pass it."""
+    secret = "Ab3#kQ9xY2mN8pL4vR7tW1zC5bF6hJ0sD3gK8nM2qX7yA9eU4iO1zzq7Lp0Vb3Nc6Xe1"
+    p = tmp_path / "prod.env"
+    p.write_text(f"JWT_SECRET={secret}\n")
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json", "--env-file", str(p),
+                    code=1)
+    jwt = {r["id"]: r for r in json.loads(out)["results"] if r["target"] == "JWT_SECRET"}
+    assert jwt["secrets.weak"]["status"] == "fail" and jwt["secrets.weak"]["evidence"]["length"] == 3
+    cut = jwt["secrets.reader_cut"]
+    assert cut["status"] == "fail" and cut["evidence"]["written_length"] == len(secret)
+    assert cut["evidence"]["read_length"] == 3 and cut["evidence"]["origin"] == "prod.env:1"
+    assert secret not in out and secret[4:20] not in out
 
 
 def test_bad_setting_in_env_file(capsys, tmp_path):
@@ -187,3 +213,16 @@ def test_allow_plaintext_auth_is_a_relaxation_from_every_layer(capsys, tmp_path,
     monkeypatch.setenv("PREFLIGHT_ALLOW_PLAINTEXT_AUTH", "yes")
     _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json")
     assert any(r["id"] == "policy.relaxations" for r in json.loads(out)["results"])
+
+
+def test_two_env_files_the_backend_keeps_the_first(capsys, tmp_path):
+    """`config({path: [a, b]})`: the first file's rediss:// URL is the backend's; b's redis:// only a duplicate."""
+    a, b = tmp_path / "a.env", tmp_path / "b.env"
+    a.write_text("REDIS_URL=rediss://default:pw@eu1-example.upstash.io:6379\n")
+    b.write_text("REDIS_URL=redis://default:pw@eu1-example.upstash.io:6379\n")
+    _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json",
+                    "--env-file", str(a), "--env-file", str(b), code=1)
+    redis = {r["id"]: r for r in json.loads(out)["results"] if r["target"] == "REDIS_URL"}
+    origins = {r["evidence"]["origin"] for i, r in redis.items() if i != "secrets.duplicate"}
+    assert "secrets.tls" not in redis and origins == {"a.env:1"}
+    assert redis["secrets.duplicate"]["evidence"]["taken"] == "a.env:1"

@@ -52,19 +52,88 @@ def test_spec_labels():
 
 
 def test_precedence_and_service_views(tmp_path, m):
+    """The shipped manifest: the backend reads with node-dotenv, the worker with python-dotenv; both let
+    the process environment win over files, and a labelled file beats a shared one."""
     shared = tmp_path / "prod.env"
-    shared.write_text("REDIS_URL=rediss://file\nLOG_LEVEL=info\n")
+    shared.write_text("REDIS_URL=rediss://file\nLOG_LEVEL=info\nOCR_QUEUE_KEY=ocr:jobs\n")
     worker = tmp_path / "worker.env"
-    worker.write_text("REDIS_URL=rediss://worker\n")
+    worker.write_text("REDIS_URL=rediss://worker\nOCR_QUEUE_KEY=ocr:worker\n")
     environ = {"REDIS_URL": "rediss://process", "LOG_LEVEL": "debug", "HOME": "/root", "PREFLIGHT_TIMEOUT": "3"}
     store = load_values(m, [str(shared), f"gpu-worker={worker}"], environ=environ)
-    assert store.get("REDIS_URL").value.get_secret_value() == "rediss://file"
-    assert store.get("REDIS_URL", "gpu-worker").value.get_secret_value() == "rediss://worker"
-    assert store.get("LOG_LEVEL", "gpu-worker").origin == "prod.env:2"
+    assert store.get("REDIS_URL").value.get_secret_value() == "rediss://process"
+    assert store.get("REDIS_URL", "gpu-worker").value.get_secret_value() == "rediss://process"
+    assert store.get("LOG_LEVEL", "gpu-worker").origin == "environment"
+    assert store.get("OCR_QUEUE_KEY").origin == "prod.env:3"
+    assert store.get("OCR_QUEUE_KEY", "gpu-worker").origin == "worker.env:2"
     assert store.get("HOME") is None  # only manifest variables and PREFLIGHT_* from the process env
     assert store.settings() == {"PREFLIGHT_TIMEOUT": "3"}
     assert store.services() == {"gpu-worker"}
     assert "rediss" not in repr(store.get("REDIS_URL"))
+
+
+def _with_reader(m, service, reader, override=False):
+    services = [s.model_copy(update={"reader": reader, "override": override}) if s.name == service else s
+                for s in m.services]
+    return m.model_copy(update={"services": services})
+
+
+@pytest.mark.parametrize(
+    ("reader", "override", "winner"),
+    [
+        ("node-dotenv", False, "a.env:1"),
+        ("python-dotenv", False, "a.env:1"),
+        ("node-dotenv", True, "b.env:1"),
+        ("docker-env", False, "b.env:1"),
+    ],
+)
+def test_multi_file_order_per_reader(tmp_path, m, reader, override, winner):
+    (tmp_path / "a.env").write_text("REDIS_URL=rediss://a\n")
+    (tmp_path / "b.env").write_text("REDIS_URL=redis://b\n")
+    files = [str(tmp_path / "a.env"), str(tmp_path / "b.env")]
+    store = load_values(_with_reader(m, "backend", reader, override), files, environ={})
+    assert store.get("REDIS_URL").origin == winner
+    env = load_values(_with_reader(m, "backend", reader, override), files, environ={"REDIS_URL": "rediss://e"})
+    assert env.get("REDIS_URL").origin == ("b.env:1" if override else "environment")
+
+
+def test_each_service_reads_a_shared_file_with_its_own_reader(tmp_path, m):
+    p = tmp_path / "prod.env"
+    p.write_text("JWT_SECRET=Ab3#rest-of-the-secret\nSERVICE_INTERNAL_KEY=\"a\\tb\"\n")
+    store = load_values(m, [str(p)], environ={})
+    assert store.get("JWT_SECRET").value.get_secret_value() == "Ab3"  # dotenv cuts at '#'
+    assert store.get("JWT_SECRET", "gpu-worker").value.get_secret_value() == "Ab3#rest-of-the-secret"
+    assert store.get("SERVICE_INTERNAL_KEY").value.get_secret_value() == "a\\tb"  # only \n, \r expanded
+    assert store.get("SERVICE_INTERNAL_KEY", "gpu-worker").value.get_secret_value() == "a\tb"
+
+
+def test_lines_the_reader_tolerates_are_not_exit_2(tmp_path, m):
+    p = tmp_path / "prod.env"
+    p.write_text("export NODE_ENV\nBARE\nLOG_LEVEL: info\nmy.app-key=x\nAPP_ORIGIN='unterminated\nnot a line\n")
+    store = load_values(m, [str(p)], environ={})
+    assert store.get("LOG_LEVEL").value.get_secret_value() == "info"
+    ignored = {(r.reader, line) for r in store.readings for line, _ in r.reading.ignored}
+    assert ("node-dotenv", 6) in ignored and ("python-dotenv", 3) in ignored
+
+
+def test_docker_env_reads_literally_and_refuses_spaced_names(tmp_path, m):
+    p = tmp_path / "task.env"
+    p.write_text("# comment\nREDIS_URL='rediss://q' # not a comment\nLOG_LEVEL\n")
+    store = load_values(_with_reader(m, "backend", "docker-env"), [str(p)], environ={"LOG_LEVEL": "warn"})
+    assert store.get("REDIS_URL").value.get_secret_value() == "'rediss://q' # not a comment"
+    assert store.get("LOG_LEVEL").value.get_secret_value() == "warn"
+    p.write_text("A B=1\n")
+    with pytest.raises(EnvFileError, match=r"task.env:1: .*whitespace.*docker-env"):
+        load_values(_with_reader(m, "backend", "docker-env"), [str(p)], environ={})
+
+
+def test_ecs_service_reads_no_file(tmp_path, m):
+    p = tmp_path / "w.env"
+    p.write_text("REDIS_URL=rediss://w\n")
+    ecs = _with_reader(m, "gpu-worker", "ecs")
+    with pytest.raises(UsageError, match="reads no env file"):
+        load_values(ecs, [f"gpu-worker={p}"], environ={})
+    store = load_values(ecs, [str(p)], environ={})
+    assert store.get("REDIS_URL", "gpu-worker") is None and store.get("REDIS_URL") is not None
 
 
 def test_unknown_service_label(tmp_path, m):

@@ -1,8 +1,10 @@
 """The secrets checker: every manifest variable judged offline, per service, by the pure rules in the rules package.
 
-Probe: resolve what each service sees (its own labelled values first, then shared ones). Judge:
-`rules.evaluate` per variable plus reuse across secrets, turned into `secrets.<rule>` results. No
-network: this is the offline core that answers "what is missing, malformed or weak, and how to fix it".
+Probe: resolve what each service sees, as its manifest `reader` reads and ranks the sources (see
+sources.py). Judge: `rules.evaluate` per variable plus reuse across secrets, turned into
+`secrets.<rule>` results, and the findings about the reading itself (`_reading_judge`: cut values,
+divergent readers, duplicates, near misses, skipped lines). No network: this is the offline core that
+answers "what is missing, malformed or weak, and how to fix it".
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from filot_preflight.checkers import _reading_judge as _reading
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import Manifest, Variable
 from filot_preflight.models import CheckResult, EvidenceValue
@@ -65,8 +68,9 @@ def probe(manifest: Manifest, store: ValueStore) -> SecretsFacts:
     """Resolve every consumed variable for every service; no I/O beyond what the store already read.
 
     The main service judges its own variables. Another service is judged on the variables only it
-    reads, and on shared ones where it sees a different value (its own labelled env file), so a
-    value both services share is reported once, under the main service's plain target.
+    reads, and on shared ones where it sees a different value (its own labelled env file, or its
+    reader reads the shared line differently), so a value both services read alike is reported once,
+    under the main service's plain target.
     """
     main = main_service(manifest)
     order = [main] + [s.name for s in manifest.services if s.name != main]
@@ -77,11 +81,18 @@ def probe(manifest: Manifest, store: ValueStore) -> SecretsFacts:
         present[service] = frozenset(n for n, v in view.items() if v.value.get_secret_value().strip())
         for var in manifest.consumed_by(service):
             value = view.get(var.name)
-            if service != main and main in var.consumers and value is store.get(var.name, main):
+            if service != main and main in var.consumers and _same(value, store.get(var.name, main)):
                 continue
             target = var.name if service == main else f"{service}:{var.name}"
             observed.append(Observed(target, service, var, value))
     return SecretsFacts(tuple(observed), present)
+
+
+def _same(a: Value | None, b: Value | None) -> bool:
+    """The same line read the same way (two readers of one shared file), or the very same value."""
+    if a is None or b is None:
+        return a is b
+    return a.origin == b.origin and a.value.get_secret_value() == b.value.get_secret_value()
 
 
 def judge(
@@ -150,7 +161,7 @@ class SecretsChecker(Checker):
             allow_loopback=ctx.options.allow_loopback,
             offline=ctx.options.offline,
             checkers=installed_checkers(),
-        )
+        ) + _reading.judge(_reading.reading_facts(ctx.manifest, ctx.values))
 
 
 def installed_checkers() -> frozenset[str]:
