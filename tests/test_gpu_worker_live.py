@@ -119,7 +119,7 @@ def test_queue_is_left_byte_for_byte_untouched(
     assert not any(sent.values()), sent
     depth = by_id(res, "gpu_worker.queue_depth")
     assert depth.evidence["depth"] == 21
-    assert set(depth.evidence["read_only_commands"]) <= {"TIME", "TYPE", "LLEN", "LINDEX", "GET"}
+    assert set(depth.evidence["read_only_commands"]) <= {"AUTH", "TIME", "TYPE", "LLEN", "LINDEX", "GET"}
     oldest = by_id(res, "gpu_worker.oldest_job")
     assert oldest.status is Status.PASS
     assert 95 <= oldest.evidence["oldest_job_age_s"] <= 110  # the first pushed job, at the tail
