@@ -11,8 +11,6 @@ import asyncio
 import hashlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,7 +26,8 @@ from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
 from filot_preflight.manifest import Manifest
 from filot_preflight.manifest import load as load_manifest
 from filot_preflight.models import CheckResult, Status
-from filot_preflight.sandbox.base import ServiceHandle, wait_until
+from filot_preflight.sandbox import workers
+from filot_preflight.sandbox.base import SandboxContext, ServiceHandle, wait_until
 
 bullmq = pytest.importorskip("bullmq")
 import redis.asyncio as aredis  # noqa: E402
@@ -216,71 +215,51 @@ def test_a_retry_is_aged_from_when_it_became_due(redis_server: ServiceHandle, ma
     assert oldest.status is Status.PASS and oldest.evidence["oldest_job_age_s"] < 30  # not ~1200 s
 
 
-def test_healthy_queue_with_a_running_worker_passes(
-    redis_server: ServiceHandle, make_ctx: Callable[..., CheckContext]
-) -> None:
-    name = f"ocr-{uuid.uuid4().hex[:8]}"
+def counts_of(server: ServiceHandle, name: str) -> dict[str, int]:
+    return on_queue(server, name, lambda q: q.getJobCounts())  # type: ignore[no-any-return]
 
-    async def run(q: Any) -> Any:
-        async def ocr(job: Any, token: str) -> str:
-            return "text"
-        conn = aconn(redis_server)
-        w = bullmq.Worker(name, ocr, {"connection": conn, "prefix": PREFIX, "name": "gpu-1"})
-        for i in range(3):
-            await q.add("ocr", {"doc": i})
-        for _ in range(200):
-            if (await q.getJobCounts("completed"))["completed"] == 3:
-                break
-            await asyncio.sleep(0.05)
-        res = await asyncio.to_thread(check, redis_server, name, make_ctx)
-        seen = await truth(q)
-        await w.close()
-        await conn.aclose()
-        return res, seen
-    res, (counts, workers) = on_queue(redis_server, name, run)
+
+def test_healthy_queue_with_the_sandbox_worker_passes(
+    sandbox_ctx: SandboxContext, redis_server: ServiceHandle, make_ctx: Callable[..., CheckContext]
+) -> None:
+    """The sandbox's producer and GPU worker (both the real library): consumed, a live worker, READY."""
+    name = f"ocr-{uuid.uuid4().hex[:8]}"
+    handle = workers.start_bullmq_worker(sandbox_ctx, redis_server.env, name, prefix=PREFIX, name=f"w-{name}")
+    try:
+        workers.enqueue_bullmq(redis_server.env, name, [({"doc": i}, {}) for i in range(3)], prefix=PREFIX)
+        wait_until(lambda: counts_of(redis_server, name)["completed"] == 3, 10, what="jobs processed")
+        res = check(redis_server, name, make_ctx)
+        counts, found = on_queue(redis_server, name, truth)
+    finally:
+        handle.stop()
     assert_counts_match(res, counts)
-    live = [r for rs in res.values() for r in rs if r.id not in ("gpu_worker.worker_env", "gpu_worker.same_key")]
+    live = [r for rs in res.values() for r in rs]
     assert not [r for r in live if r.status is Status.FAIL], [r.summary for r in live if r.status is Status.FAIL]
     w = one(res, "gpu_worker.workers")
-    assert w.status is Status.PASS and w.evidence["workers"] == len(workers) == 1
+    assert w.status is Status.PASS and w.evidence["workers"] == len(found) == 1
     assert w.evidence["names"] == [f"{PREFIX}:{name}:w:gpu-1"]
 
 
-STALLING_WORKER = """
-import asyncio, os, sys
-import redis.asyncio as aredis
-from bullmq import Worker
-async def main():
-    conn = aredis.Redis.from_url(os.environ["REDIS_URL"], ssl_ca_certs=os.environ["REDIS_TLS_CA_FILE"],
-                                    decode_responses=True)
-    async def hang(job, token):
-        print("active", flush=True)
-        await asyncio.sleep(600)
-    Worker(os.environ["QUEUE"], hang, {"connection": conn, "prefix": "filot", "lockDuration": 1000})
-    await asyncio.sleep(600)
-asyncio.run(main())
-"""
-
-
-def test_a_killed_worker_leaves_a_stalled_job(redis_server: ServiceHandle, make_ctx: Callable[..., CheckContext]) -> None:
+def test_a_killed_worker_leaves_a_stalled_job(
+    sandbox_ctx: SandboxContext, redis_server: ServiceHandle, make_ctx: Callable[..., CheckContext]
+) -> None:
     name = f"ocr-{uuid.uuid4().hex[:8]}"
-    on_queue(redis_server, name, lambda q: q.add("ocr", {"doc": 1}))
-    env = {**os.environ, **redis_server.env, "QUEUE": name}
-    proc = subprocess.Popen([sys.executable, "-c", STALLING_WORKER], env=env, stdout=subprocess.PIPE, text=True)
+    handle = workers.start_bullmq_worker(sandbox_ctx, redis_server.env, name, prefix=PREFIX, name=f"w-{name}",
+                                         lock_ms=1000)
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "active"
+        workers.enqueue_bullmq(redis_server.env, name, [({"hold_s": 600}, {})], prefix=PREFIX)
+        wait_until(lambda: counts_of(redis_server, name)["active"] == 1, 10, what="job active")
+        os.kill(handle.pids[0], signal.SIGKILL)  # the GPU worker dies holding the job
+        wait_until(lambda: not handle.alive(), 5, what="worker gone")
+        time.sleep(1.5)  # lockDuration passes; nobody renews the lock
+        counts, found = on_queue(redis_server, name, truth)
+        res = check(redis_server, name, make_ctx)
     finally:
-        os.kill(proc.pid, signal.SIGKILL)  # a GPU worker dies holding the job
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-    time.sleep(1.5)  # lockDuration passes; nobody renews the lock
-    counts, workers = on_queue(redis_server, name, truth)
-    res = check(redis_server, name, make_ctx)
+        handle.stop()
     assert_counts_match(res, counts)
     stalled = one(res, "gpu_worker.stalled_jobs")
     assert counts["active"] == 1 and (stalled.status, stalled.evidence["stalled"]) == (Status.FAIL, 1)
-    assert one(res, "gpu_worker.workers").evidence["workers"] == len(workers) == 0
+    assert one(res, "gpu_worker.workers").evidence["workers"] == len(found) == 0
 
 
 def test_without_client_list_worker_liveness_is_a_warning(
