@@ -21,6 +21,10 @@ class QueueSettings(StrictModel):
     """The OCR job queue shared by backend and GPU worker."""
 
     layout: Literal["list", "stream", "bullmq"] = "list"
+    prefix: str = Field(
+        default="bull", min_length=1, pattern=r"^[^\s]+$",
+        description="BullMQ key prefix (the library's `prefix` option); layout bullmq only",
+    )
     queue_key_vars: list[str] = Field(default_factory=list, description="Variables naming queue keys")
     dead_letter_var: str | None = None
     heartbeat_key_var: str | None = None

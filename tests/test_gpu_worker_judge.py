@@ -25,7 +25,7 @@ KEYS = (
 )
 LIVE = LiveFacts(
     queues=(QueueFacts("OCR_QUEUE_KEY", "ocr:jobs", "list", "list", depth=3, oldest_age_s=12.0),),
-    dead=CountFacts("OCR_DEAD_LETTER_KEY", "ocr:dead", "none", 0),
+    dead=(CountFacts("OCR_DEAD_LETTER_KEY", "ocr:dead", "none", 0),),
     heartbeat=HeartbeatFacts("HB", "ocr:hb", present=True, age_s=2.0),
     commands=("TIME", "TYPE", "LLEN", "LINDEX", "GET"),
 )
@@ -115,9 +115,9 @@ def queue(**changes: object) -> tuple[QueueFacts, ...]:
          "gpu_worker.oldest_job", Status.WARN),
         (live(queues=queue(depth=0, oldest_age_s=None)), "gpu_worker.oldest_job", Status.PASS),
         (live(queues=queue(redis_type="string", wrong_type=True, depth=None)), "gpu_worker.queue_type", Status.FAIL),
-        (live(dead=CountFacts("D", "ocr:dead", "list", 1)), "gpu_worker.dead_letter", Status.FAIL),
-        (live(dead=CountFacts("D", "ocr:dead", "hash", None)), "gpu_worker.dead_letter", Status.FAIL),
-        (live(dead=None), "gpu_worker.dead_letter", Status.SKIP),
+        (live(dead=(CountFacts("D", "ocr:dead", "list", 1),)), "gpu_worker.dead_letter", Status.FAIL),
+        (live(dead=(CountFacts("D", "ocr:dead", "hash", None),)), "gpu_worker.dead_letter", Status.FAIL),
+        (live(dead=()), "gpu_worker.dead_letter", Status.SKIP),
         (live(heartbeat=HeartbeatFacts("HB", "ocr:hb", present=False)), "gpu_worker.heartbeat", Status.FAIL),
         (live(heartbeat=HeartbeatFacts("HB", "ocr:hb", present=True, age_s=61.0)), "gpu_worker.heartbeat",
          Status.FAIL),
@@ -135,7 +135,7 @@ def test_live_rules(facts: GpuFacts, rid: str, status: Status) -> None:
 
 
 def test_dead_letter_limit_comes_from_the_manifest() -> None:
-    facts = live(dead=CountFacts("D", "ocr:dead", "list", 5))
+    facts = live(dead=(CountFacts("D", "ocr:dead", "list", 5),))
     assert status_of(facts, "gpu_worker.dead_letter", Q.model_copy(update={"dead_letter_max": 5})) is Status.PASS
 
 

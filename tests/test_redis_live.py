@@ -149,7 +149,8 @@ def test_plain_url_to_plain_server_fails_tls_but_checks_the_rest(
     redis_faults: RedisFaults, make_ctx: Callable[..., CheckContext]
 ) -> None:
     f = redis_faults
-    res, _ = run(make_ctx({"REDIS_URL": f.url(f.plain_port, tls=False)}, timeout=TIMEOUT, allow_loopback=True))
+    res, _ = run(make_ctx({"REDIS_URL": f.url(f.plain_port, tls=False)}, timeout=TIMEOUT, allow_loopback=True,
+                          allow_plaintext_auth=True))
     assert res["redis.tls"].status is Status.FAIL
     assert "rediss://" in res["redis.tls"].remediation
     assert res["redis.auth"].status is Status.PASS
@@ -168,13 +169,13 @@ def test_eviction_policy_read_where_config_is_forbidden(
     )
     try:
         url = f"redis://noconfig:noconfig-pw@127.0.0.1:{f.plain_port}/0"
-        res, _ = run(make_ctx({"REDIS_URL": url}, timeout=TIMEOUT, allow_loopback=True))
+        res, _ = run(make_ctx({"REDIS_URL": url}, timeout=TIMEOUT, allow_loopback=True, allow_plaintext_auth=True))
         ev = res["redis.eviction"]
         assert (ev.status, ev.evidence["source"], ev.evidence["config_allowed"]) == (
             Status.PASS, "INFO memory", False,
         )
         url = f"redis://noinfo:noinfo-pw@127.0.0.1:{f.plain_port}/0"
-        res, _ = run(make_ctx({"REDIS_URL": url}, timeout=TIMEOUT, allow_loopback=True))
+        res, _ = run(make_ctx({"REDIS_URL": url}, timeout=TIMEOUT, allow_loopback=True, allow_plaintext_auth=True))
         assert res["redis.eviction"].status is Status.WARN
         assert res["redis.version"].status is Status.WARN
     finally:
@@ -187,7 +188,8 @@ def test_unsafe_eviction_policy_fails(redis_faults: RedisFaults, make_ctx: Calla
     admin = redis.Redis(host="127.0.0.1", port=f.plain_port, password=f.password)
     admin.config_set("maxmemory-policy", "allkeys-lru")
     try:
-        res, _ = run(make_ctx({"REDIS_URL": f.url(f.plain_port, tls=False)}, timeout=TIMEOUT, allow_loopback=True))
+        res, _ = run(make_ctx({"REDIS_URL": f.url(f.plain_port, tls=False)}, timeout=TIMEOUT, allow_loopback=True,
+                              allow_plaintext_auth=True))
     finally:
         admin.config_set("maxmemory-policy", "noeviction")
         admin.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from filot_preflight.checkers._bullmq_judge import bull_gate, bull_results
 from filot_preflight.checkers._queue_live import CountFacts, HeartbeatFacts, QueueFacts
 from filot_preflight.checkers._redis_judge import connection_fix
 from filot_preflight.checkers.base import result
@@ -11,6 +12,9 @@ from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 
 SUB = "gpu-worker"
+# Every command the live probe may send (AUTH needs no grant; +select for a database other than 0).
+READ_GRANTS = ("+time +type +llen +lindex +lrange +zcard +zcount +zrange +hget +hmget +exists +get +xlen "
+               "+xinfo|groups +xrange +client|list")
 WORKER_ENV_FLAG = "--env-file gpu-worker=<worker env file> (sandbox: --env-file gpu-worker=.sandbox/gpu-worker.env)"
 
 
@@ -47,9 +51,10 @@ class LiveFacts:
     error_kind: str | None = None
     error: str = ""
     queues: tuple[QueueFacts, ...] = ()
-    dead: CountFacts | None = None
+    dead: tuple[CountFacts, ...] = ()
     heartbeat: HeartbeatFacts | None = None
     commands: tuple[str, ...] = ()
+    refused: str | None = None  # the command an ACL refused (NOPERM), when that stopped the probe
 
 
 @dataclass(frozen=True)
@@ -165,15 +170,25 @@ def _live(f: GpuFacts, q: QueueSettings) -> list[CheckResult]:
         return [result(
             "gpu_worker.redis", SUB, Status.FAIL, f"could not read the queue in Redis ({live.error_kind})",
             target="REDIS_URL", detail=live.error[:500], evidence={"error_kind": live.error_kind},
-            remediation="Fix the Redis connection first (the redis checker reports the same failure): "
-            + connection_fix(live.error_kind, f.backend_redis.host, f.backend_redis.port),
+            remediation=_connection_fix(live, f.backend_redis),
         )]
     out: list[CheckResult] = []
     for qf in live.queues:
         out += _queue(qf, q, list(live.commands))
-    out.append(_dead(live.dead, q))
-    out.append(_heartbeat(live.heartbeat, q))
+    out += [_dead(d, q) for d in live.dead] or [_dead(None, q)]
+    if q.layout != "bullmq" or live.heartbeat is not None:  # BullMQ workers are judged by their connections
+        out.append(_heartbeat(live.heartbeat, q))
     return out
+
+
+def _connection_fix(live: LiveFacts, r: RedisView) -> str:
+    if live.error_kind == "permission":
+        grant = f"+{live.refused}" if live.refused else READ_GRANTS
+        return (f"Grant the Redis user of REDIS_URL the refused command: ACL SETUSER {r.username or '<user>'} "
+                f"{grant}. The gpu_worker probe needs {READ_GRANTS} and read access to the queue keys "
+                "(%R~<prefix>:*); it sends no HELLO and no CLIENT SETNAME. See docs/checks/gpu_worker.md.")
+    return ("Fix the Redis connection first (the redis checker reports the same failure): "
+            + connection_fix(live.error_kind or "other", r.host, r.port))
 
 
 def _queue(qf: QueueFacts, q: QueueSettings, commands: list[str]) -> list[CheckResult]:
@@ -188,6 +203,10 @@ def _queue(qf: QueueFacts, q: QueueSettings, commands: list[str]) -> list[CheckR
     ev: dict[str, EvidenceValue] = {
         "depth": qf.depth, "layout": qf.layout, "read_only_commands": commands, **qf.evidence,
     }
+    if qf.bull is not None:
+        early = bull_gate(qf, target, ev)
+        if early is not None:
+            return early
     out = [result("gpu_worker.queue_depth", SUB, Status.PASS, f"{qf.depth} job(s) waiting", target=target, evidence=ev)]
     if not qf.depth:
         out.append(result("gpu_worker.oldest_job", SUB, Status.PASS, "queue is empty", target=target,
@@ -212,7 +231,7 @@ def _queue(qf: QueueFacts, q: QueueSettings, commands: list[str]) -> list[CheckR
         out.append(result("gpu_worker.oldest_job", SUB, Status.PASS, f"oldest job waited {qf.oldest_age_s:g}s",
                           target=target, evidence={"oldest_job_age_s": qf.oldest_age_s,
                                                    "max_age_s": q.oldest_job_max_age_s}))
-    return out
+    return out + bull_results(qf, target)
 
 
 def _dead(d: CountFacts | None, q: QueueSettings) -> CheckResult:
@@ -229,7 +248,8 @@ def _dead(d: CountFacts | None, q: QueueSettings) -> CheckResult:
         return result(
             "gpu_worker.dead_letter", SUB, Status.FAIL,
             f"{d.depth} dead-lettered job(s) (limit {q.dead_letter_max})", target=target, evidence=ev,
-            remediation="Inspect the dead-lettered jobs (LRANGE, read-only), fix the cause, then re-queue or "
+            remediation="Inspect the dead-lettered jobs (read-only: LRANGE for a list, ZRANGE or BullMQ's "
+            "queue.getFailed() for its failed set), fix the cause, then re-queue or "
             "archive them; raise checks.queue.dead_letter_max only if that many is acceptable.",
         )
     return result("gpu_worker.dead_letter", SUB, Status.PASS, f"{d.depth} dead-lettered job(s)", target=target,

@@ -1,23 +1,21 @@
-"""Per-layout readers of the OCR queue (list, stream, BullMQ); read-only, see `_queue_live` for assumptions."""
+"""Per-layout readers of the OCR queue (list, stream; BullMQ in `_queue_bullmq`); read-only, see `_queue_live`."""
 
 from __future__ import annotations
 
-from filot_preflight.checkers._queue_live import QueueFacts, ReadOnlyRedis, depth_of, job_timestamp, parse_time
+from filot_preflight.checkers import _queue_bullmq
+from filot_preflight.checkers._queue_live import QueueFacts, ReadOnlyRedis, job_timestamp, parse_time
 from filot_preflight.models import EvidenceValue
 
 
-def read_queue(ro: ReadOnlyRedis, var: str, key: str, layout: str, ts_field: str, now: float) -> QueueFacts:
-    """Facts about one queue key in the declared layout."""
+def read_queue(
+    ro: ReadOnlyRedis, var: str, key: str, layout: str, ts_field: str, now: float, prefix: str = "bull"
+) -> QueueFacts:
+    """Facts about one queue key in the declared layout (`prefix`: BullMQ's key prefix)."""
     if layout == "stream":
         return _stream(ro, var, key, now)
     if layout == "bullmq":
-        return _bullmq(ro, var, key, now)
+        return _queue_bullmq.read(ro, var, key, prefix, now)
     return _list(ro, var, key, ts_field, now)
-
-
-def bullmq_base(key: str) -> str:
-    """BullMQ's key prefix for a queue: the value itself if it already starts with `bull:`."""
-    return key if key.startswith("bull:") else f"bull:{key}"
 
 
 def _list(ro: ReadOnlyRedis, var: str, key: str, ts_field: str, now: float) -> QueueFacts:
@@ -72,40 +70,6 @@ def _stream(ro: ReadOnlyRedis, var: str, key: str, now: float) -> QueueFacts:
     ts, _ = parse_time(int(first.split("-")[0]), "stream entry id")
     age = round(now - ts, 1) if ts is not None else None
     return QueueFacts(var, key, "stream", t, depth=depth, oldest_age_s=age, evidence=ev | {"oldest_id": first})
-
-
-def _bullmq(ro: ReadOnlyRedis, var: str, key: str, now: float) -> QueueFacts:
-    base = bullmq_base(key)
-    wait, paused, prio = f"{base}:wait", f"{base}:paused", f"{base}:prioritized"
-    t = ro.type(wait)
-    if t not in ("list", "none"):
-        return QueueFacts(var, wait, "bullmq", t, wrong_type=True)
-    counts = {
-        "wait": depth_of(ro, wait, t) or 0,
-        "paused": depth_of(ro, paused, ro.type(paused)) or 0,
-        "prioritized": depth_of(ro, prio, ro.type(prio)) or 0,
-        "active": depth_of(ro, f"{base}:active", ro.type(f"{base}:active")) or 0,
-    }
-    depth = counts["wait"] + counts["paused"] + counts["prioritized"]
-    ev: dict[str, EvidenceValue] = {f"{k}_count": v for k, v in counts.items()}
-    stamps: list[float] = []
-    problem = None
-    for lst, n in ((wait, counts["wait"]), (paused, counts["paused"])):
-        if not n:
-            continue
-        for index in (-1, 0):
-            job_id = ro.lindex(lst, index)
-            if job_id is None:
-                continue
-            raw = ro.hget(f"{base}:{job_id.decode(errors='replace')}", "timestamp")
-            ts, why = parse_time(raw, "the job's 'timestamp'") if raw is not None else (None, "job hash missing")
-            if ts is not None:
-                stamps.append(ts)
-            elif problem is None:
-                problem = why
-    age = round(now - min(stamps), 1) if stamps else None
-    return QueueFacts(var, wait, "bullmq", t, depth=depth, oldest_age_s=age,
-                      ts_problem=None if stamps or not depth else problem, evidence=ev)
 
 
 def _sid(v: object) -> str:

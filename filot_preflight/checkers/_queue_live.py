@@ -1,7 +1,8 @@
 """Read-only live facts about the OCR queue in Redis: depth, oldest job age, dead letters, heartbeat.
 
 Every command goes through `ReadOnlyRedis`, which exposes read commands only (TIME, TYPE, LLEN,
-LINDEX, XLEN, XINFO GROUPS, XRANGE, ZCARD, HGET, GET): nothing here can pop, move or change a job.
+LINDEX, LRANGE, XLEN, XINFO GROUPS, XRANGE, ZCARD, ZCOUNT, ZRANGE, HGET, HMGET, EXISTS, GET, CLIENT
+LIST): nothing here can pop, move or change a job.
 
 Layout assumptions (declared by `checks.queue.layout` in the manifest):
 - `list`: the backend LPUSHes and the worker BRPOPs, so the next job is at the tail. Both ends are read
@@ -9,8 +10,7 @@ Layout assumptions (declared by `checks.queue.layout` in the manifest):
 - `stream`: with consumer groups, depth is the group lag and the oldest job is the first entry after the
   group's last-delivered id; without groups, consumed entries are assumed deleted (XDEL), so depth is
   XLEN and the oldest job is the first entry. Entry ids carry their enqueue time (ms).
-- `bullmq`: `bull:<queue>:wait` (+ `:paused` list, `:prioritized` zset) hold waiting job ids, oldest at
-  the tail; a job's hash `bull:<queue>:<id>` has `timestamp` (ms); failed jobs are the `:failed` zset.
+- `bullmq`: BullMQ's own keys under `<prefix>:<queue>:` (see `_queue_bullmq`).
 """
 
 from __future__ import annotations
@@ -85,11 +85,58 @@ class ReadOnlyRedis:
         v = self._c.hget(key, field_name)
         return v if v is None or isinstance(v, bytes) else str(v).encode()
 
+    def lrange(self, key: str, start: int, end: int) -> list[bytes]:
+        """A slice of a list, without removing anything."""
+        self._note("LRANGE")
+        return [_b(v) for v in self._c.lrange(key, start, end)]
+
+    def zcount(self, key: str, low: float, high: float) -> int:
+        """Members of a sorted set with a score in [low, high]."""
+        self._note("ZCOUNT")
+        return int(self._c.zcount(key, low, high))
+
+    def zrange(self, key: str, start: int, end: int) -> list[tuple[bytes, float]]:
+        """Members (with scores) of a sorted set by rank."""
+        self._note("ZRANGE")
+        return [(_b(m), float(sc)) for m, sc in self._c.zrange(key, start, end, withscores=True)]
+
+    def hmget(self, key: str, fields: list[str]) -> list[bytes | None]:
+        """Several fields of a hash."""
+        self._note("HMGET")
+        return [None if v is None else _b(v) for v in self._c.hmget(key, fields)]
+
+    def exists(self, *keys: str) -> int:
+        """How many of `keys` exist."""
+        self._note("EXISTS")
+        return int(self._c.exists(*keys)) if keys else 0
+
+    def client_names(self) -> list[str]:
+        """The names of the server's client connections (CLIENT LIST; nothing else is kept)."""
+        self._note("CLIENT LIST")
+        return [_str(c.get("name") or "") for c in self._c.client_list()]
+
     def get(self, key: str) -> bytes | None:
         """A string value."""
         self._note("GET")
         v = self._c.get(key)
         return v if v is None or isinstance(v, bytes) else str(v).encode()
+
+
+@dataclass(frozen=True)
+class BullFacts:
+    """BullMQ-specific facts about one queue (see `_queue_bullmq`)."""
+
+    prefix: str
+    name: str
+    found: bool = True
+    paused: bool = False
+    version: str | None = None  # meta.version ("bullmq:6.2.0"); BullMQ for Python does not write it
+    counts: dict[str, int] = field(default_factory=dict)  # BullMQ state -> jobs, as getJobCounts()
+    overdue_delayed: int = 0
+    stalled: int = 0  # active jobs whose lock expired
+    active_checked: int = 0
+    workers: tuple[str, ...] | None = None  # connection names as getWorkers() matches them; None: unknown
+    workers_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +152,7 @@ class QueueFacts:
     ts_problem: str | None = None  # why the oldest job's age is unknown
     wrong_type: bool = False
     evidence: dict[str, EvidenceValue] = field(default_factory=dict)
+    bull: BullFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +224,10 @@ def depth_of(ro: ReadOnlyRedis, key: str, redis_type: str) -> int | None:
     if redis_type == "zset":
         return ro.zcard(key)
     return None
+
+
+def _b(v: object) -> bytes:
+    return v if isinstance(v, bytes) else str(v).encode()
 
 
 def _str(v: object) -> str:

@@ -1,12 +1,17 @@
 """Redis connection helpers shared by the redis and gpu_worker checkers.
 
 `parse_url` turns REDIS_URL into an `Endpoint` (no secret in its repr); `connect` builds a redis-py
-client whose every step is bounded and which never retries (a retry would multiply the timeout);
-`resp_answers` tells whether a port speaks plain RESP. redis-py is imported lazily, inside functions.
+client whose every step is bounded, which never retries (a retry would multiply the timeout) and
+whose only handshake is `AUTH` (+ `SELECT` for a database other than 0): RESP2, no `HELLO`, no
+`CLIENT SETNAME` / `SETINFO`, so a least-privilege ACL user is not refused before its first command;
+`resp_answers` tells whether a port speaks plain RESP; `plaintext_login` says when credentials must not
+be sent. redis-py is imported lazily, inside functions.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -106,13 +111,39 @@ def trusted_cas(ctx: CheckContext, service: str = "backend") -> TrustedCas:
     return TrustedCas(files, sources)
 
 
+def plaintext_login(ep: Endpoint, allow_plaintext_auth: bool) -> bool:
+    """Whether connecting to `ep` would send a password (or user name) without TLS, and that is refused.
+
+    Only `--allow-plaintext-auth` lets a `redis://` URL with credentials log in: otherwise the probe
+    stops at reachability and "does the port speak TLS?", both without credentials.
+    """
+    return not ep.tls and (ep.password is not None or ep.username is not None) and not allow_plaintext_auth
+
+
+# The handshake commands a redis-py client sends on connect, as built by `connect`.
+def handshake_commands(ep: Endpoint) -> list[str]:
+    """What `connect`'s client sends before the first command (for evidence and docs)."""
+    out = ["AUTH"] if ep.password is not None else []
+    return out + (["SELECT"] if ep.db else [])
+
+
+def _no_client_info() -> dict[str, Any]:
+    """redis-py arguments that disable `CLIENT SETINFO` (its spelling changed in redis-py 7)."""
+    import redis
+
+    if "driver_info" in inspect.signature(redis.Redis.__init__).parameters:
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
+
+
 def connect(
     ep: Endpoint, *, ca_files: list[Path], insecure: bool, timeout: float
 ) -> redis.Redis:
     """A redis-py client for `ep`: TLS verified (system CAs + `ca_files`, hostname checked) unless
     `insecure`; connect and socket timeouts set (a TLS handshake with a plain server otherwise hangs);
-    no retries; replies as bytes so queue payloads are read exactly. Lazy: nothing connects until the
-    first command, so connection errors surface there.
+    no retries; replies as bytes so queue payloads are read exactly; RESP2 with no client name, so the
+    only handshake is AUTH (+ SELECT): a provider ACL need not grant HELLO or CLIENT. Lazy: nothing
+    connects until the first command, so connection errors surface there.
     """
     import redis
     from redis.backoff import NoBackoff
@@ -135,7 +166,8 @@ def connect(
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
-        client_name="filot-preflight",
+        protocol=2,
+        **_no_client_info(),
         **kwargs,
     )
 
@@ -165,6 +197,20 @@ class Deadline:
     def step(self, cap: float) -> float:
         """Timeout for the next step."""
         return max(0.05, min(cap, self.left()))
+
+
+_REFUSED_COMMAND = re.compile(r"permissions? to (?:run|access) the '([^']{1,60})' command", re.I)
+
+
+def refused_command(exc: BaseException) -> str | None:
+    """The command an ACL refused (`config|get`, `ping` ...), from Redis's NOPERM message."""
+    m = _REFUSED_COMMAND.search(str(exc))
+    return m.group(1).lower() if m else None
+
+
+def acl_grant(commands: list[str]) -> str:
+    """The ACL rules that allow `commands` (`+ping +client|list`)."""
+    return " ".join(f"+{c.lower().replace(' ', '|')}" for c in commands)
 
 
 def error_kind(exc: BaseException) -> str:

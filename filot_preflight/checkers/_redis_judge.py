@@ -56,6 +56,10 @@ class RedisFacts:
     maxmemory: int | None = None
     config_policy: str | None = None
     config_error: str | None = None
+    handshake: tuple[str, ...] = ()  # what the client sent on connect (AUTH, SELECT)
+    refused: tuple[str, ...] = ()  # commands the ACL refused (NOPERM), lower-case (`ping`, `info`)
+    login_skipped: bool = False  # redis:// with credentials: not sent (no --allow-plaintext-auth)
+    port_speaks: str | None = None  # 'tls' or 'resp' when probed without credentials
 
     def redacted(self, redact: Callable[[str], str]) -> RedisFacts:
         """A copy whose free-text fields went through the redactor."""
@@ -91,7 +95,7 @@ _FAILURES: dict[str, tuple[str, str]] = {
     ErrorKind.CERT_EXPIRED: ("redis.cert_expired", "the certificate of {addr} has expired"),
     ErrorKind.CERT_NOT_YET_VALID: ("redis.cert_expired", "the certificate of {addr} is not valid yet"),
     "auth": ("redis.auth", "Redis at {addr} rejected the credentials in REDIS_URL"),
-    "permission": ("redis.permission", "the Redis user of REDIS_URL lacks permission for PING/INFO"),
+    "permission": ("redis.permission", "the Redis user of REDIS_URL may not run {refused} (refused on connect)"),
 }
 _FAILURES[ErrorKind.TIMEOUT] = _FAILURES["no_answer"]
 _FAILURES[ErrorKind.HANDSHAKE_TIMEOUT] = _FAILURES["no_answer"]
@@ -101,9 +105,17 @@ _OTHER = ("redis.connection", "connection to Redis at {addr} failed")
 _RESET_SUMMARY = "{addr} closed the connection without an answer"
 _OWN_FIXES = {
     "auth": credentials_fix(VAR, "password (and user, if any)", "the Upstash console (database page, Connect)"),
-    "permission": "Grant the ACL user of REDIS_URL at least +ping +info +lrange +llen (the checks are read-only): "
-    "ACL SETUSER <user> +ping +info +lrange +llen, or the provider's ACL settings.",
 }
+# What the probe sends: AUTH needs no grant; SELECT only for a database other than 0; CONFIG GET is optional.
+MINIMAL_GRANTS = "+ping +info"
+
+
+def permission_fix(refused: tuple[str, ...] | list[str], user: str = "<user>") -> str:
+    """The exact ACL grant for the refused commands (and the documented minimal set)."""
+    grant = " ".join(f"+{c}" for c in refused) or MINIMAL_GRANTS
+    return (f"Grant the ACL user of REDIS_URL the refused command(s): ACL SETUSER {user} {grant} (or the "
+            f"provider's ACL settings). The redis checker needs only {MINIMAL_GRANTS} (+select for a database "
+            "other than 0); it sends no HELLO and no CLIENT SETNAME. See docs/checks/redis.md.")
 
 
 def endpoint(host: str | None, port: int | None) -> Endpoint:
@@ -136,15 +148,39 @@ def judge(f: RedisFacts, s: RedisSettings) -> list[CheckResult]:
         return out
     if f.error_kind:
         out.append(_failure(f, addr, target))
-        return out
+        return out + ([_login_skipped(f, target)] if f.login_skipped else [])
+    if f.login_skipped:
+        return out + [_login_skipped(f, target)]
     if f.scheme == "rediss":
         out.append(_verify(f, target))
         out.append(_expiry(f, s, target))
     out.append(_auth(f, addr, target))
-    out.append(_ping(f, s, target))
+    if f.refused:
+        out.append(result(
+            "redis.permission", SUB, Status.WARN,
+            f"the Redis user of REDIS_URL may not run {', '.join(c.upper() for c in f.refused)} "
+            "(those facts are missing)",
+            target=target, evidence={"refused": list(f.refused), "handshake": list(f.handshake)},
+            remediation=permission_fix(f.refused),
+        ))
+    if "ping" not in f.refused:
+        out.append(_ping(f, s, target))
     out.append(_version(f, s, target))
     out.append(_eviction(f, target))
     return out
+
+
+def _login_skipped(f: RedisFacts, target: str) -> CheckResult:
+    speaks = {"tls": "TLS", "resp": "plain-text Redis"}.get(f.port_speaks or "", "nothing recognised")
+    return result(
+        "redis.auth", SUB, Status.SKIP,
+        "login not tried: REDIS_URL is plain redis://, so its password would cross the network unencrypted",
+        target=target,
+        evidence={"login_tried": False, "credentials_sent": False, "port_speaks": speaks,
+                  "sent_without_credentials": ["TLS ClientHello", "PING"]},
+        remediation="Use the rediss:// URL (Upstash console: Connect, TLS enabled). To log in to a plain-text "
+        "Redis on a trusted network anyway, pass --allow-plaintext-auth (reported as a relaxation).",
+    )
 
 
 def _scheme(f: RedisFacts, target: str) -> CheckResult:
@@ -170,11 +206,14 @@ def _host(f: RedisFacts, s: RedisSettings, target: str) -> CheckResult:
 
 def _failure(f: RedisFacts, addr: str, target: str) -> CheckResult:
     kind = f.error_kind or ErrorKind.OTHER
-    fmt = {"addr": addr, "host": f.host, "port": f.port, "db": f.db, "timeout": f.timeout_s}
+    fmt = {"addr": addr, "host": f.host, "port": f.port, "db": f.db, "timeout": f.timeout_s,
+           "refused": ", ".join(c.upper() for c in f.refused) or "a command"}
     rid, summary = _FAILURES.get(kind, _TLS_FALLBACK if f.stage == "tls" else _OTHER)
     if kind == ErrorKind.RESET:
         summary = _RESET_SUMMARY
     fix = connection_fix(kind, f.host, f.port, f.stage)
+    if kind == "permission":
+        fix = permission_fix(f.refused)
     if kind == "auth" and not f.has_password:
         summary = "Redis at {addr} requires a password but REDIS_URL has none"
         fix = ("Put the password in REDIS_URL: rediss://default:<password>@{host}:{port}/{db} (Upstash console: "
@@ -182,7 +221,8 @@ def _failure(f: RedisFacts, addr: str, target: str) -> CheckResult:
     return result(
         rid, SUB, Status.FAIL, summary.format(**fmt), target=target, detail=f.error[:500], remediation=fix,
         evidence={"error_kind": kind, "stage": f.stage, "timeout_s": f.timeout_s,
-                  "trusted_extra_ca": list(f.ca_sources)},
+                  "trusted_extra_ca": list(f.ca_sources), "handshake": list(f.handshake),
+                  "credentials_sent": not f.login_skipped and f.has_password},
     )
 
 
@@ -190,6 +230,8 @@ def connection_fix(kind: str, host: str | None, port: int | None, stage: str | N
     """The fix for a failed Redis connection of `kind` (also the gpu_worker checker's, on the same Redis)."""
     if kind in _OWN_FIXES:
         return _OWN_FIXES[kind]
+    if kind == "permission":
+        return permission_fix(())
     # The fix follows the kind when the shared table knows it (a reset, a certificate problem), else the stage.
     fix_kind = "no_answer" if kind == ErrorKind.TIMEOUT else kind
     if fixes.canonical(fix_kind) == "other":

@@ -2,8 +2,10 @@
 
 Two parts. Consistency (no I/O): the backend's values against the worker's (`--env-file
 gpu-worker=worker.env`): Redis endpoint, database, TLS and every queue key named in `checks.queue`.
-Live (read-only, see `_queue_live`): queue depth, oldest job age, dead letters and the worker heartbeat,
-read from the backend's Redis. Never a command that pops, moves or writes.
+Live (read-only, see `_queue_live` and `_queue_bullmq`): queue depth, oldest job age, dead letters,
+stalled jobs and the workers (BullMQ's named connections, or the manifest's heartbeat key), read from
+the backend's Redis. Never a command that pops, moves or writes; never a password over plain redis://
+(unless --allow-plaintext-auth).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import ClassVar
 from filot_preflight.checkers import _redis_conn as rc
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._gpu_judge import GpuFacts, KeyPair, LiveFacts, RedisView, judge
-from filot_preflight.checkers._queue_layouts import bullmq_base, read_queue
+from filot_preflight.checkers._queue_bullmq import queue_base
+from filot_preflight.checkers._queue_layouts import read_queue
 from filot_preflight.checkers._queue_live import CountFacts, HeartbeatFacts, ReadOnlyRedis, depth_of, parse_time
 from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.manifest import QueueSettings
@@ -87,6 +90,10 @@ async def probe(ctx: CheckContext) -> GpuFacts:
     cas = rc.trusted_cas(ctx)
     if cas.error:
         return dataclasses.replace(facts, live_skipped=cas.error)
+    if rc.plaintext_login(rc.parse_url(url), ctx.options.allow_plaintext_auth):
+        why = ("REDIS_URL is plain redis://, so its password would cross the network unencrypted: login not tried "
+               "(--allow-plaintext-auth sends it)")
+        return dataclasses.replace(facts, live_skipped=why)
     timeout = ctx.options.timeout
     try:
         live = await asyncio.wait_for(
@@ -109,29 +116,31 @@ def _live(
     try:
         now = ro.time()  # the server's clock: ages do not depend on this machine's clock
         queues = tuple(
-            read_queue(ro, p.var, p.backend, q.layout, q.job_timestamp_field, now)
+            read_queue(ro, p.var, p.backend, q.layout, q.job_timestamp_field, now, q.prefix)
             for p in pairs
             if p.role == "queue" and p.backend
         )
         return LiveFacts(queues=queues, dead=_dead(ro, pairs, q), heartbeat=_heartbeat(ro, pairs, now),
-                         commands=tuple(ro.sent))
+                         commands=tuple(rc.handshake_commands(ep) + ro.sent))
     except rex.RedisError as e:
-        return LiveFacts(error_kind=rc.error_kind(e), error=str(e), commands=tuple(ro.sent))
+        refused = rc.refused_command(e) if isinstance(e, rex.NoPermissionError) else None
+        return LiveFacts(error_kind=rc.error_kind(e), error=str(e), refused=refused,
+                         commands=tuple(rc.handshake_commands(ep) + ro.sent))
     finally:
         client.close()
 
 
-def _dead(ro: ReadOnlyRedis, pairs: tuple[KeyPair, ...], q: QueueSettings) -> CountFacts | None:
-    dead = next((p for p in pairs if p.role == "dead_letter" and p.backend), None)
-    if dead is not None and dead.backend:
-        key, var = dead.backend, dead.var
-    elif q.layout == "bullmq":
-        queue = next(p for p in pairs if p.role == "queue" and p.backend)
-        key, var = f"{bullmq_base(queue.backend or '')}:failed", queue.var
-    else:
-        return None
-    t = ro.type(key)
-    return CountFacts(var, key, t, depth_of(ro, key, t))
+def _dead(ro: ReadOnlyRedis, pairs: tuple[KeyPair, ...], q: QueueSettings) -> tuple[CountFacts, ...]:
+    """The manifest's dead-letter key, and for BullMQ every queue's `failed` set too (its dead letters)."""
+    keys = [(p.var, p.backend) for p in pairs if p.role == "dead_letter" and p.backend]
+    if q.layout == "bullmq":
+        queues = [p for p in pairs if p.role == "queue" and p.backend]
+        keys += [(p.var, f"{queue_base(p.backend or '', q.prefix)[0]}:failed") for p in queues]
+    out = []
+    for var, key in keys:
+        t = ro.type(key)
+        out.append(CountFacts(var, key, t, depth_of(ro, key, t)))
+    return tuple(out)
 
 
 def _heartbeat(ro: ReadOnlyRedis, pairs: tuple[KeyPair, ...], now: float) -> HeartbeatFacts | None:

@@ -3,6 +3,9 @@
 The probe first does its own bounded TCP + TLS handshake with the `ssl` module (to classify TLS
 failures exactly and read the server certificate), then talks Redis with redis-py. Every failure
 mode becomes its own fact (`error_kind`) and, in `judge`, its own result id with its own fix.
+A plain `redis://` URL with a password is judged offline and only probed without credentials
+(reachability, does the port speak TLS or RESP?) unless `--allow-plaintext-auth`: the password is
+never sent unencrypted. A command the ACL refuses is a fact, and the other reads still run.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class ProbeInput:
     ca_error: str | None = None
     insecure: bool = False
     timeout: float = 10.0
+    allow_plaintext_auth: bool = False
 
 
 async def probe(ctx: CheckContext, service: str = "backend") -> RedisFacts:
@@ -67,6 +71,7 @@ def _input(ctx: CheckContext, service: str) -> ProbeInput:
         ca_error=cas.error,
         insecure=ctx.options.insecure,
         timeout=ctx.options.timeout,
+        allow_plaintext_auth=ctx.options.allow_plaintext_auth,
     )
 
 
@@ -88,6 +93,9 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
     if inp.ca_error:
         return RedisFacts(ca_error=inp.ca_error, **base)
     dl = rc.Deadline(inp.timeout * PROBE_BUDGET_FACTOR)
+    base["handshake"] = tuple(rc.handshake_commands(ep))
+    if rc.plaintext_login(ep, inp.allow_plaintext_auth):
+        return _reach_only(ep, inp, dl, base | {"login_skipped": True})
     if ep.tls:
         try:
             ctx = _tls.client_context(inp.ca_files, insecure=inp.insecure)
@@ -107,13 +115,36 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
     return _talk(ep, inp, dl, base)
 
 
+_TCP_KINDS = (_tls.ErrorKind.DNS, _tls.ErrorKind.REFUSED, _tls.ErrorKind.CONNECT_TIMEOUT, _tls.ErrorKind.UNREACHABLE)
+
+
+def _reach_only(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[str, Any]) -> RedisFacts:
+    """redis:// with credentials: reachability and "TLS or plain RESP?" only, no credential sent."""
+    tls = _tls.probe_tls(ep.host, ep.port, _tls.client_context(insecure=True), dl.step(inp.timeout))
+    if tls.tls_ok:
+        return RedisFacts(stage="tls", error_kind="plain_on_tls", port_speaks="tls",
+                          error="the port completed a TLS handshake (no credentials were sent)", **base)
+    if tls.error_kind in _TCP_KINDS:
+        return RedisFacts(stage="tcp", error_kind=tls.error_kind, error=tls.error, **base)
+    if rc.resp_answers(ep.host, ep.port, dl.step(inp.timeout)):  # a bare PING, no AUTH
+        return RedisFacts(port_speaks="resp", **base)
+    kind = "no_answer" if tls.error_kind == _tls.ErrorKind.HANDSHAKE_TIMEOUT else (tls.error_kind or "other")
+    return RedisFacts(stage="tcp", error_kind=kind, error=tls.error, **base)
+
+
 def _talk(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[str, Any]) -> RedisFacts:
     import redis.exceptions as rex
 
     client = rc.connect(ep, ca_files=inp.ca_files, insecure=inp.insecure, timeout=dl.step(inp.timeout))
+    refused: list[str] = []
     try:
         try:
-            client.ping()  # connect, TLS, HELLO/AUTH: not part of the latency sample
+            client.ping()  # connect, TLS, AUTH: not part of the latency sample
+        except rex.NoPermissionError as e:
+            cmd = rc.refused_command(e)
+            if cmd is None or cmd != "ping":  # refused during the handshake (SELECT): no session
+                return RedisFacts(stage="redis", error_kind="permission", error=str(e), refused=(cmd or "?",), **base)
+            refused.append(cmd)
         except rex.RedisError as e:
             kind = rc.error_kind(e)
             if not ep.tls and kind in (_tls.ErrorKind.RESET, _tls.ErrorKind.TIMEOUT, _tls.ErrorKind.OTHER):
@@ -123,17 +154,18 @@ def _talk(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[str, Any
                     kind = "no_answer"
             return RedisFacts(stage="redis", error_kind=kind, error=str(e), **base)
         base["auth_ok"] = True
-        latencies = []
-        for _ in range(PING_COUNT):
-            t0 = time.perf_counter()
-            client.ping()
-            latencies.append((time.perf_counter() - t0) * 1000)
-        base["ping_ms"] = round(statistics.median(latencies), 2)
-        server = _optional(client.info, "server")
+        if not refused:
+            latencies = []
+            for _ in range(PING_COUNT):
+                t0 = time.perf_counter()
+                client.ping()
+                latencies.append((time.perf_counter() - t0) * 1000)
+            base["ping_ms"] = round(statistics.median(latencies), 2)
+        server = _optional(client.info, refused, "server")
         base["version"] = _s(server.get("redis_version"))
         base["mode"] = _s(server.get("redis_mode"))
         # Providers may forbid CONFIG (unknown command / NoPermissionError); INFO memory also has the policy.
-        memory = _optional(client.info, "memory")
+        memory = _optional(client.info, refused, "memory")
         base["info_policy"] = _s(memory.get("maxmemory_policy"))
         base["maxmemory"] = int(memory["maxmemory"]) if "maxmemory" in memory else None
         try:
@@ -141,19 +173,25 @@ def _talk(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[str, Any
             base["config_policy"] = _s(cfg.get("maxmemory-policy") or cfg.get(b"maxmemory-policy"))
         except rex.ResponseError as e:  # NoPermissionError is a ResponseError too
             base["config_error"] = str(e)[:200]
-        return RedisFacts(**base)
+        return RedisFacts(refused=tuple(refused), **base)
     except rex.RedisError as e:
         return RedisFacts(stage="redis", error_kind=rc.error_kind(e), error=str(e), **base)
     finally:
         client.close()
 
 
-def _optional(fn: Any, *args: Any) -> dict[Any, Any]:
-    """A read whose refusal (ACL, renamed command) is a missing fact, not a failed connection."""
+def _optional(fn: Any, refused: list[str], *args: Any) -> dict[Any, Any]:
+    """A read whose refusal (ACL, renamed command) is a missing fact, not a failed connection;
+    an ACL refusal is noted in `refused` (the exact grant goes into the fix)."""
     import redis.exceptions as rex
 
     try:
         return dict(fn(*args))
+    except rex.NoPermissionError as e:
+        cmd = rc.refused_command(e) or "info"
+        if cmd not in refused:
+            refused.append(cmd)
+        return {}
     except rex.ResponseError:
         return {}
 

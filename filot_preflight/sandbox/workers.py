@@ -1,18 +1,22 @@
 """Stand-ins for FiLot's two workers, so that liveness checks see real consumers.
 
 - the GPU worker: BRPOPs JSON jobs from OCR_QUEUE_KEY over TLS Redis and refreshes
-  GPU_WORKER_HEARTBEAT_KEY with str(time.time()) every ~2 s (`_gpu_worker`);
+  GPU_WORKER_HEARTBEAT_KEY with str(time.time()) every ~2 s (`_gpu_worker`, the `list` layout);
+- the GPU worker for the `bullmq` layout: a real BullMQ Worker (`_bullmq_worker`), and the backend's
+  producer, `enqueue_bullmq`, adding jobs with the real BullMQ Queue;
 - a Temporal worker polling TEMPORAL_TASK_QUEUE with a trivial workflow (`_temporal_worker`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from filot_preflight.sandbox.base import (
@@ -58,6 +62,49 @@ def start_gpu_worker(ctx: SandboxContext, redis_env: Mapping[str, str], *, name:
     # After `up` returns, readiness means "still running" (the ready file stays behind otherwise).
     handle.ready = handle.alive
     return handle
+
+
+def start_bullmq_worker(
+    ctx: SandboxContext, redis_env: Mapping[str, str], queue: str, *, prefix: str = "bull",
+    name: str = "gpu-worker-bullmq", worker_name: str = "gpu-1", lock_ms: int | None = None,
+) -> ServiceHandle:
+    """Start a real BullMQ worker on `queue` (under `prefix`); ready once BullMQ's getWorkers() lists it."""
+    state = ctx.state_dir(name)
+    ready_file = state / "ready"
+    ready_file.unlink(missing_ok=True)
+    env = {**redis_env, "OCR_QUEUE_KEY": queue, "BULLMQ_PREFIX": prefix, "BULLMQ_WORKER_NAME": worker_name,
+           "SANDBOX_READY_FILE": str(ready_file), **({"BULLMQ_LOCK_MS": str(lock_ms)} if lock_ms else {})}
+    log = ctx.log_path(name)
+    proc = spawn_python("filot_preflight.sandbox._bullmq_worker", [], log, env=env, cwd=state)
+    handle = ServiceHandle(
+        name=name, pids=[proc.pid], log=log, env={"OCR_QUEUE_KEY": queue},
+        ready=lambda: ready_file.exists() and proc.poll() is None,
+        info={"queue": queue, "prefix": prefix, "worker": worker_name},
+    )
+    wait_ready(handle, 20.0, proc)
+    handle.ready = handle.alive
+    return handle
+
+
+def enqueue_bullmq(
+    redis_env: Mapping[str, str], queue: str, jobs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+    *, prefix: str = "bull",
+) -> list[str]:
+    """The backend's producer: add (data, opts) jobs with the real BullMQ Queue; returns their ids."""
+    import redis.asyncio as aredis
+    from bullmq import Queue
+
+    async def add() -> list[str]:
+        conn = aredis.Redis.from_url(redis_env["REDIS_URL"], ssl_ca_certs=redis_env.get("REDIS_TLS_CA_FILE") or None,
+                                     decode_responses=True, socket_connect_timeout=5)
+        q = Queue(queue, {"connection": conn, "prefix": prefix})
+        try:
+            return [str((await q.add("ocr", data, opts)).id) for data, opts in jobs]
+        finally:
+            await q.close()
+            await conn.aclose()
+
+    return asyncio.run(add())
 
 
 def pause_gpu_worker(handle: ServiceHandle, timeout: float = 5.0) -> None:
