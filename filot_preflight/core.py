@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from filot_preflight.config import Config
 from filot_preflight.errors import UsageError
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Report, Status, docs_link
-from filot_preflight.redact import Redactor, secret_values
+from filot_preflight.redact import Redactor, process_env_secrets, secret_values
 from filot_preflight.runner import Callback, run_checks
 from filot_preflight.settings import pick
 from filot_preflight.sources import ValueStore, load_values
@@ -92,6 +93,9 @@ def load_inputs(
 def _teach(redactor: Redactor, m: Manifest, store: ValueStore) -> None:
     names = {v.name for v in m.variables}
     redactor.add(secret_values(store.values, {v.name for v in m.secrets()}, names))
+    # Secrets the manifest does not name but a plugin or driver could still read from the process and
+    # quote in a crash message.
+    redactor.add(process_env_secrets(os.environ))
 
 
 def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], config: Mapping[str, Any]) -> Options:
