@@ -50,8 +50,20 @@ class OutputFileError(PreflightError):
     """An output path that cannot be written (a directory, no permission, a missing device)."""
 
 
-class InputFileError(PreflightError):
-    """An input file that is not a regular file, or larger than its limit."""
+class InputFileError(PreflightError, OSError):
+    """An input file that is not a regular file, or larger than its limit.
+
+    An OSError too: code that reads a file a value names (a CA bundle, a client certificate) already
+    turns an unreadable file into a result with its fix, and a FIFO or /dev/zero is one more such file.
+    """
+
+
+MAX_PEM_BYTES = 4 * 1024 * 1024  # the system CA bundle is ~220 KB
+
+
+def read_pem(path: Path | str, what: str = "PEM file") -> str:
+    """A CA bundle, certificate or key file as text, bounded and from a regular file only."""
+    return read_limited(path, MAX_PEM_BYTES, what).decode("ascii", errors="ignore")
 
 
 _KINDS = (
@@ -103,7 +115,7 @@ def read_limited(path: Path | str, limit: int, what: str, error: type[PreflightE
     finally:
         os.close(fd)
     if total > limit:
-        raise error(f"{p}: {what} is larger than the limit of {limit} bytes")
+        raise error(f"{p}: {what} is more than {limit} bytes; the limit is {limit}")
     return b"".join(chunks)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from filot_preflight.errors import ManifestError
+from filot_preflight.fileio import read_limited
 
 # Re-exported: the settings models are imported from here (`from filot_preflight.manifest import R2Settings`).
 from filot_preflight.manifest_checks import AwsSettings as AwsSettings
@@ -216,10 +217,8 @@ def load(path: Path | str | None = None) -> Manifest:
     """Read and validate a YAML or JSON manifest; raise ManifestError naming the place of any problem."""
     p = Path(path) if path is not None else default_path()
     try:
-        size = p.stat().st_size
-        if size > MAX_MANIFEST_BYTES:  # FiLot's is ~20 KB; megabytes of YAML take seconds and GBs to parse
-            raise ManifestError(f"{p}: manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES}")
-        text = p.read_text(encoding="utf-8-sig")
+        # FiLot's is ~20 KB; megabytes of YAML take seconds and GBs to parse
+        text = read_limited(p, MAX_MANIFEST_BYTES, "manifest", ManifestError).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise ManifestError(f"{p}: cannot read manifest: {e.__class__.__name__}: {short(e)}") from None
     data = parse(p, text)

@@ -22,6 +22,7 @@ from dotenv.parser import parse_stream
 from pydantic import SecretStr
 
 from filot_preflight.errors import EnvFileError, UsageError
+from filot_preflight.fileio import read_limited
 from filot_preflight.manifest import Manifest
 
 MAX_ENV_FILE_BYTES = 5 * 1024 * 1024
@@ -96,10 +97,7 @@ def parse_env_spec(spec: str) -> tuple[str | None, Path]:
 def read_env_file(path: Path, service: str | None = None) -> list[Value]:
     """Parse a dotenv file (export prefixes, quotes, multi-line values, BOM, CRLF)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_ENV_FILE_BYTES:
-            raise EnvFileError(f"{path}: env file is {size} bytes; the limit is {MAX_ENV_FILE_BYTES}")
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_ENV_FILE_BYTES, "env file", EnvFileError)
     except OSError as e:
         raise EnvFileError(f"{path}: cannot read env file: {e.strerror or e.__class__.__name__}") from None
     try:
