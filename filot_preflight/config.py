@@ -26,6 +26,7 @@ from typing import Any
 from filot_preflight import waivers as waivers_mod
 from filot_preflight.errors import PreflightError
 from filot_preflight.fileio import read_limited
+from filot_preflight.settings import seconds
 from filot_preflight.waivers import MAX_CONFIG_BYTES
 
 _KEYS: dict[str, type | tuple[type, ...]] = {
@@ -118,4 +119,6 @@ def load(path: Path | None = None) -> Config:
         numeric_bool = isinstance(value, bool) and expected is not bool
         if not isinstance(value, expected) or numeric_bool:
             raise ConfigError(f"{p}: {prefix}{key}: wrong type {type(value).__name__}")
+        if key in ("timeout", "deadline"):  # TOML has nan and inf; 1e308 overflows the loop's timers
+            seconds(f"{p}: {prefix}{key}", value)
     return Config(p, {k: v for k, v in data.items() if k != "waivers"}, waivers_mod.load(p))

@@ -21,7 +21,7 @@ from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Report, Status, docs_link
 from filot_preflight.redact import Redactor, process_env_secrets, secret_values
 from filot_preflight.runner import Callback, run_checks
-from filot_preflight.settings import pick
+from filot_preflight.settings import pick, seconds
 from filot_preflight.sources import ValueStore, load_values
 
 log = logging.getLogger("filot_preflight")
@@ -103,7 +103,8 @@ def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], con
     layers: list[Mapping[str, Any]] = [store.settings("env"), store.settings("file"), config]
     return replace(
         base,
-        timeout=pick(flags.get("timeout"), "PREFLIGHT_TIMEOUT", layers, base.timeout, "float"),
+        timeout=seconds("--timeout", flags["timeout"]) if flags.get("timeout") is not None
+        else pick(None, "PREFLIGHT_TIMEOUT", layers, base.timeout, "float"),
         ca_file=pick(flags.get("ca_file"), "PREFLIGHT_CA_FILE", layers, base.ca_file, "path"),
         insecure=pick(flags.get("insecure"), "PREFLIGHT_INSECURE", layers, base.insecure, "bool"),
         allow_loopback=pick(
@@ -213,7 +214,7 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
 
         load_files(options.task_defs)
     inputs.read_remote(options)
-    deadline = req.deadline or cfg.get("deadline")
+    deadline = seconds("--deadline", req.deadline) if req.deadline is not None else cfg.get("deadline")
     if deadline is not None:  # the deadline counts from the start of the command, not of the checks
         deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)
     report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event)
