@@ -84,3 +84,9 @@ def test_catastrophic_regex_is_bounded(capsys, tmp_path, monkeypatch):
                          str(env_file), "--format", "json", "--show-pass")
     assert time.monotonic() - t0 < 30
     assert code == 1 and "took over" in out, err
+
+
+@pytest.mark.parametrize("prefix", ["", "/", "docs", "../x/", "a b/"])
+def test_canary_prefix_must_be_a_plain_folder(capsys, tmp_path, prefix):
+    p = _manifest(tmp_path, lambda d: d.setdefault("checks", {}).setdefault("r2", {}).update(canary_prefix=prefix))
+    _one_line_exit_2(*run(capsys, "manifest", "validate", str(p))[::2], "checks.r2.canary_prefix")
