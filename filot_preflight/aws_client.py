@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from filot_preflight.checkers import _fixes as fixes
 from filot_preflight.checkers._fixes import Endpoint
+from filot_preflight.fileio import read_pem
 from filot_preflight.sources import ValueStore
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def _bundle_with(extra: Path, base: str | None) -> str:
 
         try:
             default = base or str(get_cert_path(True))
-            data = Path(default).read_text(errors="ignore") + "\n" + extra.read_text(errors="ignore")
+            data = read_pem(default, "CA bundle") + "\n" + read_pem(extra, "CA file")
         except OSError:
             return str(extra)  # unreadable: let TLS verification fail and report it
         from filot_preflight.fileio import temp_file

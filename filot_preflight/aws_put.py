@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from filot_preflight.aws_client import AwsAccess, classify, error_code, make_client
 from filot_preflight.errors import PreflightError, UsageError
 from filot_preflight.manifest import Manifest
+from filot_preflight.redact import Redactor
 from filot_preflight.sources import ValueStore
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def put_generated(
         raise UsageError(f"{name}: has no aws_secret path in the manifest; nothing to put")
     plain = value.get_secret_value() if isinstance(value, SecretStr) else value
     access = AwsAccess.from_options(options, values)
+    current: str | None = None
+    new_text = ""
     try:
         client = make_client("secretsmanager", access).client
         current = _current_string(client, ref.id)
@@ -77,7 +80,10 @@ def put_generated(
         raise
     except Exception as e:  # noqa: BLE001 - mapped to one line with the fix
         p = classify(e)
-        raise AwsUnavailable(f"cannot write {ref.id}: {p.message} ({p.remedy})") from None
+        # An endpoint (or proxy) that echoes the request puts the new value in its error text: mask it,
+        # and the whole merged object (it holds the secret's other keys too).
+        mask = Redactor([plain, new_text, current or ""])
+        raise AwsUnavailable(mask.redact(f"cannot write {ref.id}: {p.message} ({p.remedy})")) from None
 
 
 def _current_string(client: Any, sid: str) -> str | None:

@@ -25,6 +25,9 @@ from typing import Any
 
 from filot_preflight import waivers as waivers_mod
 from filot_preflight.errors import PreflightError
+from filot_preflight.fileio import read_limited
+from filot_preflight.settings import seconds
+from filot_preflight.waivers import MAX_CONFIG_BYTES
 
 _KEYS: dict[str, type | tuple[type, ...]] = {
     "manifest": str,
@@ -100,7 +103,7 @@ def load(path: Path | None = None) -> Config:
     if p is None:
         return Config()
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_limited(p, MAX_CONFIG_BYTES, "config", ConfigError).decode("utf-8"))
     except OSError as e:
         raise ConfigError(f"{p}: cannot read config: {e.strerror or e.__class__.__name__}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as e:  # Recursion: arrays nested deep
@@ -117,4 +120,6 @@ def load(path: Path | None = None) -> Config:
         numeric_bool = isinstance(value, bool) and expected is not bool
         if not isinstance(value, expected) or numeric_bool:
             raise ConfigError(f"{p}: {prefix}{key}: wrong type {type(value).__name__}")
+        if key in ("timeout", "deadline"):  # TOML has nan and inf; 1e308 overflows the loop's timers
+            seconds(f"{p}: {prefix}{key}", value)
     return Config(p, {k: v for k, v in data.items() if k != "waivers"}, waivers_mod.load(p))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,9 +19,9 @@ from filot_preflight.config import Config
 from filot_preflight.errors import UsageError
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Report, Status, docs_link
-from filot_preflight.redact import Redactor, secret_values
+from filot_preflight.redact import Redactor, process_env_secrets, secret_values
 from filot_preflight.runner import Callback, run_checks
-from filot_preflight.settings import pick
+from filot_preflight.settings import pick, seconds
 from filot_preflight.sources import ValueStore, load_values
 
 log = logging.getLogger("filot_preflight")
@@ -92,6 +93,9 @@ def load_inputs(
 def _teach(redactor: Redactor, m: Manifest, store: ValueStore) -> None:
     names = {v.name for v in m.variables}
     redactor.add(secret_values(store.values, {v.name for v in m.secrets()}, names))
+    # Secrets the manifest does not name but a plugin or driver could still read from the process and
+    # quote in a crash message.
+    redactor.add(process_env_secrets(os.environ))
 
 
 def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], config: Mapping[str, Any]) -> Options:
@@ -99,7 +103,8 @@ def resolve_options(store: ValueStore, base: Options, flags: dict[str, Any], con
     layers: list[Mapping[str, Any]] = [store.settings("env"), store.settings("file"), config]
     return replace(
         base,
-        timeout=pick(flags.get("timeout"), "PREFLIGHT_TIMEOUT", layers, base.timeout, "float"),
+        timeout=seconds("--timeout", flags["timeout"]) if flags.get("timeout") is not None
+        else pick(None, "PREFLIGHT_TIMEOUT", layers, base.timeout, "float"),
         ca_file=pick(flags.get("ca_file"), "PREFLIGHT_CA_FILE", layers, base.ca_file, "path"),
         insecure=pick(flags.get("insecure"), "PREFLIGHT_INSECURE", layers, base.insecure, "bool"),
         allow_loopback=pick(
@@ -217,7 +222,7 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
 
         load_files(options.task_defs)
     inputs.read_remote(options)
-    deadline = req.deadline or cfg.get("deadline")
+    deadline = seconds("--deadline", req.deadline) if req.deadline is not None else cfg.get("deadline")
     if deadline is not None:  # the deadline counts from the start of the command, not of the checks
         deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)
     report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event)

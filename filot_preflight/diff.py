@@ -15,7 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from filot_preflight.errors import PreflightError
+from filot_preflight.fileio import read_limited
 from filot_preflight.models import CheckResult, Report, Status
+
+MAX_RESULTS_BYTES = 32 * 1024 * 1024  # a full FiLot run saves ~100 KB; 300,000 results are ~150 MB
 
 Key = tuple[str, str]
 
@@ -66,7 +69,8 @@ class ReportDiff:
 def load_saved(path: Path) -> Report:
     """A Report from a `--format json` file; a bad file is a PreflightError (exit 2) naming it."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        # Capped: 300,000 saved results took over a minute and 1.6 GB to load; a real run has hundreds.
+        data = json.loads(read_limited(path, MAX_RESULTS_BYTES, "results file", PreflightError).decode("utf-8"))
     except OSError as e:
         raise PreflightError(f"{path}: cannot read: {e.strerror or e.__class__.__name__}") from None
     except UnicodeDecodeError:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+import regex
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from filot_preflight.errors import ManifestError
+from filot_preflight.fileio import read_limited
 
 # Re-exported: the settings models are imported from here (`from filot_preflight.manifest import R2Settings`).
 from filot_preflight.manifest_checks import AwsSettings as AwsSettings
@@ -60,11 +62,21 @@ class EnumFormat(_Model):
 
 
 class RegexFormat(_Model):
-    """A value matching a regular expression (full match)."""
+    """A value matching a regular expression (full match), run by `regex` with a time bound."""
 
     kind: Literal["regex"] = "regex"
     pattern: str
     hint: str = Field(default="", description="Human description of the pattern, used in messages")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        # An invalid pattern passed `manifest validate` and only surfaced as a vague result at run time.
+        try:
+            regex.compile(v)
+        except (regex.error, RecursionError, OverflowError) as e:
+            raise ValueError(f"invalid regular expression: {e}") from None
+        return v
 
 
 class SecretFormat(_Model):
@@ -99,7 +111,8 @@ class AwsSecretRef(_Model):
 class Generate(_Model):
     """How `preflight secrets generate` makes a new value with a CSPRNG."""
 
-    bytes: int = 48
+    # 0 or -1 made an empty secret and 2e9 tried to allocate gigabytes: 16 bytes (128 bits) to 1 KiB.
+    bytes: Annotated[int, Field(ge=16, le=1024)] = 48
     encoding: Literal["base64", "hex", "urlsafe"] = "base64"
 
 
@@ -224,10 +237,8 @@ def load(path: Path | str | None = None) -> Manifest:
     """Read and validate a YAML or JSON manifest; raise ManifestError naming the place of any problem."""
     p = Path(path) if path is not None else default_path()
     try:
-        size = p.stat().st_size
-        if size > MAX_MANIFEST_BYTES:  # FiLot's is ~20 KB; megabytes of YAML take seconds and GBs to parse
-            raise ManifestError(f"{p}: manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES}")
-        text = p.read_text(encoding="utf-8-sig")
+        # FiLot's is ~20 KB; megabytes of YAML take seconds and GBs to parse
+        text = read_limited(p, MAX_MANIFEST_BYTES, "manifest", ManifestError).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise ManifestError(f"{p}: cannot read manifest: {e.__class__.__name__}: {short(e)}") from None
     data = parse(p, text)

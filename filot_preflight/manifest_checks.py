@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class StrictModel(BaseModel):
@@ -89,7 +89,18 @@ class BackendSettings(StrictModel):
 class R2Settings(StrictModel):
     """Cloudflare R2 canary settings."""
 
-    canary_prefix: str = "_preflight/"
+    canary_prefix: Annotated[str, Field(
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$",
+        description="Folder of the canary objects, e.g. '_preflight/' (never empty; keys add 'preflight-canary-')",
+    )] = "_preflight/"
+
+    @field_validator("canary_prefix")
+    @classmethod
+    def _plain_folder(cls, v: str) -> str:
+        # '.' and '..' segments name no folder of their own; an empty prefix is refused by the pattern.
+        if any(part in {".", ".."} for part in v.split("/")[:-1]):
+            raise ValueError("must be a plain folder such as '_preflight/', without '.' or '..' parts")
+        return v
     presign_expiry_s: int = 300
 
 

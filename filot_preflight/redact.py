@@ -8,6 +8,7 @@ passwords, presigned-URL signatures and credentials, `password=` in key/value DS
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -63,9 +64,49 @@ def _variants(value: str) -> set[str]:
             parts = urlsplit(value)
             if parts.password:
                 out |= {parts.password, unquote(parts.password)}
+                out |= _encoded(unquote(parts.password), unquote(parts.username or ""))
         except ValueError:
             pass
+    out |= _escaped(value)
     return {v for v in out if len(v) >= MIN_SECRET_LEN}
+
+
+def _encoded(password: str, user: str) -> set[str]:
+    """base64 of a URL password alone and as HTTP Basic `user:password` (what an echoing server sends back)."""
+    out = set()
+    for raw in (password.encode(), f"{user}:{password}".encode()):
+        b64 = base64.b64encode(raw).decode()
+        out |= {b64, b64.rstrip("="), base64.urlsafe_b64encode(raw).decode()}
+    return out | _escaped(password)
+
+
+def _escaped(value: str) -> set[str]:
+    """The JSON-escaped and repr() forms of a value holding `"`, `\\`, a control or non-ASCII character.
+
+    json.dumps (ASCII or not) and repr write such a value differently from its raw text, so the raw
+    form alone missed a password like `p"a\\s é` in a JSON report or an exception's repr.
+    """
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value and "'" not in value:
+        return set()
+    forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
+    forms.add(json.dumps(json.dumps(value))[3:-3])  # a JSON string inside a JSON string (a logged body)
+    return forms - {value}
+
+
+FRAGMENT_LEN = 16
+_TOKENISH = re.compile(r"[A-Za-z0-9+/=_.~-]+")
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9+/=_.~-]{16,}")
+
+
+def _fragments(value: str) -> set[str]:
+    """Every 16-character piece of a token-shaped secret: a server that echoes part of a key leaks it too.
+
+    Only for values that are one opaque token (no spaces, no URL, no JSON) and not huge: a piece of
+    `postgresql://user...` or of a sentence would mask ordinary text.
+    """
+    if not (FRAGMENT_LEN < len(value) <= 256) or not _TOKENISH.fullmatch(value):
+        return set()
+    return {value[i : i + FRAGMENT_LEN] for i in range(len(value) - FRAGMENT_LEN + 1)}
 
 
 class Redactor:
@@ -75,6 +116,7 @@ class Redactor:
         self._values: set[str] = set()
         self._long: list[str] = []
         self._regex: re.Pattern[str] | None = None
+        self._fragments: set[str] = set()
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
@@ -82,6 +124,7 @@ class Redactor:
         for s in secrets:
             if s and len(s) >= MIN_SECRET_LEN:
                 self._values |= _variants(s)
+                self._fragments |= _fragments(s)
         # Longest first so a value that contains another is masked whole. Very long values (a
         # pasted PEM bundle, a huge JSON secret) are replaced with str.replace: one alternation of
         # megabyte literals makes compiling and matching the regex take seconds.
@@ -101,9 +144,32 @@ class Redactor:
             text = text.replace(v, MASK)
         if self._regex is not None:
             text = self._regex.sub(MASK, text)
+        if self._fragments:
+            # Pieces of a key are looked up per token-shaped run, not as thousands of regex alternatives
+            # (that took 10 s per MB of report).
+            text = _TOKEN_RUN.sub(self._mask_fragments, text)
         for pattern, repl in _PATTERNS:
             text = pattern.sub(repl, text)
         return text
+
+    def _mask_fragments(self, m: re.Match[str]) -> str:
+        run = m.group()
+        hit = [False] * len(run)
+        for i in range(len(run) - FRAGMENT_LEN + 1):
+            if run[i : i + FRAGMENT_LEN] in self._fragments:
+                hit[i : i + FRAGMENT_LEN] = [True] * FRAGMENT_LEN
+        if not any(hit):
+            return run
+        out, i = [], 0
+        while i < len(run):
+            if hit[i]:
+                while i < len(run) and hit[i]:
+                    i += 1
+                out.append(MASK)
+            else:
+                out.append(run[i])
+                i += 1
+        return "".join(out)
 
     def redact_obj(self, obj: Any) -> Any:
         """Redact every string inside nested dicts, lists and tuples."""
@@ -148,3 +214,15 @@ _SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE|_KEY$|_D
 
 def _looks_secret(name: str) -> bool:
     return bool(_SECRETISH.search(name.upper()))
+
+
+PROCESS_SECRET_MIN_LEN = 12
+
+
+def process_env_secrets(environ: dict[str, str] | Any) -> list[str]:
+    """Values of secret-looking names in the process environment, even when the manifest does not know them.
+
+    A plugin (or a driver) may read any variable of the process and quote it in a crash message; only
+    values long enough not to be a word or a flag (`true`, `1`) are taken.
+    """
+    return [v for k, v in environ.items() if _looks_secret(k) and len(v.strip()) >= PROCESS_SECRET_MIN_LEN]

@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 
 from filot_preflight.checkers.base import Checker
 from filot_preflight.errors import UsageError
+from filot_preflight.runner import safe_str
 
 GROUP = "filot_preflight.checkers"
 
@@ -20,8 +21,8 @@ def _scan() -> tuple[dict[str, type[Checker]], tuple[tuple[str, str], ...]]:
     for ep in entry_points(group=GROUP):
         try:
             cls = ep.load()
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not take the release gate down
-            errors.append((ep.name, f"{e.__class__.__name__}: {e}"))
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - a broken plugin must not take the release gate down
+            errors.append((ep.name, f"{e.__class__.__name__}: {safe_str(e)}"))
             continue
         if not (isinstance(cls, type) and issubclass(cls, Checker)):
             errors.append((ep.name, f"{ep.value} is not a Checker subclass"))

@@ -140,16 +140,20 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
                 "or raise --timeout if it is merely slow.",
             )
         ]
-    except Exception as e:  # noqa: BLE001 - a crashing checker must not stop the others
-        res = [
-            result(
-                f"{c.name}.crashed",
-                c.subsystem,
-                Status.ERROR,
-                f"{c.name} crashed: {e.__class__.__name__}: {ctx.redactor.redact(str(e))[:300]}",
-                remediation="This is a bug in the checker; run with -v for details and report it.",
-            )
-        ]
+    except asyncio.CancelledError:
+        # The runner cancels a checker at the deadline or on a signal: that must go on. A checker that
+        # raises CancelledError itself (nobody cancelled it) would vanish from the report: contain it.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        res = [_crashed(c, ctx, asyncio.CancelledError())]
+    except BaseException as e:  # noqa: BLE001 - a crashing checker must not stop the others
+        # BaseException too: a plugin's sys.exit(0) ended the run with exit 0 and no report, and a
+        # KeyboardInterrupt it raised gave 130 with no report. A real Ctrl-C/SIGTERM never arrives as an
+        # exception here: run_checks turns the signal into `stop` (partial report, exit 130).
+        res = [_crashed(c, ctx, e)]
+    else:
+        res = _valid_results(c, res)
     # Microseconds kept: a checker that returns (or crashes) in its first step now runs without a task
     # switch and can take well under 0.1 ms; its duration must still read as measured, not as unset.
     ms = round((time.perf_counter() - t0) * 1000, 3)
@@ -157,6 +161,7 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
         r.with_updates(
             duration_ms=r.duration_ms or ms,
             docs=r.docs or docs_link(c, r.id),
+            target=ctx.redactor.redact(r.target),
             summary=ctx.redactor.redact(r.summary),
             detail=ctx.redactor.redact(r.detail),
             remediation=ctx.redactor.redact(r.remediation),
@@ -166,7 +171,55 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
     ]
 
 
-_RUNNER_RULES = ("timeout", "crashed", "unfinished")
+def _crashed(c: Checker, ctx: CheckContext, e: BaseException) -> CheckResult:
+    return result(
+        f"{c.name}.crashed",
+        c.subsystem,
+        Status.ERROR,
+        f"{c.name} crashed: {e.__class__.__name__}: {ctx.redactor.redact(safe_str(e))[:300]}",
+        remediation="This is a bug in the checker; run with -v for details and report it.",
+    )
+
+
+def safe_str(e: BaseException) -> str:
+    """str(e), or a placeholder when the exception's own __str__ fails (it must not crash the runner)."""
+    try:
+        return str(e)
+    except BaseException:  # noqa: BLE001 - any failure of a plugin's __str__ is contained
+        return "(the exception's message could not be built)"
+
+
+def _valid_results(c: Checker, res: Any) -> list[CheckResult]:
+    """The checker's results, re-validated; anything else is one ERROR result naming the checker.
+
+    A plugin returning None, a dict or a list of strings made its checker vanish from the report, and a
+    run whose only failing check vanished said READY. A result built with model_construct (skipping
+    validation) is validated here too, so a bad status cannot slip through.
+    """
+    problem = ""
+    if not isinstance(res, list):
+        problem = f"returned {type(res).__name__}, not a list of CheckResult"
+    else:
+        bad = next((r for r in res if not isinstance(r, CheckResult)), None)
+        if bad is not None:
+            problem = f"returned a list holding {type(bad).__name__}, not only CheckResult"
+        else:
+            try:
+                return [CheckResult.model_validate(r.model_dump(warnings=False)) for r in res]
+            except Exception as e:  # noqa: BLE001 - pydantic's ValidationError, or a broken field
+                problem = f"returned an invalid CheckResult ({e.__class__.__name__})"
+    return [
+        result(
+            f"{c.name}.invalid_result",
+            c.subsystem,
+            Status.ERROR,
+            f"{c.name} {problem}",
+            remediation="This is a bug in the checker: its run() must return a list of CheckResult; report it.",
+        )
+    ]
+
+
+_RUNNER_RULES = ("timeout", "crashed", "unfinished", "invalid_result")
 
 
 def docs_link(c: Checker, result_id: str) -> str:

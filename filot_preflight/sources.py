@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from filot_preflight import env_readers
 from filot_preflight.errors import EnvFileError, UsageError
+from filot_preflight.fileio import read_limited
 from filot_preflight.manifest import Manifest
 
 MAX_ENV_FILE_BYTES = 5 * 1024 * 1024
@@ -165,10 +166,7 @@ def parse_env_spec(spec: str) -> tuple[str | None, Path]:
 def read_env_bytes(path: Path) -> bytes:
     """A file's bytes, refused (EnvFileError, one line) when too big, unreadable, not UTF-8 or binary."""
     try:
-        size = path.stat().st_size
-        if size > MAX_ENV_FILE_BYTES:
-            raise EnvFileError(f"{path}: env file is {size} bytes; the limit is {MAX_ENV_FILE_BYTES}")
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_ENV_FILE_BYTES, "env file", EnvFileError)
     except OSError as e:
         raise EnvFileError(f"{path}: cannot read env file: {e.strerror or e.__class__.__name__}") from None
     try:

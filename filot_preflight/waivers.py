@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from filot_preflight.errors import PreflightError
+from filot_preflight.fileio import read_limited
 from filot_preflight.models import CheckResult, Report, Status, docs_link
 
 CONFIG_FILE = "preflight.toml"
 PYPROJECT = "pyproject.toml"
+MAX_CONFIG_BYTES = 1024 * 1024  # a config of waivers is a few KB
 SUBSYSTEM = "waivers"
 EXPIRED_ID = "waiver.expired"
 _WAIVABLE = {Status.FAIL, Status.WARN}
@@ -70,8 +72,8 @@ def find_config(start: Path | None = None) -> Path | None:
     py = base / PYPROJECT
     if py.is_file():
         try:
-            data = tomllib.loads(py.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+            data = tomllib.loads(read_limited(py, MAX_CONFIG_BYTES, "config").decode("utf-8"))
+        except (OSError, PreflightError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
             return None  # someone else's pyproject; only an explicit path makes it our error
         if isinstance(data.get("tool"), dict) and "preflight" in data["tool"]:
             return py
@@ -81,7 +83,7 @@ def find_config(start: Path | None = None) -> Path | None:
 def load(path: Path) -> list[Waiver]:
     """Read the waivers of `path` (preflight.toml or pyproject.toml); WaiverError names file and field."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_limited(path, MAX_CONFIG_BYTES, "config", WaiverError).decode("utf-8"))
     except OSError as e:
         raise WaiverError(f"{path}: cannot read: {e.strerror or e.__class__.__name__}") from None
     except UnicodeDecodeError:

@@ -193,3 +193,22 @@ def test_missing_variables_skip_with_reasons(http_faults: HttpFaults, http_ctx: 
     got = run(http_ctx({}, timeout=TIMEOUT), http_faults)[0]
     assert all(r.status == Status.SKIP for r in got.values()), statuses(got)
     assert "BULI2_API_URL" in got["buli2.api_url"].summary
+
+
+def test_a_message_without_body_never_sends_a_signed_callback(http_faults: HttpFaults) -> None:
+    # Issue 14 item 7: with `message: "{timestamp}"` the "tampered" probe was a correctly signed callback,
+    # sent without --send-signed-callback. The open app accepts anything: it would have answered 200.
+    from tests._contexts import build_context
+    from tests.fixtures_http_faults import _manifest
+
+    m = _manifest()
+    sig = m.checks.buli2.signature.model_copy(update={"message": "{timestamp}"})
+    checks = m.checks.model_copy(update={"buli2": m.checks.buli2.model_copy(update={"signature": sig})})
+    env = http_faults.buli2_env(BULI2_CALLBACK_URL=http_faults.open_app.url(CALLBACK_PATH))
+    ctx = build_context(env, manifest=m.model_copy(update={"checks": checks}), timeout=TIMEOUT,
+                        ca_file=http_faults.ca_pem, allow_loopback=True)
+    got, _ = run(ctx, http_faults)
+    assert got["buli2.signature_scheme"].status == Status.FAIL
+    tampered = got["buli2.callback_tampered"]
+    assert tampered.status == Status.SKIP and "does not include {body}" in tampered.summary
+    assert got["buli2.callback_signed"].status == Status.SKIP

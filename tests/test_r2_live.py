@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 import uuid
@@ -138,13 +139,15 @@ def test_missing_cors_and_origin_not_allowed(r2: Callable[..., CheckContext], r2
 
 
 def test_stale_canary_of_a_killed_run_is_removed(r2: Callable[..., CheckContext], r2_buckets: R2Buckets) -> None:
-    # A run killed between PUT and DELETE left its canary; its key carries its (old) creation time.
+    # A run killed between PUT and DELETE left its canary; its key carries its (old) creation time and the
+    # canary metadata. Only such objects are removed.
     now = int(time.time())
-    stale = f"{PREFIX}{now - 7200}-{uuid.uuid4().hex}"
-    fresh = f"{PREFIX}{now}-{uuid.uuid4().hex}"  # another run's canary, in flight right now: keep it
-    outside = f"documents/{now - 7200}-{uuid.uuid4().hex}"  # not under the prefix: never touched
+    meta = {"Metadata": {"preflight": "canary"}}
+    stale = f"{PREFIX}preflight-canary-{now - 7200}-{uuid.uuid4().hex}"
+    fresh = f"{PREFIX}preflight-canary-{now}-{uuid.uuid4().hex}"  # another run's canary, in flight: keep it
+    outside = f"documents/preflight-canary-{now - 7200}-{uuid.uuid4().hex}"  # not under the prefix: never touched
     for key in (stale, fresh, outside):
-        r2_buckets.client.put_object(Bucket=r2_buckets.ok, Key=key, Body=b"left behind")
+        r2_buckets.client.put_object(Bucket=r2_buckets.ok, Key=key, Body=b"left behind", **meta)
     try:
         res, _, _ = run(r2())
         assert res["r2.canary_stale"].status is Status.PASS
@@ -153,6 +156,28 @@ def test_stale_canary_of_a_killed_run_is_removed(r2: Callable[..., CheckContext]
         assert r2_buckets.keys(r2_buckets.ok, "documents/") == [outside]
     finally:
         for key in (fresh, outside):
+            r2_buckets.client.delete_object(Bucket=r2_buckets.ok, Key=key)
+
+
+def test_a_custom_prefix_never_deletes_real_documents(r2: Callable[..., CheckContext],
+                                                      r2_buckets: R2Buckets) -> None:
+    # Issue 14 item 5: with `canary_prefix: docs/`, keys starting with digits (and old objects) were deleted as
+    # "stale canaries". Now: only keys with the marker and random id, and only with the canary metadata.
+    now = int(time.time())
+    docs = ["docs/1700000000-invoice.pdf", "docs/2024-contract.pdf",
+            f"docs/preflight-canary-{now - 7200}-{uuid.uuid4().hex}"]  # named like one, without our metadata
+    for key in docs:
+        r2_buckets.client.put_object(Bucket=r2_buckets.ok, Key=key, Body=b"a real document")
+    ctx = r2()
+    custom = ctx.manifest.model_copy(update={"checks": ctx.manifest.checks.model_copy(update={
+        "r2": ctx.manifest.checks.r2.model_copy(update={"canary_prefix": "docs/"})})})
+    try:
+        res, _, _ = run(dataclasses.replace(ctx, manifest=custom))
+        assert res["r2.canary_cleanup"].status is Status.PASS
+        assert sorted(r2_buckets.keys(r2_buckets.ok, "docs/")) == sorted(docs)
+        assert "preflight-canary-" in str(res["r2.canary_put"].evidence["key"])
+    finally:
+        for key in docs:
             r2_buckets.client.delete_object(Bucket=r2_buckets.ok, Key=key)
 
 

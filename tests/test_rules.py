@@ -430,7 +430,7 @@ ACCOUNT = M.variable("AWS_ACCOUNT_ID")
         (ACCOUNT, "1252-3098-0894", {"malformed"}),
         (ACCOUNT, "１２５２３０９８０８９４", {"malformed"}),  # fullwidth digits
         (ACCOUNT, "123456789012", {"placeholder"}),  # the manifest's example
-        (var("BAD", format=RegexFormat(pattern="[unclosed")), "x", {"malformed"}),
+        (var("BAD", format=RegexFormat.model_construct(pattern="[unclosed")), "x", {"malformed"}),  # skips the load-time check
     ],
 )
 def test_int_enum_regex(variable, value, expected):

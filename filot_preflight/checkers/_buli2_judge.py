@@ -249,7 +249,10 @@ def _webhook(f: Buli2Facts) -> list[CheckResult]:
                 for r in ("buli2.callback_unsigned", "buli2.callback_tampered", "buli2.callback_signed")]
     out = [_refusal("buli2.callback_unsigned", "an unsigned callback", f.unsigned, f)]
     if f.tampered is None:
-        why = f"{SECRET} is not set" if not f.has_secret else "the signature self-test failed"
+        why = (f"{SECRET} is not set" if not f.has_secret
+               else "the signed message does not include {body}, so a tampered callback would be correctly "
+               "signed" if f.scheme is not None and not f.scheme.problem and not f.scheme.covers_body
+               else "the signature self-test failed")
         out.append(_r("buli2.callback_tampered", Status.SKIP, f"not probed: {why}", target,
                       f"Set {SECRET} and fix buli2.signature_scheme."))
     elif not f.tampered.answered and f.unsigned is not None and not f.unsigned.answered:

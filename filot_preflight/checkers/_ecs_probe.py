@@ -15,6 +15,7 @@ from typing import Any
 from filot_preflight.aws_client import AwsAccess, AwsProblem, classify, make_client
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.errors import PreflightError
+from filot_preflight.fileio import read_limited
 from filot_preflight.manifest import Manifest
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -92,9 +93,7 @@ def load_files(paths: tuple[Path, ...] | list[Path]) -> list[tuple[str, dict[str
     out: list[tuple[str, dict[str, Any]]] = []
     for p in paths:
         try:
-            if p.stat().st_size > MAX_FILE_BYTES:
-                raise TaskDefFileError(f"{p}: task definition file larger than {MAX_FILE_BYTES} bytes")
-            text = p.read_text(encoding="utf-8-sig")
+            text = read_limited(p, MAX_FILE_BYTES, "task definition file", TaskDefFileError).decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             raise TaskDefFileError(f"{p}: cannot read task definition: {e.__class__.__name__}") from None
         try:

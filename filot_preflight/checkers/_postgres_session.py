@@ -136,8 +136,9 @@ def _trust_bundle(ca_file: Path | None) -> str | None:
         return None
     paths = ssl.get_default_verify_paths()
     system = next((p for p in (paths.cafile, paths.openssl_cafile) if p and os.path.exists(p)), None)
-    parts = [Path(p).read_text(encoding="ascii", errors="ignore") for p in (system, ca_file) if p]
-    from filot_preflight.fileio import temp_file
+    from filot_preflight.fileio import read_pem, temp_file
+
+    parts = [read_pem(p, "CA file") for p in (system, ca_file) if p]
 
     # Deleted when the session ends; removed at exit too if the run stops first (deadline, Ctrl-C).
     return temp_file("\n".join(parts), prefix="preflight-pg-ca-")

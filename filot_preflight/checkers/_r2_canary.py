@@ -1,7 +1,11 @@
 """The canary round trip of the r2 probe: a presigned PUT and GET of a random object that is always
 deleted (and confirmed gone), and the clean-up of canaries a killed run left behind.
 
-Only keys under the manifest's canary prefix are ever written or deleted.
+Only objects this tool created are ever deleted. A canary's key is `<prefix>preflight-canary-<unix>-<uuid4
+hex>` (a fixed marker and a random id: no real document is named so), and it is uploaded with the object
+metadata `x-amz-meta-preflight: canary`. A stale canary is deleted only when its key matches that pattern
+exactly *and* a HEAD shows that metadata. (Before, with `canary_prefix: docs/`, any key under the prefix
+that started with digits, or was merely old, was deleted as a "stale canary": real documents included.)
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ import re
 import secrets
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 from filot_preflight.checkers._r2_bucket import _describe
@@ -20,7 +23,18 @@ from filot_preflight.redact import Redactor
 R2_MAX_PRESIGN_S = 604800  # 7 days, R2's (and SigV4's) limit
 STALE_CANARY_S = 3600  # a canary older than this was left by a killed run
 MAX_STALE_DELETES = 50
-_SAFE_PREFIX = re.compile(r"^[A-Za-z0-9._-]+/$")
+_SAFE_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$")  # as the manifest validates it
+MARKER = "preflight-canary-"
+META_KEY, META_VALUE = "preflight", "canary"  # sent as x-amz-meta-preflight: canary
+
+
+def canary_key(prefix: str, now: float | None = None) -> str:
+    """A new canary key: the prefix, the fixed marker, the creation time and a random id."""
+    return f"{prefix}{MARKER}{int(time.time() if now is None else now)}-{uuid.uuid4().hex}"
+
+
+def _key_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(re.escape(prefix) + re.escape(MARKER) + r"(?P<t>[0-9]{1,12})-[0-9a-f]{32}")
 _CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
 
 
@@ -32,13 +46,13 @@ def _stale(client: Any, bucket: str, prefix: str, rec: dict[str, Any]) -> None:
         rec["stale_error"] = f"canary prefix {prefix!r} is not a plain folder such as '_preflight/'"
         return
     try:
-        resp = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+        resp = client.list_objects_v2(Bucket=bucket, Prefix=prefix + MARKER, MaxKeys=1000)
         now = time.time()
-        stale = [
-            o["Key"] for o in resp.get("Contents", []) if o["Key"].startswith(prefix) and _is_stale(o, prefix, now)
-        ]
+        stale = [o["Key"] for o in resp.get("Contents", []) if _is_stale(o, prefix, now)]
         rec["stale_found"] = len(stale)
         for key in stale[:MAX_STALE_DELETES]:
+            if not _made_by_us(client, bucket, key):
+                continue  # named like a canary but without our metadata: someone else's object, keep it
             client.delete_object(Bucket=bucket, Key=key)
             rec["stale_deleted"] = rec.get("stale_deleted", 0) + 1
     except (ClientError, BotoCoreError) as e:
@@ -46,25 +60,30 @@ def _stale(client: Any, bucket: str, prefix: str, rec: dict[str, Any]) -> None:
 
 
 def _is_stale(obj: dict[str, Any], prefix: str, now: float) -> bool:
-    """Older than an hour by the timestamp in its key (`<prefix><unix>-<uuid>`) or by LastModified."""
-    head = obj["Key"][len(prefix) :].split("-", 1)[0]
-    if head.isdigit() and now - int(head) > STALE_CANARY_S:
-        return True
-    modified = obj.get("LastModified")
-    return isinstance(modified, datetime) and now - modified.timestamp() > STALE_CANARY_S
+    """A canary key (exact pattern) whose creation time, written in the key by canary_key, is over an hour old."""
+    m = _key_pattern(prefix).fullmatch(obj.get("Key", ""))
+    return m is not None and now - int(m.group("t")) > STALE_CANARY_S
+
+
+def _made_by_us(client: Any, bucket: str, key: str) -> bool:
+    """Whether the object carries the metadata every canary is uploaded with (checked before any delete)."""
+    head = client.head_object(Bucket=bucket, Key=key)
+    return bool(head.get("Metadata", {}).get(META_KEY) == META_VALUE)
 
 
 def _canary(client: Any, http: Any, bucket: str, settings: R2Settings, redactor: Redactor, rec: dict[str, Any]) -> None:
     """Presigned PUT of a random canary, presigned GET of it, then DELETE it whatever happened."""
-    key = f"{settings.canary_prefix}{int(time.time())}-{uuid.uuid4().hex}"
+    key = canary_key(settings.canary_prefix)
     body = b"filot-preflight canary " + secrets.token_hex(16).encode()
     expiry = max(1, min(settings.presign_expiry_s, R2_MAX_PRESIGN_S))
     rec["canary_key"] = key
     stage = "put_error"
     try:
-        url = client.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry)
+        params = {"Bucket": bucket, "Key": key, "Metadata": {META_KEY: META_VALUE}}
+        url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=expiry)
         redactor.add([url])  # a presigned URL is a bearer token: mask it wherever it might surface
-        r = http.put(url, content=body)
+        # The metadata header is signed (X-Amz-SignedHeaders): the PUT must send it as given.
+        r = http.put(url, content=body, headers={f"x-amz-meta-{META_KEY}": META_VALUE})
         rec["put_status"] = r.status_code
         if r.status_code != 200:
             rec["put_error"] = _xml_code(r.text) or f"HTTP {r.status_code}"
@@ -79,13 +98,16 @@ def _canary(client: Any, http: Any, bucket: str, settings: R2Settings, redactor:
     except Exception as e:  # noqa: BLE001 - any failure is a fact; the cleanup follows
         rec[stage] = _describe(e)
     finally:
-        _delete(client, bucket, key, rec)
+        _delete(client, bucket, key, rec, settings.canary_prefix)
 
 
-def _delete(client: Any, bucket: str, key: str, rec: dict[str, Any]) -> None:
+def _delete(client: Any, bucket: str, key: str, rec: dict[str, Any], prefix: str) -> None:
     """Delete the canary and confirm it is gone (a DELETE of a missing key also answers 204)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if not _key_pattern(prefix).fullmatch(key):  # only ever a key canary_key made
+        rec["deleted"], rec["delete_error"] = False, "not a canary key; not deleted"
+        return
     try:
         client.delete_object(Bucket=bucket, Key=key)
         client.head_object(Bucket=bucket, Key=key)

@@ -204,8 +204,9 @@ def _bundle(ca_file: Path) -> str:
     """boto3's `verify` takes one file: its default CA bundle plus --ca-file, in a temp file."""
     import certifi
 
-    parts = [Path(certifi.where()).read_text(encoding="ascii", errors="ignore"), Path(ca_file).read_text()]
-    from filot_preflight.fileio import temp_file
+    from filot_preflight.fileio import read_pem, temp_file
+
+    parts = [read_pem(certifi.where(), "CA bundle"), read_pem(ca_file, "CA file")]
 
     # Deleted when the probe ends; removed at exit too if the run stops first (deadline, Ctrl-C).
     return temp_file("\n".join(parts), prefix="preflight-r2-ca-")

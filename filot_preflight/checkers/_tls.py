@@ -22,6 +22,7 @@ from filot_preflight.checkers._x509 import cert_from_der as cert_from_der
 from filot_preflight.checkers._x509 import cert_from_pem as cert_from_pem
 from filot_preflight.checkers._x509 import der_common_names as der_common_names
 from filot_preflight.checkers._x509 import der_validity as der_validity
+from filot_preflight.fileio import read_pem
 
 
 class ErrorKind:
@@ -183,8 +184,13 @@ def client_context(
     """
     ctx = ssl.create_default_context()
     for f in ca_files:
-        ctx.load_verify_locations(cafile=str(f))
+        # Read here, bounded and regular files only: OpenSSL reading a FIFO or /dev/zero would block
+        # the event loop or grow without end.
+        ctx.load_verify_locations(cadata=read_pem(f, "CA file"))
     if client_cert is not None:
+        for part in (client_cert, client_key):
+            if part is not None:
+                read_pem(part, "client certificate/key file")  # the same check before OpenSSL opens it
         ctx.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
     if insecure:
         ctx.check_hostname = False
@@ -194,7 +200,7 @@ def client_context(
 
 def read_ca_data(ca_files: Sequence[Path | str]) -> str | None:
     """The PEM text of several CA files concatenated (for clients that take one `cadata`)."""
-    parts = [Path(f).read_text(encoding="ascii") for f in ca_files]
+    parts = [read_pem(f, "CA file") for f in ca_files]
     return "\n".join(parts) if parts else None
 
 

@@ -21,6 +21,7 @@ from filot_preflight.checkers import _tls
 from filot_preflight.checkers._redis_conn import Deadline
 from filot_preflight.checkers._temporal_judge import Poller, TemporalFacts, TemporalJudgeSettings, judge
 from filot_preflight.checkers.base import CheckContext, Checker
+from filot_preflight.fileio import read_pem
 from filot_preflight.models import CheckResult
 
 __all__ = ["TemporalChecker", "TemporalFacts", "TemporalJudgeSettings", "judge", "probe"]
@@ -93,7 +94,9 @@ def _client_pair(cert: str | None, key: str | None) -> tuple[bytes | None, bytes
             out.append(value.encode())
             continue
         try:
-            out.append(Path(value).read_bytes())
+            # Bounded, regular files only, never blocking: a FIFO path here hung the event loop, so that
+            # --deadline and Ctrl-C no longer worked.
+            out.append(read_pem(value, name).encode())
         except OSError:
             return None, None, f"{name} is neither PEM text nor a readable file"
     return out[0], out[1], None
@@ -188,8 +191,8 @@ class _Conn:
         if self.ctx.options.ca_file:
             # An extra CA, not a replacement: the system bundle plus the given file.
             system = ssl.get_default_verify_paths().cafile
-            roots = (Path(system).read_bytes() if system and Path(system).is_file() else b"") + b"\n" + Path(
-                self.ctx.options.ca_file).read_bytes()
+            roots = ((read_pem(system, "CA bundle").encode() if system and Path(system).is_file() else b"")
+                     + b"\n" + read_pem(self.ctx.options.ca_file, "CA file").encode())
         domain = None
         if self.f.insecure and self.f.server_cert and self.f.server_cert.sans:
             # temporalio cannot skip verification; --insecure relaxes what it can: the host name.

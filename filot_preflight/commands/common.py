@@ -206,11 +206,11 @@ def setup_logging(verbose: bool) -> Redactor:
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write to a file atomically, or to stdout."""
+    """Write to stdout, or to a file (atomically; a device, FIFO or stdout alias in place: see fileio)."""
     if output is None or str(output) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from filot_preflight.fileio import atomic_write
+    from filot_preflight.fileio import write_output_file
 
-    atomic_write(output, text)
+    write_output_file(output, text)

@@ -22,7 +22,7 @@ from filot_preflight.documents.catalog import DOCUMENT_NAMES, ICONS, SECRET_ICON
 from filot_preflight.documents.context import build_context, build_env_context
 from filot_preflight.documents.results import CheckerInfo, RunInfo
 from filot_preflight.errors import PreflightError, UsageError
-from filot_preflight.fileio import atomic_write
+from filot_preflight.fileio import write_output_file
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import Report
 from filot_preflight.resources import data_path
@@ -144,13 +144,13 @@ def render_documents(
 
 
 def write_documents(rendered: dict[str, str], out_dir: Path) -> list[Path]:
-    """Write rendered documents into `out_dir`, each atomically (temp file + rename)."""
+    """Write rendered documents into `out_dir`, each atomically (temp file + rename); special files in place."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"-o {out_dir}: exists and is not a directory")
     paths = []
     for name, text in rendered.items():
         path = out_dir / name
-        atomic_write(path, text)
+        write_output_file(path, text)
         paths.append(path)
     return paths

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+import regex
+
 from filot_preflight.manifest import (
     EnumFormat,
     HostPortFormat,
@@ -20,6 +22,7 @@ from filot_preflight.rules.findings import Issue, Rule
 from filot_preflight.rules.hosts import classify_host
 
 # A plaintext scheme whose TLS twin is what production wants: a TLS problem, not a typo.
+PATTERN_TIMEOUT_S = 1.0  # per value; a sane pattern takes microseconds
 _TLS_TWIN = {"redis": "rediss", "http": "https", "ws": "wss", "amqp": "amqps", "ftp": "ftps", "mqtt": "mqtts"}
 _TLS_OK = ("require", "verify-ca", "verify-full")
 _TLS_WEAK = ("disable", "allow", "prefer")
@@ -124,9 +127,13 @@ def _check_format(var: Variable, v: str) -> tuple[list[Issue], str | None, dict[
         return [(Rule.MALFORMED, f"is not one of the allowed values{case}")], None, {}
     if isinstance(fmt, RegexFormat):
         try:
-            ok = re.fullmatch(fmt.pattern, v) is not None
-        except re.error:
+            # `regex` with a timeout: a catastrophic pattern (e.g. `(a+)+$`) on a long value hung the run.
+            ok = regex.fullmatch(fmt.pattern, v, timeout=PATTERN_TIMEOUT_S) is not None
+        except regex.error:
             return [(Rule.MALFORMED, "cannot be checked: the manifest's pattern is invalid")], None, {}
+        except TimeoutError:
+            return [(Rule.MALFORMED, f"cannot be checked: the manifest's pattern took over {PATTERN_TIMEOUT_S:g}s "
+                     "on this value (simplify the pattern)")], None, {}
         if not ok:
             return [(Rule.MALFORMED, f"does not have the expected format ({format_hint(var)})")], None, {}
     return [], None, {}
