@@ -34,6 +34,7 @@ from filot_preflight import env_readers
 from filot_preflight.errors import EnvFileError, UsageError
 from filot_preflight.fileio import read_limited
 from filot_preflight.manifest import Manifest
+from filot_preflight.precedence import ServiceReader, rank, visible
 
 MAX_ENV_FILE_BYTES = 5 * 1024 * 1024
 SETTINGS_PREFIX = "PREFLIGHT_"
@@ -57,18 +58,6 @@ class Value:
 
     def __repr__(self) -> str:  # never the value, even in a debugger or traceback
         return f"Value({self.name!r}, source={self.source!r}, origin={self.origin!r}, service={self.service!r})"
-
-
-@dataclass(frozen=True)
-class ServiceReader:
-    """How one service reads its configuration (manifest `services[].reader` and `override`)."""
-
-    reader: str = "python-dotenv"
-    override: bool = False
-
-    def first_file_wins(self) -> bool:
-        """dotenv without override keeps the first file's value; Docker and override take the last."""
-        return self.reader in ("node-dotenv", "python-dotenv") and not self.override
 
 
 @dataclass(frozen=True)
@@ -104,11 +93,11 @@ class ValueStore:
         best: Value | None = None
         best_rank: tuple[int, ...] = ()
         for pos, v in enumerate(self.values):
-            if v.name != name or not _visible(v, service, sr):
+            if v.name != name or not visible(v, service, sr):
                 continue
-            rank = _rank(v, service, sr, pos)
-            if best is None or rank > best_rank:
-                best, best_rank = v, rank
+            r = rank(v, service, sr, pos)
+            if best is None or r > best_rank:
+                best, best_rank = v, r
         return best
 
     def view(self, service: str = "backend") -> dict[str, Value]:
@@ -136,23 +125,6 @@ class ValueStore:
             and (source is None or v.source == source)
             and (v.reader is None or v.reader == tool_reader)
         }
-
-
-def _visible(v: Value, service: str, sr: ServiceReader) -> bool:
-    if v.source != "file":
-        return True  # the environment and Secrets Manager reach every service
-    if v.service not in (None, service):
-        return False
-    return v.reader is None or v.reader == sr.reader
-
-
-def _rank(v: Value, service: str, sr: ServiceReader, pos: int) -> tuple[int, ...]:
-    """Higher wins. Files below the environment unless override; own files above shared ones."""
-    if v.source != "file":
-        return (1 if not sr.override else 0, 1 if v.source == "aws" else 0, 0, pos)
-    tier = 2 if sr.override else 0
-    order = -v.file if sr.first_file_wins() and v.reader is not None else v.file
-    return (tier, 1 if v.service == service else 0, order, pos)
 
 
 def parse_env_spec(spec: str) -> tuple[str | None, Path]:
