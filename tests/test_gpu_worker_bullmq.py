@@ -336,3 +336,27 @@ def test_probe_is_read_only_keys_and_monitor(redis_server: ServiceHandle, make_c
     # The evidence lists every command MONITOR saw (MONITOR does not show CLIENT LIST, an admin command).
     assert sent <= {c.split(" ")[0] for c in evidence} <= sent | {"CLIENT"}
     wait_until(lambda: not t.is_alive(), 5, what="monitor stopped")
+
+
+def test_a_node_bullmq_worker_connection_name_counts(
+    redis_server: ServiceHandle, make_ctx: Callable[..., CheckContext]
+) -> None:
+    """Node BullMQ names a worker's connection `<prefix>:<base64(queue)>[:w:<name>]` (clientName() in
+    src/classes/redis-queue-backend.ts); getWorkers() matches that, and so must the tool."""
+    import base64
+
+    name = f"ocr-{uuid.uuid4().hex[:8]}"
+    on_queue(redis_server, name, lambda q: q.add("ocr", {"doc": 1}))
+    b64 = base64.b64encode(name.encode()).decode()
+    conns = []
+    for client_name in (f"{PREFIX}:{b64}", f"{PREFIX}:{b64}:w:gpu-a", f"{PREFIX}:{b64}:qe", f"bull:{b64}"):
+        c = redis.Redis.from_url(redis_server.env["REDIS_URL"], ssl_ca_certs=redis_server.env["REDIS_TLS_CA_FILE"])
+        c.client_setname(client_name)  # held open while the check runs
+        conns.append(c)
+    try:
+        res = check(redis_server, name, make_ctx)
+    finally:
+        for c in conns:
+            c.close()
+    w = one(res, "gpu_worker.workers")
+    assert w.status is Status.PASS and sorted(w.evidence["names"]) == [f"{PREFIX}:{b64}", f"{PREFIX}:{b64}:w:gpu-a"]

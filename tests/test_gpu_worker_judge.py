@@ -7,7 +7,15 @@ import dataclasses
 import pytest
 
 from filot_preflight.checkers._gpu_judge import GpuFacts, KeyPair, LiveFacts, RedisView
-from filot_preflight.checkers._queue_live import CountFacts, HeartbeatFacts, QueueFacts, job_timestamp, parse_time
+from filot_preflight.checkers._queue_bullmq import ready_at
+from filot_preflight.checkers._queue_live import (
+    BullFacts,
+    CountFacts,
+    HeartbeatFacts,
+    QueueFacts,
+    job_timestamp,
+    parse_time,
+)
 from filot_preflight.checkers.gpu_worker import judge
 from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import Status
@@ -191,7 +199,51 @@ def test_every_id_in_the_code_is_documented_and_vice_versa() -> None:
     from pathlib import Path
 
     root = Path(__file__).parents[1]
-    code = "".join((root / "filot_preflight" / "checkers" / m).read_text() for m in ('gpu_worker.py', '_gpu_judge.py'))
+    code = "".join((root / "filot_preflight" / "checkers" / m).read_text() for m in ('gpu_worker.py', '_gpu_judge.py',
+                                                                               '_bullmq_judge.py'))
     emitted = set(re.findall(r'"(gpu_worker\.[a-z_]+)"', code))
     documented = set(re.findall(r"^## (gpu_worker\.[a-z_]+)$", (root / "docs" / "checks" / "gpu_worker.md").read_text(), re.M))
     assert emitted == documented
+
+
+# --- BullMQ layout (pure parts; the live tests use the real library) ---------------------------------
+
+BQ = Q.model_copy(update={"layout": "bullmq", "prefix": "filot", "heartbeat_key_var": None})
+BULL = BullFacts("filot", "ocr", counts={"wait": 2}, workers=("filot:ocr:w:gpu-1",))
+
+
+def bull_live(**changes: object) -> GpuFacts:
+    qf = QueueFacts("OCR_QUEUE_KEY", "filot:ocr", "bullmq", "list", depth=2, oldest_age_s=5.0,
+                    bull=W(BULL, **changes))
+    return W(HEALTHY, live=W(LIVE, queues=(qf,), heartbeat=None))
+
+
+@pytest.mark.parametrize(("facts", "rid", "status"), [
+    (bull_live(), "gpu_worker.workers", Status.PASS),
+    (bull_live(found=False), "gpu_worker.queue_found", Status.FAIL),
+    (bull_live(paused=True), "gpu_worker.queue_paused", Status.FAIL),
+    (bull_live(stalled=1, active_checked=1), "gpu_worker.stalled_jobs", Status.FAIL),
+    (bull_live(workers=()), "gpu_worker.workers", Status.FAIL),
+    (bull_live(workers=None, workers_problem="NOPERM"), "gpu_worker.workers", Status.WARN),
+])
+def test_bullmq_results(facts: GpuFacts, rid: str, status: Status) -> None:
+    assert status_of(facts, rid, BQ) is status
+
+
+def test_bullmq_not_found_reports_no_depth_and_no_heartbeat() -> None:
+    ids = {i for i, _ in table(bull_live(found=False), BQ)}
+    assert "gpu_worker.queue_depth" not in ids and "gpu_worker.oldest_job" not in ids
+    assert "gpu_worker.heartbeat" not in ids  # BullMQ workers are judged by their connections
+
+
+@pytest.mark.parametrize(("fields", "ready"), [
+    ([b"1000", b'{"delay": 0}', None, None], 1000.0),  # never attempted: created
+    ([b"1000", b'{"delay": 5000}', None, None], 6000.0),  # delayed at creation, promoted
+    ([b"1000", b'{"backoff": {"type": "fixed", "delay": 2000}}', b"9000", b"1"], 11000.0),  # a retry
+    ([b"1000", b'{"backoff": {"type": "exponential", "delay": 1000}}', b"9000", b"3"], 13000.0),
+    ([b"1000", b'{"backoff": 500}', b"9000", b"1"], 9500.0),
+    ([None, None, None, None], None),
+    ([b"soon", b"{}", None, None], None),
+])
+def test_ready_time_of_a_waiting_bullmq_job(fields: list[bytes | None], ready: float | None) -> None:
+    assert ready_at(fields)[0] == ready

@@ -91,3 +91,41 @@ def test_gpu_worker_with_the_documented_read_grants(
     res = _by_id(asyncio.run(GpuWorkerChecker().run(make_ctx(env, worker=env, **OPTS))))
     fail = res["gpu_worker.redis"]
     assert fail.status is Status.FAIL and "ACL SETUSER" in fail.remediation and "+type" in fail.remediation
+
+
+def test_read_only_commands_evidence_is_what_monitor_saw(
+    redis_faults: RedisFaults, admin: redis.Redis, make_ctx: Callable[..., CheckContext]
+) -> None:
+    """The redis checker's `read_only_commands` evidence lists every command it sent, handshake included."""
+    import threading
+
+    url = _user(admin, redis_faults, MINIMAL_GRANTS)
+    seen: list[dict[str, object]] = []
+    marker = f"done-{uuid.uuid4().hex[:6]}"
+    ready = threading.Event()
+
+    def watch() -> None:
+        mon = redis.Redis(host="127.0.0.1", port=redis_faults.plain_port, password=redis_faults.password)
+        with mon.monitor() as m:
+            ready.set()
+            for entry in m.listen():
+                seen.append(entry)
+                if marker in str(entry["command"]):
+                    break
+        mon.close()
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    ready.wait(5)
+    try:
+        res = _by_id(asyncio.run(RedisChecker().run(make_ctx({"REDIS_URL": url}, **OPTS))))
+    finally:
+        admin.echo(marker)
+        t.join(10)
+    ours = {(e["client_address"], e["client_port"]) for e in seen if e["command"] == "PING"}
+    sent = [str(e["command"]) for e in seen if (e["client_address"], e["client_port"]) in ours]
+    names = {" ".join(c.split(" ")[:2]) if c.startswith("INFO") else c.split(" ")[0] for c in sent}
+    evidence = res["redis.auth"].evidence["read_only_commands"]
+    assert isinstance(evidence, list) and evidence[0] == "AUTH"
+    # MONITOR never shows CONFIG (an admin command); everything else it saw is in the evidence, and back.
+    assert names == {c if c.startswith("INFO") else c.split(" ")[0] for c in evidence} - {"CONFIG"}
+    assert not {c for c in sent if c.split(" ")[0] in ("HELLO", "CLIENT")}

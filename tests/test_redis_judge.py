@@ -156,3 +156,19 @@ def test_every_id_in_the_code_is_documented_and_vice_versa() -> None:
     emitted = set(re.findall(r'"(redis\.[a-z_]+)"', code))
     documented = set(re.findall(r"^## (redis\.[a-z_]+)$", (root / "docs" / "checks" / "redis.md").read_text(), re.M))
     assert emitted == documented
+
+
+def test_plain_url_with_a_password_is_judged_without_logging_in() -> None:
+    plain = dataclasses.replace(HEALTHY, scheme="redis", cert=None, auth_ok=False, ping_ms=None, version=None,
+                                info_policy=None, config_policy=None, login_skipped=True, port_speaks="resp")
+    assert statuses(plain) == {"redis.tls": Status.FAIL, "redis.auth": Status.SKIP}
+    on_tls = dataclasses.replace(plain, stage="tls", error_kind="plain_on_tls", port_speaks="tls")
+    assert statuses(on_tls) == {"redis.tls": Status.FAIL, "redis.plain_on_tls": Status.FAIL, "redis.auth": Status.SKIP}
+
+
+def test_refused_reads_are_one_warning_with_the_exact_grant_and_the_rest_is_judged() -> None:
+    facts = dataclasses.replace(HEALTHY, refused=("ping",), ping_ms=None)
+    results = {r.id: r for r in judge(facts, S)}
+    assert results["redis.permission"].status is Status.WARN
+    assert "ACL SETUSER <user> +ping " in results["redis.permission"].remediation
+    assert "redis.ping" not in results and results["redis.eviction"].status is Status.PASS

@@ -74,7 +74,7 @@ def _workers(qf: QueueFacts, target: str) -> CheckResult:
             "gpu_worker.workers", SUB, Status.WARN,
             "worker liveness unknown: the Redis user may not run CLIENT LIST (BullMQ's getWorkers() needs it)",
             target=target, detail=b.workers_problem or "", evidence={"workers": None},
-            remediation="Grant it: ACL SETUSER <user> +client|list (Upstash: CLIENT LIST is allowed). Where the "
+            remediation="Grant it: ACL SETUSER <user> +client|list (Upstash documents CLIENT LIST over TCP). Where the "
             "provider has no CLIENT LIST, have the worker refresh a heartbeat key and name it in "
             "checks.queue.heartbeat_key_var.",
         )

@@ -215,7 +215,9 @@ def _queue(qf: QueueFacts, q: QueueSettings, commands: list[str]) -> list[CheckR
         out.append(result(
             "gpu_worker.oldest_job", SUB, Status.WARN, f"age of the oldest job unknown: {qf.ts_problem}",
             target=target, evidence={"timestamp_field": q.job_timestamp_field},
-            remediation="Set checks.queue.job_timestamp_field to the job field holding the enqueue time "
+            remediation="BullMQ writes `timestamp` into every job hash: jobs without it were written by hand or "
+            "by another library; check what produces them." if qf.bull else
+            "Set checks.queue.job_timestamp_field to the job field holding the enqueue time "
             "(unix seconds), or have the backend add it to every job.",
         ))
     elif qf.oldest_age_s > q.oldest_job_max_age_s:

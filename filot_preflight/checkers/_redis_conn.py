@@ -120,7 +120,6 @@ def plaintext_login(ep: Endpoint, allow_plaintext_auth: bool) -> bool:
     return not ep.tls and (ep.password is not None or ep.username is not None) and not allow_plaintext_auth
 
 
-# The handshake commands a redis-py client sends on connect, as built by `connect`.
 def handshake_commands(ep: Endpoint) -> list[str]:
     """What `connect`'s client sends before the first command (for evidence and docs)."""
     out = ["AUTH"] if ep.password is not None else []

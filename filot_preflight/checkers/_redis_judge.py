@@ -57,6 +57,7 @@ class RedisFacts:
     config_policy: str | None = None
     config_error: str | None = None
     handshake: tuple[str, ...] = ()  # what the client sent on connect (AUTH, SELECT)
+    commands: tuple[str, ...] = ()  # every command sent once logged in, handshake included
     refused: tuple[str, ...] = ()  # commands the ACL refused (NOPERM), lower-case (`ping`, `info`)
     login_skipped: bool = False  # redis:// with credentials: not sent (no --allow-plaintext-auth)
     port_speaks: str | None = None  # 'tls' or 'resp' when probed without credentials
@@ -278,10 +279,11 @@ def _auth(f: RedisFacts, addr: str, target: str) -> CheckResult:
     if not f.has_password:
         return result(
             "redis.auth", SUB, Status.FAIL, f"Redis at {addr} accepts connections without a password",
-            target=target,
+            target=target, evidence={"read_only_commands": list(f.commands), "handshake": list(f.handshake)},
             remediation="Require a password (requirepass or an ACL user) and put it in REDIS_URL.",
         )
-    return result("redis.auth", SUB, Status.PASS, "AUTH accepted", target=target)
+    return result("redis.auth", SUB, Status.PASS, "AUTH accepted", target=target,
+                  evidence={"read_only_commands": list(f.commands), "handshake": list(f.handshake)})
 
 
 def _ping(f: RedisFacts, s: RedisSettings, target: str) -> CheckResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,7 +21,14 @@ from filot_preflight.checkers import _tls
 from filot_preflight.checkers._gpu_judge import GpuFacts, KeyPair, LiveFacts, RedisView, judge
 from filot_preflight.checkers._queue_bullmq import queue_base
 from filot_preflight.checkers._queue_layouts import read_queue
-from filot_preflight.checkers._queue_live import CountFacts, HeartbeatFacts, ReadOnlyRedis, depth_of, parse_time
+from filot_preflight.checkers._queue_live import (
+    CountFacts,
+    HeartbeatFacts,
+    QueueFacts,
+    ReadOnlyRedis,
+    depth_of,
+    parse_time,
+)
 from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import CheckResult
@@ -102,7 +110,16 @@ async def probe(ctx: CheckContext) -> GpuFacts:
         )
     except TimeoutError:
         live = LiveFacts(error_kind=_tls.ErrorKind.TIMEOUT, error=f"no answer within {timeout * BACKSTOP_FACTOR:g}s")
-    return dataclasses.replace(facts, live=dataclasses.replace(live, error=ctx.redactor.redact(live.error)))
+    queues = tuple(_redact_queue(qf, ctx.redactor.redact) for qf in live.queues)
+    return dataclasses.replace(facts, live=dataclasses.replace(live, error=ctx.redactor.redact(live.error),
+                                                               queues=queues))
+
+
+def _redact_queue(qf: QueueFacts, redact: Callable[[str], str]) -> QueueFacts:
+    """Server text kept in the facts (a refused CLIENT LIST's message) goes through the redactor."""
+    if qf.bull is None or not qf.bull.workers_problem:
+        return qf
+    return dataclasses.replace(qf, bull=dataclasses.replace(qf.bull, workers_problem=redact(qf.bull.workers_problem)))
 
 
 def _live(

@@ -168,6 +168,8 @@ def _talk(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[str, Any
         memory = _optional(client.info, refused, "memory")
         base["info_policy"] = _s(memory.get("maxmemory_policy"))
         base["maxmemory"] = int(memory["maxmemory"]) if "maxmemory" in memory else None
+        # Every command sent, handshake first (evidence; docs/checks/redis.md lists the same).
+        base["commands"] = (*base["handshake"], "PING", "INFO server", "INFO memory", "CONFIG GET maxmemory-policy")
         try:
             cfg: dict[Any, Any] = dict(client.config_get("maxmemory-policy"))
             base["config_policy"] = _s(cfg.get("maxmemory-policy") or cfg.get(b"maxmemory-policy"))
