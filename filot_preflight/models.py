@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from filot_preflight import __version__
+from filot_preflight import __version__, verdicts
 
 
 class Status(StrEnum):
@@ -47,6 +47,11 @@ class CheckResult(BaseModel):
     duration_ms: float = 0.0
     waiver: str | None = Field(default=None, description="Reason, when a waiver turned a failure into a pass")
     docs: str = Field(default="", description="Where this result id is explained, with its fix")
+    not_applicable: bool = Field(
+        default=False,
+        description="A skip because the check does not apply here (not a Neon host, nothing named to check): "
+        "not a gap, so it never makes its subsystem partial",
+    )
 
     def with_updates(self, **changes: Any) -> CheckResult:
         """Copy with some fields changed (results are frozen)."""
@@ -68,6 +73,11 @@ class Report(BaseModel):
     offline: bool | None = Field(default=None, description="Whether the run was --offline (None: not recorded)")
     only: list[str] = Field(default_factory=list, description="--only checker names of the run")
     skip: list[str] = Field(default_factory=list, description="--skip checker names of the run")
+    checkers_run: list[str] | None = Field(default=None, description="Checkers this run ran (None: not recorded)")
+    checkers_not_run: list[str] | None = Field(
+        default=None, description="Installed checkers that --only/--skip/--offline left out (None: not recorded)"
+    )
+    partial_ok: bool = Field(default=False, description="--partial-ok: a narrowed run that found nothing exits 0")
     results: list[CheckResult] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -82,8 +92,32 @@ class Report(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def ready(self) -> bool:
-        """True only when nothing failed or errored, the run was complete, and (if strict) nothing warned."""
-        return exit_code(self) == 0
+        """True only for a release READY: a complete run where nothing failed, errored or (if strict) warned."""
+        return self.decision == "ready"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def scope(self) -> dict[str, Any]:
+        """What this run covered: complete, or narrowed (by which flags, which checkers were left out)."""
+        return verdicts.scope(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def subsystems(self) -> dict[str, str]:
+        """Each subsystem's status (ready, warn, fail, error, partial, skipped, not applicable), from its results."""
+        return verdicts.subsystem_statuses(self.results)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def decision(self) -> str:
+        """ready, not_ready, ready_selected, incomplete, no_checks, deadline or interrupted (see verdicts.py)."""
+        return verdicts.decide(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> str:
+        """The one line a person reads first; every output prints this same line."""
+        return verdicts.headline(self)
 
     def sorted_results(self) -> list[CheckResult]:
         """Worst first, then by subsystem and id, for output a person reads."""
@@ -103,7 +137,10 @@ def exit_code(report: Report) -> int:
     bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if report.strict else set())
     if report.partial or any(r.status in bad for r in report.results):
         return EXIT_NOT_READY
-    return EXIT_READY
+    decision = report.decision
+    if decision == "ready" or (decision in ("ready_selected", "incomplete") and report.partial_ok):
+        return EXIT_READY
+    return EXIT_NOT_READY
 
 
 DOCS_DIR = "docs/checks"

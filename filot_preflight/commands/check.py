@@ -22,6 +22,7 @@ from filot_preflight.commands.common import (
     ManifestOpt,
     OfflineOpt,
     OnlyOpt,
+    PartialOkOpt,
     SendSignedCallbackOpt,
     SkipOpt,
     SourceDirOpt,
@@ -60,6 +61,7 @@ def check(
         Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
     ] = None,
     strict: StrictOpt = None,
+    partial_ok: PartialOkOpt = False,
     send_signed_callback: SendSignedCallbackOpt = False,
     task_def: TaskDefOpt = None,
     source_dir: SourceDirOpt = None,
@@ -84,7 +86,7 @@ def check(
         strict=strict, timeout=timeout, deadline=deadline, ca_file=ca_file, insecure=insecure,
         allow_loopback=allow_loopback, task_def=task_def, source_dir=source_dir,
         send_signed_callback=send_signed_callback, aws_region=aws_region, aws_profile=aws_profile,
-        aws_endpoint=aws_endpoint,
+        aws_endpoint=aws_endpoint, partial_ok=partial_ok,
     )
     _, report = core.execute(req, redactor, on_event=_progress())
     if save is not None:
