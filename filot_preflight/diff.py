@@ -3,9 +3,10 @@
 Results are matched on (id, target); a bad result whose (id, target) is gone is then paired by
 subsystem and target, so a failure that became a pass under another id (redis.auth -> redis.ping
 on REDIS_URL, once the password is right) is "Fixed". Checks of a checker that did not run in the
-old run at all (offline -> live) are counted per checker, not listed one by one. "Bad" means FAIL or ERROR (and WARN with `strict`); a waived
-result is a PASS. A result that is bad now and was not bad before (or did not exist) is newly
-failing, which is a regression: `preflight diff` then exits 1.
+old run at all (offline -> live) are counted per checker, not listed one by one. "Bad" means
+FAIL or ERROR (and WARN with `strict`); a waived result is not bad. A result that is bad now and
+was not bad before (or did not exist) is newly failing, which is a regression: `preflight diff`
+then exits 1.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ class Status(StrEnum):
     FAIL = "fail"
     SKIP = "skip"
     ERROR = "error"
+    WAIVED = "waived"  # a FAIL or WARN a waiver accepts for now (the original status stays in the evidence)
 
     @property
     def severity(self) -> int:
@@ -26,7 +27,7 @@ class Status(StrEnum):
         return _SEVERITY[self]
 
 
-_SEVERITY = {Status.PASS: 0, Status.SKIP: 1, Status.WARN: 2, Status.FAIL: 3, Status.ERROR: 4}
+_SEVERITY = {Status.PASS: 0, Status.SKIP: 1, Status.WAIVED: 2, Status.WARN: 3, Status.FAIL: 4, Status.ERROR: 5}
 
 EvidenceValue = str | int | float | bool | None | list[str]
 
@@ -45,7 +46,7 @@ class CheckResult(BaseModel):
     remediation: str = ""
     evidence: dict[str, EvidenceValue] = Field(default_factory=dict)
     duration_ms: float = 0.0
-    waiver: str | None = Field(default=None, description="Reason, when a waiver turned a failure into a pass")
+    waiver: str | None = Field(default=None, description="Reason, when a waiver accepted a failure (status waived)")
     docs: str = Field(default="", description="Where this result id is explained, with its fix")
     not_applicable: bool = Field(
         default=False,

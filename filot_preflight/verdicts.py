@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from filot_preflight.models import CheckResult, Report
 
-_SEVERITY = {"pass": 0, "skip": 1, "warn": 2, "fail": 3, "error": 4}
+_SEVERITY = {"pass": 0, "waived": 0, "skip": 1, "warn": 2, "fail": 3, "error": 4}  # a waived result counts as passed
 # Subsystem statuses that mean "not fully checked": the run cannot vouch for the subsystem.
 INCOMPLETE = ("partial", "skipped")
 DECISIONS = ("ready", "not_ready", "ready_selected", "incomplete", "no_checks", "deadline", "interrupted")
@@ -40,8 +40,8 @@ def subsystem_status(results: Sequence[CheckResult]) -> str:
         return "not applicable"
     worst = max(counted, key=lambda r: _SEVERITY[r.status]).status
     if worst == "skip":
-        return "partial" if any(r.status == "pass" for r in counted) else "skipped"
-    return "ready" if worst == "pass" else str(worst)
+        return "partial" if any(r.status in ("pass", "waived") for r in counted) else "skipped"
+    return "ready" if worst in ("pass", "waived") else str(worst)
 
 
 def subsystem_statuses(results: Iterable[CheckResult]) -> dict[str, str]:

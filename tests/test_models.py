@@ -32,7 +32,7 @@ def test_exit_code(statuses, strict, partial, interrupted, code):
 
 def test_summary_has_every_status_and_sorting_is_worst_first():
     rep = Report(results=[r(Status.PASS, "a"), r(Status.ERROR, "b"), r(Status.WARN, "c"), r(Status.FAIL, "d")])
-    assert rep.summary == {"pass": 1, "warn": 1, "fail": 1, "skip": 0, "error": 1}
+    assert rep.summary == {"pass": 1, "warn": 1, "fail": 1, "skip": 0, "error": 1, "waived": 0}
     assert [x.status for x in rep.sorted_results()] == [Status.ERROR, Status.FAIL, Status.WARN, Status.PASS]
     dumped = rep.model_dump(mode="json")
     assert dumped["ready"] is False and dumped["summary"]["fail"] == 1

@@ -28,7 +28,7 @@ def report() -> Report:
 def test_json_shape():
     data = json.loads(render.get("json")(report()))
     assert data["ready"] is False and data["partial"] is False
-    assert data["summary"] == {"pass": 1, "warn": 1, "fail": 1, "skip": 1, "error": 1}
+    assert data["summary"] == {"pass": 1, "warn": 1, "fail": 1, "skip": 1, "error": 1, "waived": 0}
     first = data["results"][0]
     assert set(first) >= {"id", "subsystem", "status", "summary", "detail", "remediation", "evidence", "duration_ms"}
 

@@ -72,7 +72,7 @@ def _ev(v: object) -> str:
 
 def view_result(r: CheckResult) -> ResultView:
     """The printable view of a result. Evidence keys are sorted so output is stable."""
-    waived = r.waiver is not None and r.status is Status.PASS
+    waived = r.waiver is not None and r.status in (Status.PASS, Status.WAIVED)  # PASS: saved by an older version
     status = "waived" if waived else "n/a" if r.status is Status.SKIP and r.not_applicable else r.status.value
     evidence = tuple((k, _ev(v)) for k, v in sorted(r.evidence.items()) if k not in ("waived_status",))
     checker, _, rule = r.id.partition(".")
