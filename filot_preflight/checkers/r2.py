@@ -191,6 +191,12 @@ def judge_canary(f: R2Facts, settings: R2Settings) -> list[CheckResult]:
             out.append(_r("r2.canary_get", Status.FAIL, f"presigned GET did not return the canary ({why})",
                           "Give the token Object Read on the bucket; check for a proxy rewriting bodies.",
                           ev=ev, http_status=f.get_status))
+    elif f.canary_key is not None and f.put_status is None and (f.put_error is None or "Timeout" in f.put_error):
+        # no answer and no error: the time limit ended the round trip, which says nothing about permissions
+        out.append(_r("r2.canary_put", Status.FAIL, "presigned PUT timed out: no answer before the time limit",
+                      "The endpoint did not answer the upload in time: check that CF_R2_ENDPOINT is reachable from "
+                      "here and not throttled, or raise --timeout / PREFLIGHT_TIMEOUT.",
+                      ev={**ev, "timed_out": True}))
     elif f.canary_key is not None:
         out.append(_r("r2.canary_put", Status.FAIL, f"presigned PUT failed ({f.put_error or f.put_status})",
                       "Give the token Object Write on the bucket; check keys and clock (they sign the URL).",
