@@ -82,6 +82,16 @@ def _type_word(desc: Any) -> str:
 
 
 def _word_metavars(cmd: Any) -> None:
+    make_help = getattr(cmd, "get_help_option", None)
+    if make_help is not None:  # --help is made per context, outside cmd.params
+
+        def help_option(ctx: Any, _make: Any = make_help) -> Any:
+            opt = _make(ctx)
+            if opt is not None:
+                opt.metavar = ""
+            return opt
+
+        cmd.get_help_option = help_option
     for param in getattr(cmd, "params", []):
         if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
             continue

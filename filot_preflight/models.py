@@ -121,8 +121,10 @@ class Report(BaseModel):
         return verdicts.headline(self)
 
     def sorted_results(self) -> list[CheckResult]:
-        """Worst first, then by subsystem and id, for output a person reads."""
-        return sorted(self.results, key=lambda r: (-r.status.severity, r.subsystem, r.id, r.target))
+        """Worst first, then causes before consequences (verdicts.SUBSYSTEM_ORDER), then by id, for a person."""
+        return sorted(
+            self.results, key=lambda r: (-r.status.severity, verdicts.subsystem_rank(r.subsystem), r.id, r.target)
+        )
 
 
 EXIT_READY = 0

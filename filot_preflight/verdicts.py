@@ -23,7 +23,19 @@ if TYPE_CHECKING:
 _SEVERITY = {"pass": 0, "waived": 0, "skip": 1, "warn": 2, "fail": 3, "error": 4}  # a waived result counts as passed
 # Subsystem statuses that mean "not fully checked": the run cannot vouch for the subsystem.
 INCOMPLETE = ("partial", "skipped")
+# Causes before consequences: a finding about Redis comes before the GPU worker's that reads through it,
+# the values (secrets, aws) before the systems they open. Subsystems not listed (plugins) come after.
+SUBSYSTEM_ORDER = ("policy", "source", "plugin", "waivers", "secrets", "aws", "postgres", "redis", "gpu-worker",
+                   "r2", "temporal", "buli2", "backend", "code")
 DECISIONS = ("ready", "not_ready", "ready_selected", "incomplete", "no_checks", "deadline", "interrupted")
+
+
+def subsystem_rank(subsystem: str) -> tuple[int, str]:
+    """Sort key of a subsystem: SUBSYSTEM_ORDER first, any other after, alphabetically."""
+    try:
+        return (SUBSYSTEM_ORDER.index(subsystem), "")
+    except ValueError:
+        return (len(SUBSYSTEM_ORDER), subsystem)
 
 
 def is_gap(r: CheckResult) -> bool:

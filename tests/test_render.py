@@ -63,7 +63,9 @@ def test_markdown_and_console_are_worst_first_with_fixes():
     con = render.get("console")(report(), color=False)
     assert "postgres.ok" not in con and "passed: postgres 1" in con
     con = render.get("console")(report(), color=False, show_pass=True)
-    assert con.index("error") < con.index("fail") < con.index("warn") < con.index("postgres.ok")
+    # blocking (errors and failures, grouped by subsystem, causes first), then warnings, then the passes
+    assert con.index("Blocking (2)") < con.index("x.crashed") < con.index("Warnings (1)") < con.index("postgres.ok")
+    assert con.index("Blocking (2)") < con.index("FAIL   redis.tls") < con.index("Warnings (1)")
     assert "fix: Use rediss://" in con
     assert con.strip().splitlines()[-1].startswith("NOT READY")
 

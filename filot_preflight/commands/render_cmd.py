@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -28,5 +29,8 @@ def render(
     report = load_saved(results)
     if partial_ok:
         report = report.model_copy(update={"partial_ok": True})
-    write_output(renderer(report, show_pass=show_pass), output)
+    from filot_preflight.render.console import want_color
+
+    color = fmt == "console" and output is None and want_color(sys.stdout)
+    write_output(renderer(report, show_pass=show_pass, color=color), output)
     raise typer.Exit(exit_code(report))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from filot_preflight.documents.catalog import ICONS, LABELS, SUBSYSTEMS, subsystem_info
 from filot_preflight.models import CheckResult, Report, Status
-from filot_preflight.verdicts import INCOMPLETE, subsystem_status
+from filot_preflight.verdicts import INCOMPLETE, subsystem_rank, subsystem_status
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,9 @@ def view_result(r: CheckResult) -> ResultView:
     )
 
 
-def sort_key(r: CheckResult) -> tuple[int, str, str]:
-    """Worst first, then id and target: the order every document lists results in."""
-    return (-r.status.severity, r.id, r.target)
+def sort_key(r: CheckResult) -> tuple[int, tuple[int, str], str, str]:
+    """Worst first, then causes before consequences (redis before gpu-worker), id and target: every document's order."""
+    return (-r.status.severity, subsystem_rank(r.subsystem), r.id, r.target)
 
 
 @dataclass(frozen=True)
