@@ -29,7 +29,7 @@ Manifest `{{ r.manifest_name }}` {{ r.manifest_version }} · preflight {{ r.tool
 ### What to fix
 {% for x in fixes %}
 - **`{{ x.id }}`{% if x.target %} {{ x.target }}{% endif %}**: {{ x.remediation }}
-{%- if x.docs %} ([docs]({{ x.docs }})){% endif %}
+{%- if x.docs %} (`preflight explain {{ x.id }}`){% endif %}
 {%- endfor %}
 {% endif %}
 """
