@@ -239,3 +239,9 @@ def test_every_emitted_id_is_documented() -> None:
     documented = set(re.findall(r"^#+\s+`?(r2\.[a-z_]+)`?", DOCS.read_text(), re.M))
     missing = (EMITTED | known) - documented
     assert not missing, f"undocumented ids: {sorted(missing)}"
+
+
+def test_a_rejected_credential_targets_its_variable_not_the_bucket() -> None:
+    secret = run(replace(HEALTHY, bucket_ok=False, s3_error="SignatureDoesNotMatch"))["r2.secret_key"]
+    access = run(replace(HEALTHY, bucket_ok=False, s3_error="InvalidAccessKeyId"))["r2.access_key"]
+    assert secret.target == "CF_R2_SECRET_ACCESS_KEY" and access.target == "CF_R2_ACCESS_KEY_ID"

@@ -51,6 +51,8 @@ AUTH_FAILURES: dict[str, tuple[str, str, str]] = {
         "Give the token Object Read & Write on this bucket (R2, Manage API tokens, edit permissions).",
     ),
 }
+# the variable a rejected credential is about (the bucket is the target of the other results)
+AUTH_TARGETS = {"r2.secret_key": "CF_R2_SECRET_ACCESS_KEY", "r2.access_key": "CF_R2_ACCESS_KEY_ID"}
 SKEW_FIX = "Synchronise the clock (NTP / chrony): SigV4 refuses requests more than 15 minutes off."
 # error kind of an unreachable endpoint -> summary; the fix comes from the shared table (_fixes), except for
 # a client that could not be built at all.
@@ -156,7 +158,8 @@ def judge_reach(f: R2Facts) -> list[CheckResult]:
         out.append(_r("r2.bucket", Status.PASS, f"bucket {f.bucket} is reachable with these keys", bucket=f.bucket))
     elif f.s3_error in AUTH_FAILURES:
         rid, summary, fix = AUTH_FAILURES[f.s3_error]
-        out.append(_r(rid, Status.FAIL, summary, fix, detail=f.error, bucket=f.bucket, s3_error=f.s3_error))
+        out.append(_r(rid, Status.FAIL, summary, fix, target=AUTH_TARGETS.get(rid, BUCKET), detail=f.error,
+                      bucket=f.bucket, s3_error=f.s3_error))
     elif f.s3_error != "RequestTimeTooSkewed":  # that one is r2.clock's
         out.append(_r("r2.bucket", Status.FAIL, f"the bucket request failed ({f.s3_error or 'no error code'})",
                       "Check that CF_R2_ENDPOINT points at R2's S3 API and the token's permissions.",
