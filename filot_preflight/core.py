@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filot_preflight import STARTED, registry, waivers
+from filot_preflight import STARTED, consequences, registry, waivers
 from filot_preflight import manifest as manifest_mod
 from filot_preflight.checkers.base import CheckContext, Checker, Options, result
 from filot_preflight.config import Config
@@ -172,7 +172,7 @@ def run_report(
         for name, reason in registry.load_errors()
         if checkers is None
     ]
-    results = [*relaxations(options), *broken, *inputs.source_problems, *outcome.results]
+    results = consequences.link([*relaxations(options), *broken, *inputs.source_problems, *outcome.results])
     return report.model_copy(
         update={
             "results": results,
