@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
-MIN_SECRET_LEN = 4  # shorter values would mask ordinary words and digits everywhere
+MIN_SECRET_LEN = 8  # shorter values would mask ordinary words and digits everywhere (see plausible_secret)
 LONG_VALUE = 1024
 
 _PATTERNS = [
@@ -49,6 +49,16 @@ _PATTERNS = [
 ]
 
 
+# A lower-case, Capitalised or UPPER-case run of 8-12 letters reads as a word ("postgres", "Password"):
+# masking it wherever it appears would eat prose and fixes. Such a secret is weak anyway (secrets.weak).
+_WORDLIKE = re.compile(r"[a-z]{8,12}|[A-Z][a-z]{7,11}|[A-Z]{8,12}")
+
+
+def plausible_secret(value: str) -> bool:
+    """Whether `value` can be masked wherever it appears: at least MIN_SECRET_LEN characters and not a word."""
+    return len(value) >= MIN_SECRET_LEN and not _WORDLIKE.fullmatch(value)
+
+
 def _variants(value: str) -> set[str]:
     """The forms in which a secret value tends to leak."""
     out = {value, quote(value, safe=""), quote_plus(value), unquote(value)}
@@ -61,7 +71,7 @@ def _variants(value: str) -> set[str]:
     if "://" in value:  # the password inside a URL leaks on its own in driver errors
         try:
             parts = urlsplit(value)
-            if parts.password:
+            if parts.password and plausible_secret(unquote(parts.password)):
                 out |= {parts.password, unquote(parts.password)}
         except ValueError:
             pass
@@ -80,7 +90,7 @@ class Redactor:
     def add(self, secrets: Iterable[str]) -> None:
         """Learn more secret values (e.g. a presigned URL minted during a probe)."""
         for s in secrets:
-            if s and len(s) >= MIN_SECRET_LEN:
+            if s and plausible_secret(s):
                 self._values |= _variants(s)
         # Longest first so a value that contains another is masked whole. Very long values (a
         # pasted PEM bundle, a huge JSON secret) are replaced with str.replace: one alternation of
@@ -104,6 +114,17 @@ class Redactor:
         for pattern, repl in _PATTERNS:
             text = pattern.sub(repl, text)
         return text
+
+    def redact_values(self, text: str) -> str:
+        """Mask only the known values, not the secret-shaped patterns (for the tool's own fix text).
+
+        In a fix, "password: copy the current one" is prose, not a leak.
+        """
+        if not text:
+            return text
+        for v in self._long:
+            text = text.replace(v, MASK)
+        return self._regex.sub(MASK, text) if self._regex is not None else text
 
     def redact_obj(self, obj: Any) -> Any:
         """Redact every string inside nested dicts, lists and tuples."""

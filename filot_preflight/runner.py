@@ -159,7 +159,7 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
             docs=r.docs or docs_link(c, r.id),
             summary=ctx.redactor.redact(r.summary),
             detail=ctx.redactor.redact(r.detail),
-            remediation=ctx.redactor.redact(r.remediation),
+            remediation=ctx.redactor.redact_values(r.remediation),  # the checker's own fix: patterns would eat prose
             evidence=ctx.redactor.redact_obj(r.evidence),
         )
         for r in res
