@@ -155,3 +155,17 @@ def test_malformed_waivers_stop_the_report_command_with_exit_2(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "preflight.toml: waivers[0].reason: required" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_waived_result_is_shown_as_waived_in_console_markdown_and_json():
+    from filot_preflight import render
+
+    out = waivers.apply(report(res("redis.eviction_policy", Status.FAIL, "REDIS_URL"), res("redis.ping", Status.PASS)),
+                        [w()], today=TODAY)
+    con = render.get("console")(out, width=100)
+    assert "Waived (1)" in con and "WAIVED redis.eviction_policy" in con and "was fail" in con
+    assert "passed: redis 1" in con  # the waived one is not folded into the passes
+    assert "☑️ WAIVED (was fail) | `redis.eviction_policy`" in render.get("markdown")(out)
+    data = json.loads(render.get("json")(out))
+    assert [r["status"] for r in data["results"]] == ["waived", "pass"] and data["summary"]["waived"] == 1
+    assert data["ready"] is True and "1 waived" in data["verdict"]
