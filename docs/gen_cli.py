@@ -48,7 +48,7 @@ def root() -> tuple[Any, Any]:
     """The click command behind `preflight` and a context for it (no arguments parsed)."""
     from filot_preflight import cli
 
-    cmd = typer.main.get_command(cli.app)
+    cmd = cli.command()
     return cmd, cmd.make_context("preflight", [], resilient_parsing=True)
 
 

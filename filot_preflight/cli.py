@@ -12,7 +12,7 @@ import typer
 from filot_preflight import __version__
 from filot_preflight.commands import check as check_cmd
 from filot_preflight.commands import env as env_cmd
-from filot_preflight.commands import manifest_cmd, render_cmd, report, sandbox, schema_cmd, secrets
+from filot_preflight.commands import explain_cmd, manifest_cmd, render_cmd, report, sandbox, schema_cmd, secrets
 from filot_preflight.errors import PreflightError
 
 app = typer.Typer(
@@ -43,12 +43,66 @@ def _root(
 app.command(name="check")(check_cmd.check)
 app.command(name="checkers")(check_cmd.checkers)
 app.command(name="render")(render_cmd.render)
+app.command(name="explain")(explain_cmd.explain)
 app.add_typer(manifest_cmd.app, name="manifest")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(secrets.app, name="secrets", help="Which secrets are missing, their status map, and new values.")
 app.add_typer(env_cmd.app, name="env", help="Write prod.env.template from the manifest; check committed templates.")
 app.add_typer(report.app)  # `report` and `diff` at the top level
 app.add_typer(sandbox.app, name="sandbox")
+
+
+# How each option's value reads in --help: a word, not Typer's type names (<list[str]>, <float range>).
+_METAVARS = {
+    "manifest": "FILE", "env_file": "[SERVICE=]FILE", "source": "env|aws", "only": "CHECKER", "skip": "CHECKER",
+    "timeout": "SECONDS", "deadline": "SECONDS", "ca_file": "FILE", "fmt": "FORMAT", "output": "PATH",
+    "task_def": "FILE", "source_dir": "SERVICE=PATH", "aws_region": "REGION", "aws_profile": "PROFILE",
+    "aws_endpoint": "URL", "save": "FILE", "config": "FILE", "from_json": "FILE", "templates": "FOLDER",
+    "dir": "FOLDER", "service": "SERVICE",
+}
+_TYPE_WORDS = {"Path": "PATH", "float": "NUMBER", "int": "N", "str": "TEXT"}
+
+
+def command() -> Any:
+    """The click command behind `preflight`, its option values shown as words in --help (flags show none)."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    _word_metavars(root)
+    return root
+
+
+def _type_word(desc: Any) -> str:
+    """PATH, NUMBER, N or TEXT from the annotation (list[str] -> TEXT: a repeatable option says so in its help)."""
+    from typing import get_args
+
+    ann = getattr(desc, "annotation", str)
+    args = get_args(ann)
+    ann = args[0] if args else ann
+    return _TYPE_WORDS.get(getattr(ann, "__name__", ""), "TEXT")
+
+
+def _word_metavars(cmd: Any) -> None:
+    make_help = getattr(cmd, "get_help_option", None)
+    if make_help is not None:  # --help is made per context, outside cmd.params
+
+        def help_option(ctx: Any, _make: Any = make_help) -> Any:
+            opt = _make(ctx)
+            if opt is not None:
+                opt.metavar = ""
+            return opt
+
+        cmd.get_help_option = help_option
+    for param in getattr(cmd, "params", []):
+        if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+            continue
+        word = _METAVARS.get(param.name or "") or _type_word(getattr(param, "type_descriptor", None))
+        param.metavar = word
+    for sub in getattr(cmd, "commands", {}).values():
+        _word_metavars(sub)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +139,7 @@ def _handle_interrupts() -> dict[signal.Signals, Any]:
 
 def _main(argv: list[str] | None) -> None:
     try:
-        rv = app(args=argv, prog_name="preflight", standalone_mode=False)
+        rv = command().main(args=argv, prog_name="preflight", standalone_mode=False)
     except typer.Exit as e:
         rv = e.exit_code
     except PreflightError as e:
@@ -101,6 +155,11 @@ def _main(argv: list[str] | None) -> None:
             ctx = getattr(e, "ctx", None)
             cmd = ctx.command_path if ctx is not None else "preflight"
             code = int(getattr(e, "exit_code", EXIT_INVALID_INPUT))
+            message = str(e.format_message())  # type: ignore[attr-defined]
+            if not message.strip() and ctx is not None and hasattr(ctx.command, "list_commands"):
+                # a group called bare (`preflight schema`): its help is printed; say what it wants
+                names = ", ".join(ctx.command.list_commands(ctx))
+                _fail(f"{cmd}: missing command; choose one of: {names} (see '{cmd} --help')", code)
             _fail(f"{cmd}: {e.format_message()} (see '{cmd} --help')", code)  # type: ignore[attr-defined]
         from filot_preflight.commands.common import LOG_REDACTOR
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filot_preflight import STARTED, registry, waivers
+from filot_preflight import STARTED, consequences, registry, waivers
 from filot_preflight import manifest as manifest_mod
 from filot_preflight.checkers.base import CheckContext, Checker, Options, result
 from filot_preflight.config import Config
@@ -151,11 +151,15 @@ def run_report(
     deadline: float | None = None,
     on_event: Callback | None = None,
     checkers: list[Checker] | None = None,
+    partial_ok: bool = False,
 ) -> Report:
     """Run the selected checkers and assemble the Report (exit code is computed from it, later)."""
+    available = registry.discover()
     chosen = checkers if checkers is not None else registry.select(
-        registry.discover(), list(only), list(skip), options.offline
+        available, list(only), list(skip), options.offline
     )
+    ran = [c.name for c in chosen]
+    not_run = [] if checkers is not None else [n for n in available if n not in ran]
     ctx = CheckContext(inputs.manifest, inputs.store, options, inputs.redactor)
     report = Report(
         manifest_name=inputs.manifest.name,
@@ -165,6 +169,9 @@ def run_report(
         offline=options.offline,
         only=list(only),
         skip=list(skip),
+        checkers_run=ran,
+        checkers_not_run=not_run,
+        partial_ok=partial_ok,
     )
     outcome = asyncio.run(run_checks(chosen, ctx, deadline=deadline, on_event=on_event))
     broken = [
@@ -178,7 +185,7 @@ def run_report(
         for name, reason in registry.load_errors()
         if checkers is None
     ]
-    results = [*relaxations(options), *broken, *inputs.source_problems, *outcome.results]
+    results = consequences.link([*relaxations(options), *broken, *inputs.source_problems, *outcome.results])
     return report.model_copy(
         update={
             "results": results,
@@ -202,6 +209,7 @@ class RunRequest:
     base: Options = field(default_factory=Options)
     flags: dict[str, Any] = field(default_factory=dict)  # timeout, ca_file, insecure, allow_loopback, ...
     config: Config = field(default_factory=Config)
+    partial_ok: bool = False  # a narrowed or not fully checked run that found nothing wrong exits 0
 
 
 def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = None) -> tuple[Inputs, Report]:
@@ -225,5 +233,6 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
     deadline = seconds("--deadline", req.deadline) if req.deadline is not None else cfg.get("deadline")
     if deadline is not None:  # the deadline counts from the start of the command, not of the checks
         deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)
-    report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event)
+    report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event,
+                        partial_ok=req.partial_ok)
     return inputs, waivers.apply(report, cfg.waivers)

@@ -1,8 +1,12 @@
 """Compare two saved runs (`preflight check --format json`): what regressed, what got fixed, what is new.
 
-Results are matched on (id, target). "Bad" means FAIL or ERROR (and WARN with `strict`); a waived
-result is a PASS. A result that is bad now and was not bad before (or did not exist) is newly
-failing, which is a regression: `preflight diff` then exits 1.
+Results are matched on (id, target); a bad result whose (id, target) is gone is then paired by
+subsystem and target, so a failure that became a pass under another id (redis.auth -> redis.ping
+on REDIS_URL, once the password is right) is "Fixed". Checks of a checker that did not run in the
+old run at all (offline -> live) are counted per checker, not listed one by one. "Bad" means
+FAIL or ERROR (and WARN with `strict`); a waived result is not bad. A result that is bad now and
+was not bad before (or did not exist) is newly failing, which is a regression: `preflight diff`
+then exits 1.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class ReportDiff:
     changed: list[Change] = field(default_factory=list)
     old_ready: bool = False
     new_ready: bool = False
+    newly_checked: dict[str, int] = field(default_factory=dict)  # checker -> results, when it did not run before
 
     @property
     def regressed(self) -> bool:
@@ -61,7 +66,8 @@ class ReportDiff:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able shape, stable for CI."""
         groups = ("newly_failing", "fixed", "new_checks", "removed_checks", "changed")
-        out: dict[str, Any] = {"regressed": self.regressed, "old_ready": self.old_ready, "new_ready": self.new_ready}
+        out: dict[str, Any] = {"regressed": self.regressed, "old_ready": self.old_ready, "new_ready": self.new_ready,
+                               "newly_checked": dict(self.newly_checked)}
         out.update({g: [asdict(c) for c in getattr(self, g)] for g in groups})
         return out
 
@@ -114,12 +120,21 @@ def diff(old: Report, new: Report, *, strict: bool = False) -> ReportDiff:
     """Compare `old` and `new` run results (pure)."""
     a, b = _index(old), _index(new)
     out = ReportDiff(old_ready=old.ready, new_ready=new.ready)
-    for k in sorted(b.keys() - a.keys()):
+    gone, added = a.keys() - b.keys(), b.keys() - a.keys()
+    paired = _pair_fixes(a, b, gone, added, strict, out)
+    old_checkers = {k[0].partition(".")[0] for k in a}
+    for k in sorted(added):
         r = b[k]
-        out.new_checks.append(_change(r, None, r.status))
         if _bad(r.status, strict):
             out.newly_failing.append(_change(r, None, r.status))
-    for k in sorted(a.keys() - b.keys()):
+        if k in paired:
+            continue
+        checker = r.id.partition(".")[0]
+        if checker not in old_checkers and not _bad(r.status, strict):
+            out.newly_checked[checker] = out.newly_checked.get(checker, 0) + 1
+        else:
+            out.new_checks.append(_change(r, None, r.status))
+    for k in sorted(gone - paired):
         out.removed_checks.append(_change(a[k], a[k].status, None))
     for k in sorted(a.keys() & b.keys()):
         was, now = a[k].status, b[k].status
@@ -134,6 +149,30 @@ def diff(old: Report, new: Report, *, strict: bool = False) -> ReportDiff:
             out.changed.append(c)
     out.newly_failing.sort(key=lambda c: (c.id, c.target))
     return out
+
+
+def _pair_fixes(
+    a: dict[Key, CheckResult], b: dict[Key, CheckResult], gone: set[Key], added: set[Key], strict: bool,
+    out: ReportDiff,
+) -> set[Key]:
+    """Old bad results whose id is gone, fixed when the new run says only good things about (subsystem, target).
+
+    Returns the keys (old and new) used, so they are not listed again as removed or new checks.
+    """
+    used: set[Key] = set()
+    for k in sorted(gone):
+        was = a[k]
+        if not _bad(was.status, strict) or not was.target:
+            continue
+        now = [b[n] for n in sorted(b) if b[n].subsystem == was.subsystem and b[n].target == was.target]
+        if not now or any(_bad(r.status, strict) for r in now):
+            continue
+        best = next((r for r in now if r.status is Status.PASS), now[0])
+        out.fixed.append(Change(was.id, was.target, was.subsystem, was.status.value, best.status.value,
+                                f"now {best.id}: {best.summary}"))
+        used.add(k)
+        used.update((r.id, r.target) for r in now if (r.id, r.target) in added)
+    return used
 
 
 def format_text(d: ReportDiff, old_label: str = "old", new_label: str = "new") -> str:
@@ -155,6 +194,9 @@ def format_text(d: ReportDiff, old_label: str = "old", new_label: str = "new") -
             lines.append(f"  {c.label}: {c.old or '-'} -> {c.new or '-'}  {c.summary}")
             if title == "Newly failing" and c.remediation:
                 lines.append(f"      fix: {c.remediation}")
+    if d.newly_checked:
+        lines.append(f"\nChecked for the first time ({sum(d.newly_checked.values())}, none failing):")
+        lines += [f"  {name}: {n} check(s)" for name, n in sorted(d.newly_checked.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -172,6 +214,9 @@ def format_markdown(d: ReportDiff, old_label: str = "old", new_label: str = "new
         out += ["| check | target | old | new | summary |", "|---|---|---|---|---|"]
         out += [f"| `{c.id}` | {_cell(c.target)} | {c.old or '–'} | {c.new or '–'} | {_cell(c.summary)} |"
                 for c in items]
+    if d.newly_checked:
+        out += ["", f"### Checked for the first time ({sum(d.newly_checked.values())}, none failing)", ""]
+        out += [f"- `{name}`: {n} check(s)" for name, n in sorted(d.newly_checked.items())]
     return "\n".join(out) + "\n"
 
 

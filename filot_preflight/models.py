@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from filot_preflight import __version__
+from filot_preflight import __version__, verdicts
 
 
 class Status(StrEnum):
@@ -19,6 +19,7 @@ class Status(StrEnum):
     FAIL = "fail"
     SKIP = "skip"
     ERROR = "error"
+    WAIVED = "waived"  # a FAIL or WARN a waiver accepts for now (the original status stays in the evidence)
 
     @property
     def severity(self) -> int:
@@ -26,7 +27,7 @@ class Status(StrEnum):
         return _SEVERITY[self]
 
 
-_SEVERITY = {Status.PASS: 0, Status.SKIP: 1, Status.WARN: 2, Status.FAIL: 3, Status.ERROR: 4}
+_SEVERITY = {Status.PASS: 0, Status.SKIP: 1, Status.WAIVED: 2, Status.WARN: 3, Status.FAIL: 4, Status.ERROR: 5}
 
 EvidenceValue = str | int | float | bool | None | list[str]
 
@@ -45,8 +46,13 @@ class CheckResult(BaseModel):
     remediation: str = ""
     evidence: dict[str, EvidenceValue] = Field(default_factory=dict)
     duration_ms: float = 0.0
-    waiver: str | None = Field(default=None, description="Reason, when a waiver turned a failure into a pass")
+    waiver: str | None = Field(default=None, description="Reason, when a waiver accepted a failure (status waived)")
     docs: str = Field(default="", description="Where this result id is explained, with its fix")
+    not_applicable: bool = Field(
+        default=False,
+        description="A skip because the check does not apply here (not a Neon host, nothing named to check): "
+        "not a gap, so it never makes its subsystem partial",
+    )
 
     def with_updates(self, **changes: Any) -> CheckResult:
         """Copy with some fields changed (results are frozen)."""
@@ -68,6 +74,11 @@ class Report(BaseModel):
     offline: bool | None = Field(default=None, description="Whether the run was --offline (None: not recorded)")
     only: list[str] = Field(default_factory=list, description="--only checker names of the run")
     skip: list[str] = Field(default_factory=list, description="--skip checker names of the run")
+    checkers_run: list[str] | None = Field(default=None, description="Checkers this run ran (None: not recorded)")
+    checkers_not_run: list[str] | None = Field(
+        default=None, description="Installed checkers that --only/--skip/--offline left out (None: not recorded)"
+    )
+    partial_ok: bool = Field(default=False, description="--partial-ok: a narrowed run that found nothing exits 0")
     results: list[CheckResult] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -82,12 +93,38 @@ class Report(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def ready(self) -> bool:
-        """True only when nothing failed or errored, the run was complete, and (if strict) nothing warned."""
-        return exit_code(self) == 0
+        """True only for a release READY: a complete run where nothing failed, errored or (if strict) warned."""
+        return self.decision == "ready"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def scope(self) -> dict[str, Any]:
+        """What this run covered: complete, or narrowed (by which flags, which checkers were left out)."""
+        return verdicts.scope(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def subsystems(self) -> dict[str, str]:
+        """Each subsystem's status (ready, warn, fail, error, partial, skipped, not applicable), from its results."""
+        return verdicts.subsystem_statuses(self.results)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def decision(self) -> str:
+        """ready, not_ready, ready_selected, incomplete, no_checks, deadline or interrupted (see verdicts.py)."""
+        return verdicts.decide(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> str:
+        """The one line a person reads first; every output prints this same line."""
+        return verdicts.headline(self)
 
     def sorted_results(self) -> list[CheckResult]:
-        """Worst first, then by subsystem and id, for output a person reads."""
-        return sorted(self.results, key=lambda r: (-r.status.severity, r.subsystem, r.id, r.target))
+        """Worst first, then causes before consequences (verdicts.SUBSYSTEM_ORDER), then by id, for a person."""
+        return sorted(
+            self.results, key=lambda r: (-r.status.severity, verdicts.subsystem_rank(r.subsystem), r.id, r.target)
+        )
 
 
 EXIT_READY = 0
@@ -103,7 +140,10 @@ def exit_code(report: Report) -> int:
     bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if report.strict else set())
     if report.partial or any(r.status in bad for r in report.results):
         return EXIT_NOT_READY
-    return EXIT_READY
+    decision = report.decision
+    if decision == "ready" or (decision in ("ready_selected", "incomplete") and report.partial_ok):
+        return EXIT_READY
+    return EXIT_NOT_READY
 
 
 DOCS_DIR = "docs/checks"

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
-MIN_SECRET_LEN = 4  # shorter values would mask ordinary words and digits everywhere
+MIN_SECRET_LEN = 8  # shorter values would mask ordinary words and digits everywhere (see plausible_secret)
 LONG_VALUE = 1024
 
 _PATTERNS = [
@@ -50,6 +50,16 @@ _PATTERNS = [
 ]
 
 
+# A lower-case, Capitalised or UPPER-case run of 8-12 letters reads as a word ("postgres", "Password"):
+# masking it wherever it appears would eat prose and fixes. Such a secret is weak anyway (secrets.weak).
+_WORDLIKE = re.compile(r"[a-z]{8,12}|[A-Z][a-z]{7,11}|[A-Z]{8,12}")
+
+
+def plausible_secret(value: str) -> bool:
+    """Whether `value` can be masked wherever it appears: at least MIN_SECRET_LEN characters and not a word."""
+    return len(value) >= MIN_SECRET_LEN and not _WORDLIKE.fullmatch(value)
+
+
 def _variants(value: str) -> set[str]:
     """The forms in which a secret value tends to leak."""
     out = {value, quote(value, safe=""), quote_plus(value), unquote(value)}
@@ -62,7 +72,7 @@ def _variants(value: str) -> set[str]:
     if "://" in value:  # the password inside a URL leaks on its own in driver errors
         try:
             parts = urlsplit(value)
-            if parts.password:
+            if parts.password and plausible_secret(unquote(parts.password)):
                 out |= {parts.password, unquote(parts.password)}
                 out |= _encoded(unquote(parts.password), unquote(parts.username or ""))
         except ValueError:
@@ -122,7 +132,7 @@ class Redactor:
     def add(self, secrets: Iterable[str]) -> None:
         """Learn more secret values (e.g. a presigned URL minted during a probe)."""
         for s in secrets:
-            if s and len(s) >= MIN_SECRET_LEN:
+            if s and plausible_secret(s):
                 self._values |= _variants(s)
                 self._fragments |= _fragments(s)
         # Longest first so a value that contains another is masked whole. Very long values (a
@@ -140,6 +150,16 @@ class Redactor:
         """Mask every known value and secret-shaped pattern in `text`."""
         if not text:
             return text
+        text = self.redact_values(text)
+        for pattern, repl in _PATTERNS:
+            text = pattern.sub(repl, text)
+        return text
+
+    def redact_values(self, text: str) -> str:
+        """Mask only the known values (and their pieces), not the secret-shaped patterns: for the tool's own fix
+        text, where "password: copy the current one" is prose, not a leak."""
+        if not text:
+            return text
         for v in self._long:
             text = text.replace(v, MASK)
         if self._regex is not None:
@@ -148,8 +168,6 @@ class Redactor:
             # Pieces of a key are looked up per token-shaped run, not as thousands of regex alternatives
             # (that took 10 s per MB of report).
             text = _TOKEN_RUN.sub(self._mask_fragments, text)
-        for pattern, repl in _PATTERNS:
-            text = pattern.sub(repl, text)
         return text
 
     def _mask_fragments(self, m: re.Match[str]) -> str:

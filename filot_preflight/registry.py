@@ -54,4 +54,8 @@ def select(
     chosen = [c for n, c in available.items() if (not only or n in only) and n not in skip]
     if offline:
         chosen = [c for c in chosen if not c.network]
+    if not chosen and (only or skip or offline):  # a run that can check nothing is a mistake in the flags
+        flags = " ".join([*(f"--only {n}" for n in only), *(f"--skip {n}" for n in skip), *(["--offline"] * offline)])
+        why = " (the selected checkers need network access)" if offline and only else ""
+        raise UsageError(f"{flags}: selects no checker{why}; run `preflight checkers` to list them")
     return [c() for c in chosen]

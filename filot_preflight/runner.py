@@ -164,7 +164,7 @@ async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
             target=ctx.redactor.redact(r.target),
             summary=ctx.redactor.redact(r.summary),
             detail=ctx.redactor.redact(r.detail),
-            remediation=ctx.redactor.redact(r.remediation),
+            remediation=ctx.redactor.redact_values(r.remediation),  # the checker's own fix: patterns would eat prose
             evidence=ctx.redactor.redact_obj(r.evidence),
         )
         for r in res

@@ -9,9 +9,11 @@ Configured in `preflight.toml` (top-level `[[waivers]]`) or in `pyproject.toml` 
     reason = "Upstash forbids CONFIG; policy set to noeviction in the console (OPS-142)"
     expires = 2025-01-31                # a TOML date (or "2025-01-31")
 
-An active waiver turns a FAIL or WARN into a PASS with `waiver` set (every output shows it as
-waived; the original status stays in the evidence). An expired waiver waives nothing and adds a
-FAIL `waiver.expired` naming it, so a forgotten waiver cannot hide a problem for ever.
+An active waiver turns a FAIL or WARN into WAIVED with `waiver` set (every output shows it as
+waived and counts it as passed; the original status stays in the evidence). A waiver that matches
+no result of a checker that ran (a typo: `secrets.missnig`) adds a WARN `waiver.unmatched`.
+An expired waiver waives nothing and adds a FAIL `waiver.expired` naming it, so a forgotten
+waiver cannot hide a problem for ever.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PYPROJECT = "pyproject.toml"
 MAX_CONFIG_BYTES = 1024 * 1024  # a config of waivers is a few KB
 SUBSYSTEM = "waivers"
 EXPIRED_ID = "waiver.expired"
+UNMATCHED_ID = "waiver.unmatched"
 _WAIVABLE = {Status.FAIL, Status.WARN}
 _FIELDS = {"id", "target", "reason", "expires"}
 
@@ -157,15 +160,41 @@ def apply(report: Report, waivers: list[Waiver], today: dt.date | None = None) -
         w = next((w for w in active if w.matches(r)), None)
         if w is not None and r.status in _WAIVABLE and r.waiver is None:
             r = r.with_updates(
-                status=Status.PASS,
+                status=Status.WAIVED,
                 waiver=w.reason,
                 evidence={**r.evidence, "waived_status": r.status.value, "waiver_expires": w.expires.isoformat()},
             )
         out.append(r)
     # Applying twice (check, then report --from) must not report an expired waiver twice.
-    seen = {(r.id, r.target) for r in out if r.id == EXPIRED_ID}
+    seen = {(r.id, r.target) for r in out if r.id in (EXPIRED_ID, UNMATCHED_ID)}
     out.extend(_expired(w, day) for w in waivers if not w.active(day) and (EXPIRED_ID, w.label) not in seen)
+    ran = set(report.checkers_run) if report.checkers_run is not None else None
+    out.extend(
+        _unmatched(w) for w in active
+        if (UNMATCHED_ID, w.label) not in seen and not any(w.matches(r) for r in report.results)
+        and (ran is None or w.id.partition(".")[0] in ran or not _known_checker(w.id, report))
+    )
     return report.model_copy(update={"results": out})
+
+
+def _known_checker(wid: str, report: Report) -> bool:
+    """Whether the waiver's id names a checker of this installation (run or left out by the flags)."""
+    return wid.partition(".")[0] in {*(report.checkers_run or ()), *(report.checkers_not_run or ())}
+
+
+def _unmatched(w: Waiver) -> CheckResult:
+    return CheckResult(
+        id=UNMATCHED_ID,
+        subsystem=SUBSYSTEM,
+        status=Status.WARN,
+        target=w.label,
+        summary=f"Waiver for {w.label} matches no result of this run: it waives nothing",
+        detail=f"Waiver ({w.origin}) said: {w.reason}",
+        remediation=f"Correct the id (and target) to a result id exactly as reported (`preflight explain <id>` "
+        f"lists them), or delete the waiver from {w.origin.split(':', 1)[0] or CONFIG_FILE}.",
+        evidence={"id": w.id, "target": w.target},
+        docs=docs_link("core", UNMATCHED_ID),
+    )
 
 
 def _expired(w: Waiver, day: dt.date) -> CheckResult:

@@ -121,7 +121,7 @@ def test_config_file_and_waivers(capsys, tmp_path, monkeypatch):
     _, out, _ = run(capsys, "check", "--offline", "--only", "secrets", "--format", "json")
     results = json.loads(out)["results"]
     node = [r for r in results if r["target"] == "NODE_ENV"]
-    assert node and all(r["status"] == "pass" and r["waiver"] == "staging run" for r in node)
+    assert node and all(r["status"] == "waived" and r["waiver"] == "staging run" for r in node)
     assert any(r["id"] == "waiver.expired" and r["status"] == "fail" for r in results)
     (tmp_path / "preflight.toml").write_text("timeout = true\n")
     _, _, err = run(capsys, "check", "--offline", code=2)

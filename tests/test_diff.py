@@ -34,7 +34,8 @@ def test_groups_every_kind_of_change():
     d = diff(old, new)
     assert labels(d.newly_failing) == ["new.bad:None->error", "redis.tls [REDIS_URL]:pass->fail"]
     assert labels(d.fixed) == ["postgres.sslmode [DATABASE_URL]:fail->pass"]
-    assert labels(d.new_checks) == ["new.bad:None->error", "new.ok:None->pass"]
+    assert labels(d.new_checks) == ["new.bad:None->error"]  # a failing new check is listed
+    assert d.newly_checked == {"new": 1}  # a passing check of a checker that did not run before is counted
     assert labels(d.removed_checks) == ["gone.check:pass->None"]
     assert labels(d.changed) == ["r2.cors:warn->pass"]
     assert d.regressed
@@ -112,3 +113,24 @@ def load_saved_from(r: Report, tmp=None) -> Report:
         p = Path(d) / "r.json"
         p.write_text(json.dumps(r.model_dump(mode="json")))
         return load_saved(p)
+
+
+def test_a_failure_fixed_under_another_id_pairs_by_subsystem_and_target():
+    # a wrong password fails redis.auth; once it is right, redis.auth is gone and redis.ping passes
+    old = rep(res("redis.auth", F, "REDIS_URL"), res("redis.tls", P, "REDIS_URL"), res("postgres.auth", F, "DATABASE_URL"))
+    new = rep(res("redis.ping", P, "REDIS_URL"), res("redis.tls", P, "REDIS_URL"), res("postgres.auth", F, "DATABASE_URL"),
+              res("postgres.dsn", F, "DATABASE_URL"))
+    d = diff(old, new)
+    assert labels(d.fixed) == ["redis.auth [REDIS_URL]:fail->pass"]
+    assert "now redis.ping" in d.fixed[0].summary
+    assert not d.removed_checks and not [c for c in d.new_checks if c.id == "redis.ping"]
+    assert labels(d.newly_failing) == ["postgres.dsn [DATABASE_URL]:None->fail"]  # still failing: not fixed
+    assert "Fixed (1)" in format_text(d)
+
+
+def test_offline_to_live_counts_the_newly_run_checkers():
+    old = rep(res("secrets.missing", F, "JWT_SECRET"))
+    new = rep(res("secrets.missing", P, "JWT_SECRET"), *(res("redis.x", P, f"T{i}") for i in range(8)))
+    d = diff(old, new)
+    assert d.newly_checked == {"redis": 8} and not d.new_checks
+    assert "redis: 8 check(s)" in format_text(d) and "`redis`: 8 check(s)" in format_markdown(d)

@@ -55,7 +55,7 @@ def test_report_offline_writes_every_document_without_any_value(capsys, tmp_path
     env, canaries = canary_env
     out = tmp_path / "docs"
     code, stdout, stderr = run(capsys, "report", "--offline", "-e", str(env), "-o", str(out))
-    assert code == 0, stderr
+    assert code == 1, stderr  # the run's own exit code: an --offline run is never a release READY
     docs = {p.name: p.read_text() for p in out.iterdir()}
     assert set(docs) == set(DOCUMENT_NAMES)
     assert_no_canary({**docs, "stdout": stdout, "stderr": stderr}, canaries)
@@ -114,8 +114,8 @@ def test_report_from_saved_json_with_one_override(capsys, tmp_path, canary_env):
     plain, over, tpl = tmp_path / "plain", tmp_path / "over", tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "mock_cleanup_report.md").write_text("# Ours\n{{ sub['code'].label }}\n")
-    assert run(capsys, "report", "--from", str(saved), "-o", str(plain))[0] == 0
-    assert run(capsys, "report", "--from", str(saved), "-o", str(over), "--templates", str(tpl))[0] == 0
+    assert run(capsys, "report", "--from", str(saved), "-o", str(plain))[0] == 1  # the saved run's code
+    assert run(capsys, "report", "--from", str(saved), "-o", str(over), "--templates", str(tpl))[0] == 1
     changed = {n for n in DOCUMENT_NAMES
                if _strip_time((plain / n).read_text()) != _strip_time((over / n).read_text())}
     assert changed == {"mock_cleanup_report.md"}

@@ -266,3 +266,11 @@ def test_files_mode_reports_unchecked_families_as_skips():
 def test_live_mode_missing_family_fails():
     res = judge(Facts(EXPECT, "live", (), (("filot-backend", "ClientException: Unable to describe"),)))
     assert [r.status for r in only(res, "ecs_taskdefs.family")] == [Status.FAIL]
+
+
+def test_only_aws_account_id_wrong_and_every_arn_agreeing_fixes_the_variable_not_the_arns():
+    # the task definition names OTHER_ACCOUNT everywhere; AWS_ACCOUNT_ID says ACCOUNT
+    (r,) = only(results_for(good_taskdef(account=OTHER_ACCOUNT)), "ecs_taskdefs.account")
+    assert r.status is Status.FAIL and r.target == "AWS_ACCOUNT_ID"
+    assert r.remediation.startswith(f"Set AWS_ACCOUNT_ID to {OTHER_ACCOUNT}")
+    assert "all" in r.summary and f"AWS_ACCOUNT_ID is {ACCOUNT}" in r.summary

@@ -149,6 +149,14 @@ def test_canary_put_failure_still_reports_cleanup() -> None:
     assert got["r2.canary_cleanup"] is Status.PASS
 
 
+@pytest.mark.parametrize("error", [None, "ReadTimeout: timed out"])
+def test_a_timed_out_put_says_it_timed_out_not_a_permission_problem(error: str | None) -> None:
+    r = run(replace(HEALTHY, put_status=None, put_error=error, get_status=None, get_match=None))["r2.canary_put"]
+    assert r.status is Status.FAIL and "timed out" in r.summary and "None" not in r.summary
+    assert "permission" not in r.remediation.lower() and "Object Write" not in r.remediation
+    assert "--timeout" in r.remediation
+
+
 @pytest.mark.parametrize(
     ("status", "match", "error"), [(200, False, None), (403, False, "AccessDenied"), (None, None, "ReadTimeout: x")]
 )
@@ -231,3 +239,9 @@ def test_every_emitted_id_is_documented() -> None:
     documented = set(re.findall(r"^#+\s+`?(r2\.[a-z_]+)`?", DOCS.read_text(), re.M))
     missing = (EMITTED | known) - documented
     assert not missing, f"undocumented ids: {sorted(missing)}"
+
+
+def test_a_rejected_credential_targets_its_variable_not_the_bucket() -> None:
+    secret = run(replace(HEALTHY, bucket_ok=False, s3_error="SignatureDoesNotMatch"))["r2.secret_key"]
+    access = run(replace(HEALTHY, bucket_ok=False, s3_error="InvalidAccessKeyId"))["r2.access_key"]
+    assert secret.target == "CF_R2_SECRET_ACCESS_KEY" and access.target == "CF_R2_ACCESS_KEY_ID"

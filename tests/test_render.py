@@ -28,7 +28,7 @@ def report() -> Report:
 def test_json_shape():
     data = json.loads(render.get("json")(report()))
     assert data["ready"] is False and data["partial"] is False
-    assert data["summary"] == {"pass": 1, "warn": 1, "fail": 1, "skip": 1, "error": 1}
+    assert data["summary"] == {"pass": 1, "warn": 1, "fail": 1, "skip": 1, "error": 1, "waived": 0}
     first = data["results"][0]
     assert set(first) >= {"id", "subsystem", "status", "summary", "detail", "remediation", "evidence", "duration_ms"}
 
@@ -63,7 +63,9 @@ def test_markdown_and_console_are_worst_first_with_fixes():
     con = render.get("console")(report(), color=False)
     assert "postgres.ok" not in con and "passed: postgres 1" in con
     con = render.get("console")(report(), color=False, show_pass=True)
-    assert con.index("error") < con.index("fail") < con.index("warn") < con.index("postgres.ok")
+    # blocking (errors and failures, grouped by subsystem, causes first), then warnings, then the passes
+    assert con.index("Blocking (2)") < con.index("x.crashed") < con.index("Warnings (1)") < con.index("postgres.ok")
+    assert con.index("Blocking (2)") < con.index("FAIL   redis.tls") < con.index("Warnings (1)")
     assert "fix: Use rediss://" in con
     assert con.strip().splitlines()[-1].startswith("NOT READY")
 

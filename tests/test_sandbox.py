@@ -350,3 +350,21 @@ def test_generated_values_satisfy_the_manifest_rules() -> None:
     assert vals["AWS_ACCOUNT_ID"] != "123456789012"
     assert len(vals["JWT_SECRET"]) == 64  # 48 bytes, base64
     assert values.generate(MANIFEST)["JWT_SECRET"] != vals["JWT_SECRET"]
+
+
+def test_cli_up_fails_with_one_line_and_the_install_command_when_a_demo_service_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filot_preflight.sandbox import temporal as sandbox_temporal
+
+    def missing(_ctx: object, **_kw: object) -> ServiceHandle:
+        raise MissingBinary("temporal", sandbox_temporal.INSTALL)
+
+    monkeypatch.setattr(sandbox_temporal, "start", missing)
+    folder = tmp_path / "sbx"
+    result = CliRunner().invoke(sandbox_app, ["up", "--dir", str(folder)])
+    assert result.exit_code == 1, result.output
+    last = [ln for ln in result.output.splitlines() if ln.strip()][-1]
+    assert last.startswith("preflight: sandbox did not start: temporal") and "filot-preflight[sandbox]" in last
+    assert "next:" not in result.output  # no command that would then fail with production fixes
+    assert not [r for r in stack.status(folder) if r["running"]]  # what did start was stopped again

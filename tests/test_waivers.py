@@ -10,7 +10,7 @@ import pytest
 from filot_preflight import cli, waivers
 from filot_preflight.documents import render_documents
 from filot_preflight.models import CheckResult, Report, Status, exit_code
-from filot_preflight.waivers import EXPIRED_ID, Waiver, WaiverError
+from filot_preflight.waivers import EXPIRED_ID, UNMATCHED_ID, Waiver, WaiverError
 
 TODAY = dt.date(2024, 11, 30)
 
@@ -31,14 +31,14 @@ def w(id: str = "redis.eviction_policy", expires: dt.date = dt.date(2024, 12, 31
 def test_active_waiver_turns_failure_into_waived_pass(status):
     out = waivers.apply(report(res("redis.eviction_policy", status, "REDIS_URL")), [w()], today=TODAY)
     (r,) = out.results
-    assert r.status is Status.PASS and r.waiver == "Upstash forbids CONFIG; set in console (OPS-1)"
+    assert r.status is Status.WAIVED and r.waiver == "Upstash forbids CONFIG; set in console (OPS-1)"
     assert r.evidence["waived_status"] == status.value and r.evidence["waiver_expires"] == "2024-12-31"
     assert exit_code(out) == 0
 
 
 def test_waiver_is_valid_through_its_expiry_day():
     out = waivers.apply(report(res("redis.eviction_policy", Status.FAIL)), [w(expires=TODAY)], today=TODAY)
-    assert out.results[0].status is Status.PASS
+    assert out.results[0].status is Status.WAIVED
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,26 @@ def test_waiver_is_valid_through_its_expiry_day():
     ],
 )
 def test_waiver_leaves_other_results_alone(result, waiver):
-    assert waivers.apply(report(result), [waiver], today=TODAY).results == [result]
+    out = waivers.apply(report(result), [waiver], today=TODAY).results
+    assert out[0] == result
+    # a waiver about another id or target matches nothing: it says so instead of being silently accepted
+    assert [(r.id, r.status) for r in out[1:]] == ([] if waiver.matches(result) else [(UNMATCHED_ID, Status.WARN)])
+
+
+def test_a_waiver_that_matches_nothing_warns_once_and_only_when_its_checker_ran():
+    typo = w(id="secrets.missnig")
+    ran = Report(results=[res("secrets.missing", Status.FAIL, "JWT_SECRET")], checkers_run=["secrets"],
+                 checkers_not_run=["redis"])
+    out = waivers.apply(ran, [typo], today=TODAY)
+    (warn,) = [r for r in out.results if r.id == UNMATCHED_ID]
+    assert warn.status is Status.WARN and warn.target == "secrets.missnig" and "matches no result" in warn.summary
+    assert out.results[0].status is Status.FAIL  # the failure it was meant for still counts
+    assert [r.id for r in waivers.apply(out, [typo], today=TODAY).results].count(UNMATCHED_ID) == 1
+    # a waiver for a checker that --only/--skip left out is not a typo
+    narrowed = Report(results=[], checkers_run=["secrets"], checkers_not_run=["redis"])
+    assert not waivers.apply(narrowed, [w()], today=TODAY).results
+    # an id of no installed checker at all is always reported
+    assert waivers.apply(narrowed, [w(id="sekrets.missing")], today=TODAY).results[0].id == UNMATCHED_ID
 
 
 def test_expired_waiver_waives_nothing_and_fails_naming_it():
@@ -136,3 +155,17 @@ def test_malformed_waivers_stop_the_report_command_with_exit_2(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "preflight.toml: waivers[0].reason: required" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_waived_result_is_shown_as_waived_in_console_markdown_and_json():
+    from filot_preflight import render
+
+    out = waivers.apply(report(res("redis.eviction_policy", Status.FAIL, "REDIS_URL"), res("redis.ping", Status.PASS)),
+                        [w()], today=TODAY)
+    con = render.get("console")(out, width=100)
+    assert "Waived (1)" in con and "WAIVED redis.eviction_policy" in con and "was fail" in con
+    assert "passed: redis 1" in con  # the waived one is not folded into the passes
+    assert "☑️ WAIVED (was fail) | `redis.eviction_policy`" in render.get("markdown")(out)
+    data = json.loads(render.get("json")(out))
+    assert [r["status"] for r in data["results"]] == ["waived", "pass"] and data["summary"]["waived"] == 1
+    assert data["ready"] is True and "1 waived" in data["verdict"]

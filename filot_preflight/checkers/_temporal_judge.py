@@ -172,7 +172,8 @@ def judge(f: TemporalFacts, s: TemporalJudgeSettings) -> list[CheckResult]:
 
 def _fallback(f: TemporalFacts) -> list[CheckResult]:
     out = [result("temporal.configured", SUB, Status.SKIP, "not configured: Redis fallback in effect",
-                  target=f.address_var, detail=f"{f.address_var} is unset, so the backend queues OCR jobs in Redis.")]
+                  target=f.address_var, detail=f"{f.address_var} is unset, so the backend queues OCR jobs in Redis."
+                  ).with_updates(not_applicable=True)]
     if f.fallback_missing:
         out.append(result(
             "temporal.fallback", SUB, Status.FAIL,

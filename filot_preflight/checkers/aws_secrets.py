@@ -147,7 +147,7 @@ def _existence(fact: SecretFact, refs: list[SecretRef]) -> list[CheckResult]:
     if not fact.found:
         if not needed:
             return [_r("exists", Status.SKIP, f"{sid} not stored; its variables are optional ({names})",
-                       target=sid, evidence=ev)]
+                       target=sid, evidence=ev).with_updates(not_applicable=True)]
         return [_r("exists", Status.FAIL, f"{sid} does not exist (needed by {', '.join(needed)})",
                    target=sid, evidence=ev, remediation=f"Create {sid}: {_fix_hint(refs)}.")]
     why = _READ_ERRORS.get(fact.error_code, "check the IAM policy and the secret's state")

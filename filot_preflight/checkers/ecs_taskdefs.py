@@ -220,6 +220,14 @@ def _account(td: TaskDef, e: Expect) -> CheckResult:
                   target=td.family, evidence={"accounts_found": sorted(seen)},
                   remediation="Set AWS_ACCOUNT_ID (aws sts get-caller-identity --query Account).")
     wrong = {a: where for a, where in seen.items() if a != e.account}
+    if wrong and len(seen) == 1:  # every ARN agrees on one account: the variable is the odd one out
+        (found, where), n = next(iter(wrong.items())), len(next(iter(wrong.values())))
+        return _r("account", Status.FAIL, f"{td.family}: all {n} ARNs name account {found}, but AWS_ACCOUNT_ID "
+                  f"is {e.account}", target="AWS_ACCOUNT_ID",
+                  evidence={"expected": e.account, "found": [found], "in": sorted(where), "family": td.family},
+                  remediation=f"Set AWS_ACCOUNT_ID to {found} (check with: aws sts get-caller-identity --query "
+                  f"Account). Only if {e.account} really is the production account, replace {found} in the "
+                  f"{n} ARNs of {td.family} and register a new revision.")
     if wrong:
         found = ", ".join(sorted(wrong))
         where = sorted({w for ws in wrong.values() for w in ws})

@@ -97,7 +97,8 @@ def judge_endpoint(f: PgFacts, dsn: DsnInfo) -> list[CheckResult]:
     out: list[CheckResult] = []
     ev: dict[str, EvidenceValue] = {"host": dsn.host, "neon": dsn.neon, "pooled": dsn.pooled}
     if not dsn.neon:
-        out.append(_r("postgres.endpoint", Status.SKIP, "not a Neon host: pooled/direct advice does not apply", ev=ev))
+        out.append(_r("postgres.endpoint", Status.SKIP, "not a Neon host: pooled/direct advice does not apply",
+                      ev=ev).with_updates(not_applicable=True))
     elif dsn.pooled:
         advice = "Run migrations over the direct endpoint (DATABASE_URL_DIRECT): PgBouncer in transaction mode "
         advice += "breaks session features such as advisory locks."
@@ -116,7 +117,7 @@ def judge_endpoint(f: PgFacts, dsn: DsnInfo) -> list[CheckResult]:
         if dsn.neon:
             out.append(_r("postgres.direct_url", Status.SKIP, "DATABASE_URL_DIRECT is not set: nothing to check",
                           target=VAR_DIRECT, detail="Migrations need the direct (unpooled) endpoint; set "
-                          "DATABASE_URL_DIRECT wherever migrations run."))
+                          "DATABASE_URL_DIRECT wherever migrations run.").with_updates(not_applicable=True))
     else:
         if f.direct.pooled:
             fix = "Use the host without '-pooler' in DATABASE_URL_DIRECT (migrations need session features)."
@@ -191,7 +192,7 @@ def judge_migration(f: PgFacts, settings: PostgresSettings) -> CheckResult:
     target = f"{settings.migrations_table}.{settings.migrations_column}"
     if expected is None:
         return _r("postgres.migration", Status.SKIP, "no checks.postgres.latest_migration in the manifest",
-                  target=target)
+                  target=target).with_updates(not_applicable=True)
     ev: dict[str, EvidenceValue] = {"expected": expected, "latest_applied": f.migration_latest}
     if f.migration_error is not None:
         fix = "Run the migrations (over DATABASE_URL_DIRECT), or fix checks.postgres.migrations_table/_column."

@@ -51,6 +51,8 @@ AUTH_FAILURES: dict[str, tuple[str, str, str]] = {
         "Give the token Object Read & Write on this bucket (R2, Manage API tokens, edit permissions).",
     ),
 }
+# the variable a rejected credential is about (the bucket is the target of the other results)
+AUTH_TARGETS = {"r2.secret_key": "CF_R2_SECRET_ACCESS_KEY", "r2.access_key": "CF_R2_ACCESS_KEY_ID"}
 SKEW_FIX = "Synchronise the clock (NTP / chrony): SigV4 refuses requests more than 15 minutes off."
 # error kind of an unreachable endpoint -> summary; the fix comes from the shared table (_fixes), except for
 # a client that could not be built at all.
@@ -156,7 +158,8 @@ def judge_reach(f: R2Facts) -> list[CheckResult]:
         out.append(_r("r2.bucket", Status.PASS, f"bucket {f.bucket} is reachable with these keys", bucket=f.bucket))
     elif f.s3_error in AUTH_FAILURES:
         rid, summary, fix = AUTH_FAILURES[f.s3_error]
-        out.append(_r(rid, Status.FAIL, summary, fix, detail=f.error, bucket=f.bucket, s3_error=f.s3_error))
+        out.append(_r(rid, Status.FAIL, summary, fix, target=AUTH_TARGETS.get(rid, BUCKET), detail=f.error,
+                      bucket=f.bucket, s3_error=f.s3_error))
     elif f.s3_error != "RequestTimeTooSkewed":  # that one is r2.clock's
         out.append(_r("r2.bucket", Status.FAIL, f"the bucket request failed ({f.s3_error or 'no error code'})",
                       "Check that CF_R2_ENDPOINT points at R2's S3 API and the token's permissions.",
@@ -191,6 +194,12 @@ def judge_canary(f: R2Facts, settings: R2Settings) -> list[CheckResult]:
             out.append(_r("r2.canary_get", Status.FAIL, f"presigned GET did not return the canary ({why})",
                           "Give the token Object Read on the bucket; check for a proxy rewriting bodies.",
                           ev=ev, http_status=f.get_status))
+    elif f.canary_key is not None and f.put_status is None and (f.put_error is None or "Timeout" in f.put_error):
+        # no answer and no error: the time limit ended the round trip, which says nothing about permissions
+        out.append(_r("r2.canary_put", Status.FAIL, "presigned PUT timed out: no answer before the time limit",
+                      "The endpoint did not answer the upload in time: check that CF_R2_ENDPOINT is reachable from "
+                      "here and not throttled, or raise --timeout / PREFLIGHT_TIMEOUT.",
+                      ev={**ev, "timed_out": True}))
     elif f.canary_key is not None:
         out.append(_r("r2.canary_put", Status.FAIL, f"presigned PUT failed ({f.put_error or f.put_status})",
                       "Give the token Object Write on the bucket; check keys and clock (they sign the URL).",

@@ -18,7 +18,7 @@ from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import Manifest, Variable
 from filot_preflight.models import CheckResult, EvidenceValue
 from filot_preflight.registry import GROUP
-from filot_preflight.rules import Finding, evaluate, find_reuse
+from filot_preflight.rules import Finding, Rule, evaluate, find_reuse
 from filot_preflight.sources import Value, ValueStore
 
 SUBSYSTEM = "secrets"
@@ -141,7 +141,7 @@ def _to_result(o: Observed, f: Finding) -> CheckResult:
         detail=f.detail,
         remediation=f.remediation,
         evidence=evidence,
-    )
+    ).with_updates(not_applicable=f.rule is Rule.OPTIONAL)  # an optional variable left unset is no gap
 
 
 class SecretsChecker(Checker):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +27,7 @@ from filot_preflight.commands.common import (
     ManifestOpt,
     OfflineOpt,
     OnlyOpt,
+    PartialOkOpt,
     SendSignedCallbackOpt,
     SkipOpt,
     SourceDirOpt,
@@ -62,6 +67,7 @@ def check(
         Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
     ] = None,
     strict: StrictOpt = None,
+    partial_ok: PartialOkOpt = False,
     send_signed_callback: SendSignedCallbackOpt = False,
     task_def: TaskDefOpt = None,
     source_dir: SourceDirOpt = None,
@@ -87,41 +93,63 @@ def check(
         allow_loopback=allow_loopback, allow_plaintext_auth=allow_plaintext_auth, task_def=task_def,
         source_dir=source_dir,
         send_signed_callback=send_signed_callback, aws_region=aws_region, aws_profile=aws_profile,
-        aws_endpoint=aws_endpoint,
+        aws_endpoint=aws_endpoint, partial_ok=partial_ok,
     )
-    _, report = core.execute(req, redactor, on_event=_progress())
+    with _progress() as on_event:
+        _, report = core.execute(req, redactor, on_event=on_event)
     if save is not None:
         write_output(render_mod.get("json")(report), save)
-    color = fmt == "console" and output is None and sys.stdout.isatty()
+    color = fmt == "console" and output is None and _want_color()
     write_output(renderer(report, color=color, show_pass=show_pass), output)
     if output is not None and fmt != "console":
         sys.stderr.write(render_mod.verdict(report) + "\n")
     raise typer.Exit(exit_code(report))
 
 
-def _progress() -> Callback | None:
-    """A one-line live status on stderr while checkers run (only on a terminal)."""
-    if not sys.stderr.isatty():
-        return None
-    from rich.console import Console
+def _want_color() -> bool:
+    from filot_preflight.render.console import want_color
 
-    con = Console(stderr=True)
-    running: set[str] = set()
+    return want_color(sys.stdout)
+
+
+@contextmanager
+def _progress() -> Iterator[Callback | None]:
+    """A live display on stderr while checkers run: one line per running checker, cleared when done.
+
+    Only on a terminal (a log or a pipe gets nothing); Rich redraws the lines in place, so nothing
+    is left behind and nothing stacks up whatever the width.
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console, Group, RenderableType
+    from rich.live import Live
+    from rich.spinner import Spinner
+    from rich.text import Text
+
+    con = Console(stderr=True, no_color=True if os.environ.get("NO_COLOR") else None)
+    running: dict[str, tuple[float, Spinner]] = {}  # one spinner each, kept so it animates
     done: list[str] = []
 
-    def on_event(c: Checker, res: list[CheckResult] | None) -> None:
-        if res is None:
-            running.add(c.name)
-        else:
-            running.discard(c.name)
-            done.append(c.name)
-        con.print(
-            f"[dim]preflight: {len(done)} done; running: {', '.join(sorted(running)) or '-'}[/dim]",
-            end="\r" if running else "\n",
-            soft_wrap=True,
-        )
+    def view() -> Group:
+        lines: list[RenderableType] = []
+        for name, (t0, spinner) in running.items():
+            spinner.update(text=Text(f"{name}  {time.monotonic() - t0:4.1f} s", style="dim"))
+            lines.append(spinner)
+        lines.append(Text(f"preflight: {len(done)} checker(s) done, {len(running)} running", style="dim"))
+        return Group(*lines)
 
-    return on_event
+    with Live(view(), console=con, transient=True, refresh_per_second=8, get_renderable=view) as live:
+
+        def on_event(c: Checker, res: list[CheckResult] | None) -> None:
+            if res is None:
+                running[c.name] = (time.monotonic(), Spinner("dots"))
+            else:
+                running.pop(c.name, None)
+                done.append(c.name)
+            live.refresh()
+
+        yield on_event
 
 
 def checkers() -> None:
@@ -134,4 +162,4 @@ def checkers() -> None:
     table = Table("name", "subsystem", "offline", "needs", "what it checks", box=None, pad_edge=False)
     for name, cls in registry.discover().items():
         table.add_row(name, cls.subsystem, "yes" if not cls.network else "no", ", ".join(cls.needs), cls.description)
-    Console(width=160).print(table)
+    Console().print(table)  # Rich's own width detection: the terminal's, COLUMNS, or 80

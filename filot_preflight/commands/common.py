@@ -116,6 +116,14 @@ TaskDefOpt = Annotated[
 SourceDirOpt = Annotated[
     list[str] | None, typer.Option("--source-dir", help="Source tree to audit, SERVICE=PATH (repeatable).")
 ]
+PartialOkOpt = Annotated[
+    bool,
+    typer.Option(
+        "--partial-ok",
+        help="Exit 0 when a run narrowed by --only/--skip/--offline (or not fully checked) finds nothing wrong; "
+        "the verdict still says it is not a release verdict.",
+    ),
+]
 SendSignedCallbackOpt = Annotated[
     bool,
     typer.Option(
@@ -157,6 +165,7 @@ def make_request(
     aws_region: str | None = None,
     aws_profile: str | None = None,
     aws_endpoint: str | None = None,
+    partial_ok: bool = False,
 ) -> RunRequest:
     """Turn the shared flags into a RunRequest; flags win over the config file, which fills the gaps."""
     from filot_preflight import config as config_mod
@@ -185,6 +194,7 @@ def make_request(
         flags={"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback,
                "allow_plaintext_auth": allow_plaintext_auth},
         config=cfg,
+        partial_ok=partial_ok,
     )
 
 

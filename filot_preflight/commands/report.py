@@ -25,6 +25,7 @@ from filot_preflight.commands.common import (
     ManifestOpt,
     OfflineOpt,
     OnlyOpt,
+    PartialOkOpt,
     SkipOpt,
     SourceDirOpt,
     SourceOpt,
@@ -68,6 +69,10 @@ def report(
     allow_loopback: AllowLoopbackOpt = None,
     allow_plaintext_auth: AllowPlaintextAuthOpt = None,
     strict: StrictOpt = None,
+    partial_ok: PartialOkOpt = False,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Also save the run's JSON result here (for `report --from`, `diff`).")
+    ] = None,
     task_def: TaskDefOpt = None,
     source_dir: SourceDirOpt = None,
     aws_region: AwsRegionOpt = None,
@@ -76,13 +81,18 @@ def report(
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write every document (reports, checklist, summary, secrets map, env template) for one run."""
+    """Write every document (reports, checklist, summary, secrets map, env template) for one run.
+
+    Exits with the run's code (0 ready, 1 not ready), like `check` and `render`.
+    """
     from filot_preflight import core
     from filot_preflight import manifest as manifest_mod
     from filot_preflight import waivers as waivers_mod
     from filot_preflight.diff import load_saved
     from filot_preflight.documents import pipeline, render_documents, write_documents
     from filot_preflight.documents.results import RunInfo
+    from filot_preflight.models import exit_code
+    from filot_preflight.render import get as get_renderer
     from filot_preflight.render import verdict
 
     redactor = setup_logging(verbose)
@@ -91,6 +101,7 @@ def report(
         strict=strict, timeout=timeout, deadline=deadline, ca_file=ca_file, insecure=insecure,
         allow_loopback=allow_loopback, allow_plaintext_auth=allow_plaintext_auth, task_def=task_def,
         source_dir=source_dir, aws_region=aws_region, aws_profile=aws_profile, aws_endpoint=aws_endpoint,
+        partial_ok=partial_ok,
     )
     if from_json is not None:
         from filot_preflight.sources import load_values
@@ -102,13 +113,18 @@ def report(
             sys.stderr.write(f"preflight: warning: {from_json} was checked against manifest "
                              f"{run_report.manifest_name} {run_report.manifest_version}, "
                              f"rendering with {m.name} {m.version}\n")
+        if partial_ok:
+            run_report = run_report.model_copy(update={"partial_ok": True})
     else:
         inputs, run_report = core.execute(req, redactor)
         m, store = inputs.manifest, inputs.store
+    if save is not None:
+        write_output(get_renderer("json")(run_report), save)
     rendered = render_documents(m, run_report, templates_dir=templates, checkers=pipeline.checker_infos(),
                                 run=RunInfo.from_report(run_report), redact=pipeline.value_masker(m, store))
     paths = write_documents(rendered, output)
     sys.stderr.write(f"preflight: wrote {len(paths)} documents to {output}/\n{verdict(run_report)}\n")
+    raise typer.Exit(exit_code(run_report))
 
 
 @app.command("diff")

@@ -40,6 +40,9 @@ def up(
         _fail(str(e), e.exit_code)
     except ServiceStartError as e:
         _fail(f"sandbox did not start: {e}", 1)
+    if result.skipped and not names:  # the demo needs every service: a half stack would fail with production fixes
+        stack.down(dir)
+        _fail(f"sandbox did not start: {missing_line(result.skipped)}", 1)
     typer.echo(f"sandbox up in {result.seconds:.1f}s: {len(result.handles)} services, {len(result.skipped)} skipped")
     typer.echo(f"  backend env:    {result.env_file}")
     typer.echo(f"  gpu-worker env: {result.worker_env_file}")
@@ -81,6 +84,28 @@ def status(*, dir: DirOpt = Path(".sandbox")) -> None:  # noqa: A002
         typer.echo(f"{row['name']:<{width}}  {state:<13}  pid {pids:<8}  {where}".rstrip())
     if not all(r["answering"] for r in rows):
         raise typer.Exit(1)
+
+
+def install_extra() -> str:
+    """The command that adds the `sandbox` extra, for the way this preflight was installed."""
+    import sys
+
+    prefix = sys.prefix.replace("\\", "/")
+    if "/pipx/venvs/" in prefix:
+        return "pipx install --force 'filot-preflight[sandbox]'"
+    if "/uv/tools/" in prefix:
+        return "uv tool install --force 'filot-preflight[sandbox]'"
+    return f"{sys.executable} -m pip install 'filot-preflight[sandbox]'"
+
+
+def missing_line(skipped: list[str]) -> str:
+    """'temporal, s3 not available; install: <extra>; sudo apt-get install -y ...' from stack.up's skip lines."""
+    names = [line.split(":", 1)[0] for line in skipped]
+    apt = sorted({pkg for line in skipped if "apt-get install -y " in line
+                  for pkg in line.rsplit("apt-get install -y ", 1)[1].split()})
+    cmds = [install_extra()] if any("pip install" in line for line in skipped) else []
+    cmds += [f"sudo apt-get install -y {' '.join(apt)}"] if apt else []
+    return f"{', '.join(names)} not available; install: {' && '.join(cmds) or 'see the lines above'}"
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -102,10 +102,12 @@ INTERNAL_SECTIONS = frozenset({"security", "app"})  # settings of the services t
 ICONS = {
     "pass": "✅", "ready": "✅", "partial": "◐", "waived": "☑️", "warn": "⚠️", "fail": "❌", "error": "💥",
     "skip": "⏭️", "skipped": "⏭️", "not checked": "❔", "no check": "➖",
+    "n/a": "➖", "not applicable": "➖",
 }
 LABELS = {
     "ready": "READY", "partial": "PARTIAL", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skipped": "SKIPPED",
     "not checked": "NOT CHECKED", "no check": "NO CHECK",
+    "not applicable": "NOT APPLICABLE",
 }
 
 SECRET_STATES = ("missing", "invalid", "needs verification", "existing", "not set", "not checked")

@@ -195,7 +195,8 @@ def build_context(
         "report_tool_version": report.tool_version, "started_at": _ts(report.started_at),
         "finished_at": _ts(report.finished_at), "partial": report.partial, "interrupted": report.interrupted,
         "ready": report.ready, "strict": report.strict, "summary": report.summary, "verdict": verdict(report),
-        "offline": run.offline if run else None,
+        "offline": run.offline if run else None, "decision": report.decision, "scope": report.scope,
+        "not_applicable": sum(1 for r in report.results if r.status is Status.SKIP and r.not_applicable),
     })
     checklist = Checklist(report, by_id, checkers)
     ctx.update({

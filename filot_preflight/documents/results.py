@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from filot_preflight.documents.catalog import ICONS, LABELS, SUBSYSTEMS, subsystem_info
 from filot_preflight.models import CheckResult, Report, Status
+from filot_preflight.verdicts import INCOMPLETE, subsystem_rank, subsystem_status
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def _ev(v: object) -> str:
 
 def view_result(r: CheckResult) -> ResultView:
     """The printable view of a result. Evidence keys are sorted so output is stable."""
-    waived = r.waiver is not None and r.status is Status.PASS
-    status = "waived" if waived else r.status.value
+    waived = r.waiver is not None and r.status in (Status.PASS, Status.WAIVED)  # PASS: saved by an older version
+    status = "waived" if waived else "n/a" if r.status is Status.SKIP and r.not_applicable else r.status.value
     evidence = tuple((k, _ev(v)) for k, v in sorted(r.evidence.items()) if k not in ("waived_status",))
     checker, _, rule = r.id.partition(".")
     return ResultView(
@@ -83,9 +84,9 @@ def view_result(r: CheckResult) -> ResultView:
     )
 
 
-def sort_key(r: CheckResult) -> tuple[int, str, str]:
-    """Worst first, then id and target: the order every document lists results in."""
-    return (-r.status.severity, r.id, r.target)
+def sort_key(r: CheckResult) -> tuple[int, tuple[int, str], str, str]:
+    """Worst first, then causes before consequences (redis before gpu-worker), id and target: every document's order."""
+    return (-r.status.severity, subsystem_rank(r.subsystem), r.id, r.target)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ class SubsystemView:
         return [r for r in self.results if r.status == "skip"]
 
     @property
+    def not_applicable(self) -> list[ResultView]:
+        """Skips that do not apply here (no gap), each with its reason."""
+        return [r for r in self.results if r.status == "n/a"]
+
+    @property
     def passed(self) -> list[ResultView]:
         """Results that passed (waived included)."""
         return [r for r in self.results if r.status in ("pass", "waived")]
@@ -128,7 +134,7 @@ class SubsystemView:
     @property
     def complete(self) -> bool:
         """Checked with nothing skipped: only then can it be called ready."""
-        return self.status not in ("not checked", "skipped", "partial")
+        return self.status not in ("not checked", *INCOMPLETE)
 
     def count(self, status: str) -> int:
         """How many results have this display status."""
@@ -136,16 +142,8 @@ class SubsystemView:
 
 
 def verdict(results: Sequence[CheckResult]) -> str:
-    """ready / partial / warn / fail / error / skipped / not checked; a waived result counts as a pass.
-
-    'partial': everything that ran passed but something was skipped, so it is not a full "ready".
-    """
-    if not results:
-        return "not checked"
-    worst = max(results, key=lambda r: r.status.severity).status
-    if worst is Status.SKIP:
-        return "partial" if any(r.status is Status.PASS for r in results) else "skipped"
-    return "ready" if worst is Status.PASS else worst.value
+    """A subsystem's status, as the Report computes it (verdicts.subsystem_status): one rule for every output."""
+    return subsystem_status(results)
 
 
 def not_checked_reason(sid: str, report: Report, checkers: Sequence[CheckerInfo], run: RunInfo) -> str:
@@ -183,10 +181,14 @@ def _note(status: str, rs: list[ResultView], reason: str) -> str:
         skips = [r for r in rs if r.status == "skip"]
         more = f" (+{len(skips) - 1} more)" if len(skips) > 1 else ""
         return f"partly checked: skipped {skips[0].summary}{more}"
+    if status == "not applicable":
+        return f"does not apply here: {rs[0].summary}"
     passed = sum(1 for r in rs if r.status in ("pass", "waived"))
     waived = sum(1 for r in rs if r.status == "waived")
     skipped = sum(1 for r in rs if r.status == "skip")
-    extra = "".join([f", {waived} waived" if waived else "", f", {skipped} skipped" if skipped else ""])
+    na = sum(1 for r in rs if r.status == "n/a")
+    extra = "".join([f", {waived} waived" if waived else "", f", {skipped} skipped" if skipped else "",
+                     f", {na} not applicable" if na else ""])
     return f"{passed} check{'s' if passed != 1 else ''} passed{extra}"
 
 
@@ -201,7 +203,7 @@ def subsystem_views(
     for sid in ids:
         raw = sorted((r for r in report.results if r.subsystem == sid), key=sort_key)
         views = [view_result(r) for r in raw]
-        status = verdict(raw)
+        status = report.subsystems.get(sid, "not checked")
         reason = not_checked_reason(sid, report, checkers, run) if not raw else ""
         info = subsystem_info(sid)
         out.append(SubsystemView(

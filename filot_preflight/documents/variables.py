@@ -22,6 +22,7 @@ _MISSING_WORDS = ("missing", "not_found", "absent")
 # current_version (nothing stored at the Secrets Manager path).
 _ABSENCE_RULES = {"optional", "exists", "json_key", "current_version"}
 _BAD = {Status.FAIL, Status.ERROR}
+_OK = (Status.PASS, Status.WAIVED)  # a waived result counts as passed
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def _absence(r: CheckResult) -> bool:
     """A result saying the variable (or its Secrets Manager entry) is not there (a PASS of `exists` is not)."""
     rule = _rule(r)
     hit = rule in _ABSENCE_RULES or any(w in rule for w in _MISSING_WORDS)
-    return hit and (r.status is not Status.PASS or r.waiver is not None)
+    return hit and (r.status not in _OK or r.waiver is not None)
 
 
 def _status(v: Variable, mine: list[CheckResult], report: Report) -> tuple[str, list[str]]:
@@ -135,7 +136,7 @@ def _status(v: Variable, mine: list[CheckResult], report: Report) -> tuple[str, 
         return ("missing" if missing else "invalid"), [r.summary for r in (missing or bad)]
     waived = [f"waived: {r.waiver}" for r in mine if r.waiver]
     absent = [r for r in mine if _absence(r)]
-    present = [r for r in mine if not _absence(r) and r.status in (Status.PASS, Status.WARN)]
+    present = [r for r in mine if not _absence(r) and r.status in (*_OK, Status.WARN)]
     if absent and not present:  # absent without a failure: optional and not set (or a waived requirement)
         return "not set", [r.summary for r in absent] + waived
     if v.verified_by or any(_rule(r) == "needs_verification" for r in mine):
@@ -160,7 +161,7 @@ def _verify(v: Variable, report: Report, reasons: list[str]) -> tuple[str, list[
     if failing:
         ids = ", ".join(dict.fromkeys(f"`{r.id}`" for r in failing))
         return "needs verification", [*reasons, f"the live `{checker}` check failed ({ids})"]
-    if not any(r.status is Status.PASS for r in live):
+    if not any(r.status in _OK for r in live):
         return "needs verification", [*reasons, f"the live `{checker}` check passed nothing"]
     return "existing", [*reasons, f"confirmed by the live `{checker}` check"]
 
@@ -173,7 +174,7 @@ def variable_views(manifest: Manifest, report: Report | None) -> list[VariableVi
         mine = sorted((r for r in report.results if r.subsystem in _JUDGES and _about(v, r)),
                       key=sort_key) if report else []
         status, reasons = _status(v, mine, report) if report else ("not checked", ["no run"])
-        fixes = tuple(dict.fromkeys(r.remediation for r in mine if r.remediation and r.status is not Status.PASS))
+        fixes = tuple(dict.fromkeys(r.remediation for r in mine if r.remediation and r.status not in _OK))
         warnings = tuple(r.summary for r in mine if r.status is Status.WARN and "needs_verification" not in _rule(r))
         ref = v.aws_secret
         out.append(VariableView(

@@ -33,17 +33,5 @@ def get(name: str) -> Renderer:
 
 
 def verdict(report: Report) -> str:
-    """The one-line answer a person reads first."""
-    s = report.summary
-    counts = ", ".join(f"{n} {k}" for k, n in s.items() if n)
-    if report.interrupted:
-        head = "INTERRUPTED: partial report"
-    elif report.partial:
-        head = "NOT READY: partial report (deadline reached)"
-    elif report.ready:
-        head = "READY"
-    else:
-        head = "NOT READY"
-        if report.strict and not (s["fail"] or s["error"]):
-            head += " (--strict: warnings count)"
-    return f"{head} for {report.environment}: {counts or 'no checks ran'}"
+    """The one-line answer a person reads first (decided once, in the Report: see verdicts.py)."""
+    return report.verdict

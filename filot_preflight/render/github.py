@@ -28,7 +28,8 @@ def render(report: Report, **_: Any) -> str:
         if level is None:
             continue
         title = f"{r.id} {r.target}".strip()
-        msg = r.summary + (f" — Fix: {r.remediation}" if r.remediation else "") + (f" ({r.docs})" if r.docs else "")
+        msg = r.summary + (f" — Fix: {r.remediation}" if r.remediation else "")
+        msg += f" (more: preflight explain {r.id})" if r.docs else ""
         lines.append(f"::{level} title={_escape_prop(title)}::{_escape_data(msg)}")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:

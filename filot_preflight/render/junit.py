@@ -26,7 +26,7 @@ def _case(parent: ET.Element, r: CheckResult) -> None:
         name=_clean(name),
         time=f"{r.duration_ms / 1000:.3f}",
     )
-    fix = f"Fix: {r.remediation}" + (f" (see {r.docs})" if r.docs else "") if r.remediation else ""
+    fix = f"Fix: {r.remediation}" + (f" (more: preflight explain {r.id})" if r.docs else "") if r.remediation else ""
     body = "\n".join(x for x in (r.detail, fix) if x)
     if r.status is Status.FAIL:
         ET.SubElement(tc, "failure", message=_clean(r.summary), type="fail").text = _clean(body)

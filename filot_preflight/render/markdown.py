@@ -9,7 +9,7 @@ from jinja2 import Environment, StrictUndefined
 from filot_preflight.models import Report
 from filot_preflight.render import verdict
 
-_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️", "error": "💥"}
+_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️", "error": "💥", "waived": "☑️"}
 
 _TEMPLATE = """\
 ## Preflight: {{ verdict }}
@@ -19,7 +19,9 @@ Manifest `{{ r.manifest_name }}` {{ r.manifest_version }} · preflight {{ r.tool
 | | check | target | summary |
 |---|---|---|---|
 {% for x in results -%}
-| {{ icon[x.status.value] }} {{ x.status.value }} | `{{ x.id }}` | {{ x.target | cell }} | {{ x.summary | cell }}
+| {{ icon[x.status.value] }} {{ x.status.value | upper if x.status.value == "waived" else x.status.value }}
+{%- if x.evidence.get("waived_status") %} (was {{ x.evidence["waived_status"] }}){% endif %} | `{{ x.id }}` |
+{{- " " }}{{ x.target | cell }} | {{ x.summary | cell }}
 {%- if x.waiver %} (waived: {{ x.waiver | cell }}){% endif %} |
 {% endfor %}
 {%- if fixes %}
@@ -27,7 +29,7 @@ Manifest `{{ r.manifest_name }}` {{ r.manifest_version }} · preflight {{ r.tool
 ### What to fix
 {% for x in fixes %}
 - **`{{ x.id }}`{% if x.target %} {{ x.target }}{% endif %}**: {{ x.remediation }}
-{%- if x.docs %} ([docs]({{ x.docs }})){% endif %}
+{%- if x.docs %} (`preflight explain {{ x.id }}`){% endif %}
 {%- endfor %}
 {% endif %}
 """

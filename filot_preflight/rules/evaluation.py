@@ -6,6 +6,7 @@ from collections.abc import Collection, Hashable, Iterable, Sequence
 
 from filot_preflight.manifest import HostPortFormat, SecretFormat, UrlFormat, Variable
 from filot_preflight.models import EvidenceValue, Status
+from filot_preflight.redact import MIN_SECRET_LEN, plausible_secret
 from filot_preflight.rules.entropy import entropy_class
 from filot_preflight.rules.findings import Finding, Issue, Rule
 from filot_preflight.rules.formats import _check_format
@@ -59,6 +60,11 @@ def evaluate(
             ev["loopback_allowed"] = True
         else:
             issues.append((Rule.LOOPBACK, f"points to {HOST_CLASSES[host_class]}, not a production endpoint"))
+    if var.secret and not isinstance(var.format, UrlFormat | HostPortFormat) and not plausible_secret(v) \
+            and not any(rule is Rule.WEAK for rule, _ in issues):
+        # too short or a plain word: besides being guessable, it cannot be masked in output without masking prose
+        issues.append((Rule.WEAK, f"is too short or an ordinary word ({len(v)} characters; at least "
+                                  f"{MIN_SECRET_LEN} non-word characters are needed to mask it in output)"))
     if var.secret:
         prefixes = [*DEFAULT_TEST_PREFIXES, *(var.format.test_prefixes if isinstance(var.format, SecretFormat) else [])]
         hit = next((p for p in prefixes if v.startswith(p)), None)
