@@ -50,7 +50,8 @@ def runs(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict
     live = _live_args(sandbox_stack)
     cases = {
         "healthy": live,
-        "failing": [*live, "--env-file", str(_wrong_redis_password(sandbox_stack, folder))],
+        # First: the backend reads its env files as node-dotenv does, and there the first file wins.
+        "failing": ["--env-file", str(_wrong_redis_password(sandbox_stack, folder)), *live],
         "offline": ["--offline", "--env-file", str(EXAMPLE)],
         "narrowed": ["--only", "redis", "--only", "postgres", "--env-file", str(sandbox_stack.env_file)],
     }
