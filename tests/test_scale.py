@@ -1,0 +1,46 @@
+"""Issue 14 item 9: lookups are linear, saved results are capped, leftovers swept, templates sandboxed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from filot_preflight.sources import Value, ValueStore, read_env_file
+
+
+def test_twenty_thousand_values_are_looked_up_in_linear_time(tmp_path):
+    env = tmp_path / "big.env"
+    env.write_text("".join(f"VAR_{i}=value-{i}\n" for i in range(20_000)))
+    store = ValueStore()
+    store.add(read_env_file(env))
+    store.add([Value("VAR_7", SecretStr("worker"), "file", "w.env:1", "gpu-worker")])
+    t0 = time.monotonic()
+    view = store.view("backend")
+    for name in view:
+        store.get(name, "gpu-worker")
+    assert time.monotonic() - t0 < 5  # was quadratic: 20,000 x 20,000 comparisons per view (49 s a run)
+    assert len(view) == 20_000
+    got = store.get("VAR_7", "gpu-worker")
+    assert got is not None and got.value.get_secret_value() == "worker"
+    assert store.get("VAR_7").value.get_secret_value() == "value-7"  # type: ignore[union-attr]
+    store.add([Value("VAR_7", SecretStr("later"), "env", "environment")])  # later wins, index follows
+    assert store.get("VAR_7").value.get_secret_value() == "later"  # type: ignore[union-attr]
+
+
+def test_saved_results_over_the_cap_are_refused_quickly(tmp_path, capsys):
+    from filot_preflight import diff
+    from tests._cli import run
+
+    big = tmp_path / "huge.json"
+    one = '{"id":"x.ok","subsystem":"x","status":"pass","summary":"ok"},'
+    with big.open("w") as f:
+        f.write('{"results":[')
+        f.write(one * (diff.MAX_RESULTS_BYTES // len(one) + 10))
+        f.write('{"id":"x.ok","subsystem":"x","status":"pass","summary":"ok"}]}')
+    t0 = time.monotonic()
+    code, _, err = run(capsys, "render", str(big))
+    assert code == 2 and "the limit is" in err and err.count("\n") == 1
+    assert time.monotonic() - t0 < 10
+    assert Path(big).stat().st_size > diff.MAX_RESULTS_BYTES
