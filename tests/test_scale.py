@@ -44,3 +44,22 @@ def test_saved_results_over_the_cap_are_refused_quickly(tmp_path, capsys):
     assert code == 2 and "the limit is" in err and err.count("\n") == 1
     assert time.monotonic() - t0 < 10
     assert Path(big).stat().st_size > diff.MAX_RESULTS_BYTES
+
+
+def test_stale_mtls_key_copies_are_swept_at_the_next_use():
+    import os
+    import tempfile
+
+    from filot_preflight.checkers.temporal import MTLS_PREFIX, _pem_files
+
+    old = Path(tempfile.mkdtemp(prefix=MTLS_PREFIX))
+    (old / "client.key").write_text("left by a run killed during the handshake")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = Path(tempfile.mkdtemp(prefix=MTLS_PREFIX))  # another run's, in use right now
+    try:
+        with _pem_files(b"cert", b"key") as (cert, key):
+            assert cert is not None and key is not None and key.read_bytes() == b"key"
+        assert not old.exists() and fresh.exists()
+        assert not cert.exists()
+    finally:
+        fresh.rmdir()
