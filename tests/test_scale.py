@@ -63,3 +63,17 @@ def test_stale_mtls_key_copies_are_swept_at_the_next_use():
         assert not cert.exists()
     finally:
         fresh.rmdir()
+
+
+def test_template_overrides_run_sandboxed(tmp_path, capsys):
+    from tests._cli import run
+
+    root = Path(__file__).resolve().parents[1]
+    tdir = tmp_path / "t"
+    tdir.mkdir()
+    (tdir / "T8A_summary.md").write_text(
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}{{ cycler.__init__.__globals__.os.popen('id').read() }}\n")
+    code, out, err = run(capsys, "report", "--templates", str(tdir), "-o", str(tmp_path / "out"),
+                         "--offline", "--env-file", str(root / "manifests" / "example.prod.env"))
+    assert code == 2 and "template error" in err and err.count("\n") == 1, (code, err)
+    assert "uid=" not in out + err

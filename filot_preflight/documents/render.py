@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 
 from filot_preflight.documents.catalog import DOCUMENT_NAMES, ICONS, SECRET_ICONS, document
 from filot_preflight.documents.context import build_context, build_env_context
@@ -79,7 +80,12 @@ def squeeze_blank_lines(text: str) -> str:
 
 
 def environment(templates_dir: Path | None = None) -> Environment:
-    """The Jinja environment: overrides first, StrictUndefined, no autoescape (markdown/text; JSON via `json`)."""
+    """The Jinja environment: overrides first, StrictUndefined, no autoescape (markdown/text; JSON via `json`).
+
+    Sandboxed: a `--templates` override is code from a folder, and an unsandboxed template reached
+    `os.popen` and any file through attribute walks (`''.__class__.__mro__...`); the sandbox refuses
+    those (a SecurityError, reported as a template error, exit 2).
+    """
     loaders = []
     if templates_dir is not None:
         if not Path(templates_dir).is_dir():
@@ -93,7 +99,7 @@ def environment(templates_dir: Path | None = None) -> Environment:
                         templates_dir, ", ".join(extra))
         loaders.append(FileSystemLoader(str(templates_dir)))
     loaders.append(FileSystemLoader(str(data_path("templates"))))
-    env = Environment(
+    env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
         autoescape=False,  # noqa: S701 - markdown and text, never HTML; JSON goes through the json filter
