@@ -145,7 +145,7 @@ def write_output_file(path: Path | str, text: str) -> None:
             # A symlink to a regular file: replace the file it points to, keep the link.
             atomic_write(Path(os.path.realpath(p)) if st is not None else p, text)
     except OSError as e:
-        raise OutputFileError(f"{p}: cannot write: {e.strerror or e.__class__.__name__}") from None
+        raise OutputFileError(f"{p}: cannot write: {e.strerror or e}") from None
 
 
 def _std_stream(st: os.stat_result | None) -> TextIO | None:

@@ -77,3 +77,24 @@ def test_template_overrides_run_sandboxed(tmp_path, capsys):
                          "--offline", "--env-file", str(root / "manifests" / "example.prod.env"))
     assert code == 2 and "template error" in err and err.count("\n") == 1, (code, err)
     assert "uid=" not in out + err
+
+
+def test_control_characters_in_paths_are_escaped_in_errors(capsys, tmp_path):
+    from tests._cli import run
+
+    bad = tmp_path / "evil\n\x1b[31mred\x1b[0m.env"
+    code, _, err = run(capsys, "check", "--offline", "--env-file", str(bad))
+    assert code == 2 and err.count("\n") == 1 and "\x1b" not in err
+    assert "evil\\n\\x1b[31mred" in err
+
+
+def test_html_from_audited_source_is_text_in_markdown():
+    from filot_preflight.models import CheckResult, Report, Status
+    from filot_preflight.render import markdown
+
+    evil = "<img src=x onerror=alert(1)>"
+    report = Report(results=[CheckResult(id="mock_code.mock_import", subsystem="mock_code", status=Status.FAIL,
+                                         target=f"src/{evil}.ts:3", summary=f"imports {evil}",
+                                         remediation=f"remove {evil}")])
+    out = markdown.render(report)
+    assert evil not in out and "&lt;img src=x onerror=alert(1)&gt;" in out

@@ -8,6 +8,7 @@ and renamed: a failure (a broken override, a full disk, Ctrl-C) never leaves a h
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -40,8 +41,8 @@ def _json(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    """Safe inside a markdown table cell."""
-    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Safe inside a markdown table cell; HTML (a file name or import from audited source) shown as text."""
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def _comment(value: Any, prefix: str = "# ") -> str:
