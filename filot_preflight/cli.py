@@ -175,10 +175,17 @@ def _is_click_error(e: Exception) -> bool:
     return hasattr(e, "format_message") and hasattr(e, "exit_code")
 
 
+def printable(text: str) -> str:
+    """`text` with control characters escaped (`\\n`, `\\x1b`): a path holding a newline or an ANSI code
+    (a hostile file name) must neither break the one-line error nor drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _fail(message: str, code: int) -> None:
     # models (pydantic) is imported only on this path: the happy path of --version/--help stays cheap.
     from filot_preflight.models import EXIT_INVALID_INPUT
 
+    message = printable(message)
     sys.stderr.write(f"preflight: error: {message}\n" if code == EXIT_INVALID_INPUT else f"preflight: {message}\n")
     sys.exit(code)
 

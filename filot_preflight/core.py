@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -17,6 +18,7 @@ from filot_preflight import manifest as manifest_mod
 from filot_preflight.checkers.base import CheckContext, Checker, Options, result
 from filot_preflight.config import Config
 from filot_preflight.errors import UsageError
+from filot_preflight.fileio import MAX_PEM_BYTES, read_limited
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Report, Status, docs_link
 from filot_preflight.redact import Redactor, process_env_secrets, secret_values
@@ -225,6 +227,10 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
         redactor=redactor,
     )
     options = resolve_options(inputs.store, req.base, dict(req.flags), config=cfg.as_settings())
+    if options.ca_file is not None:  # a FIFO or /dev/zero here would stall or flood every TLS checker
+        # Missing or unreadable (OSError) is left to each checker, which reports it with its fix (redis.ca_file).
+        with contextlib.suppress(OSError):
+            read_limited(options.ca_file, MAX_PEM_BYTES, "--ca-file", UsageError)
     if options.task_defs:  # a broken file is bad input (exit 2), not a failed check
         from filot_preflight.checkers._ecs_probe import load_files
 

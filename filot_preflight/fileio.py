@@ -145,7 +145,7 @@ def write_output_file(path: Path | str, text: str) -> None:
             # A symlink to a regular file: replace the file it points to, keep the link.
             atomic_write(Path(os.path.realpath(p)) if st is not None else p, text)
     except OSError as e:
-        raise OutputFileError(f"{p}: cannot write: {e.strerror or e.__class__.__name__}") from None
+        raise OutputFileError(f"{p}: cannot write: {e.strerror or e}") from None
 
 
 def _std_stream(st: os.stat_result | None) -> TextIO | None:
@@ -187,6 +187,31 @@ def temp_file(data: str, prefix: str, suffix: str = ".pem") -> str:
         atexit.register(remove_temp_files)
     _TEMP_FILES.add(name)
     return name
+
+
+def sweep_stale_dirs(prefix: str, max_age_s: float = 600.0) -> int:
+    """Remove this user's `<tmp>/<prefix>*` folders older than `max_age_s`; returns how many were removed.
+
+    For copies of a private key that the ssl module can only read from a file: a run killed (SIGKILL)
+    during the handshake cannot clean up, so the next run does. Only folders owned by this user, and old
+    enough that no other run can still be using them, are removed.
+    """
+    import shutil
+    import time
+
+    removed = 0
+    base = Path(tempfile.gettempdir())
+    now = time.time()
+    for d in base.glob(f"{prefix}*"):
+        try:
+            st = d.lstat()
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or now - st.st_mtime < max_age_s:
+                continue
+            shutil.rmtree(d)
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def remove_temp_files() -> None:

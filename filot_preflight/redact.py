@@ -127,6 +127,7 @@ class Redactor:
         self._long: list[str] = []
         self._regex: re.Pattern[str] | None = None
         self._fragments: set[str] = set()
+        self._stale = False
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
@@ -135,6 +136,12 @@ class Redactor:
             if s and plausible_secret(s):
                 self._values |= _variants(s)
                 self._fragments |= _fragments(s)
+                self._stale = True
+
+    def _compile(self) -> None:
+        # Built when next needed, not at each add(): a run adds values several times, and with 20,000
+        # values in an env file each rebuild of the alternation took seconds.
+        self._stale = False
         # Longest first so a value that contains another is masked whole. Very long values (a
         # pasted PEM bundle, a huge JSON secret) are replaced with str.replace: one alternation of
         # megabyte literals makes compiling and matching the regex take seconds.
@@ -160,6 +167,8 @@ class Redactor:
         text, where "password: copy the current one" is prose, not a leak."""
         if not text:
             return text
+        if self._stale:
+            self._compile()
         for v in self._long:
             text = text.replace(v, MASK)
         if self._regex is not None:

@@ -22,6 +22,7 @@ from filot_preflight import manifest as manifest_mod
 from filot_preflight.documents import DOCUMENT_NAMES, CheckerInfo, RunInfo, render_documents, write_documents
 from filot_preflight.documents import render as render_mod
 from filot_preflight.documents.render import TemplateRenderError
+from filot_preflight.fileio import OutputFileError
 from filot_preflight.models import CheckResult, Report, Status
 from filot_preflight.waivers import Waiver, apply
 
@@ -255,7 +256,7 @@ def test_failure_mid_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputFileError, match="disk full"):  # one line, exit 2 (was a crash)
         write_documents({"T8A_summary.md": "new and complete\n"}, out)
     monkeypatch.setattr(os, "replace", real_replace)
     assert [p.name for p in out.iterdir()] == ["T8A_summary.md"]

@@ -423,8 +423,8 @@ def test_canary_of_a_run_killed_between_put_and_delete_is_removed_by_a_later_run
 ) -> None:
     """Killed right after the canary PUT, the run leaves its object; a later run deletes it once it is stale.
 
-    The checker judges a canary's age by the unix time in its key (`_preflight/<unix>-<uuid>`, else by
-    LastModified) and removes those older than an hour. S3 cannot backdate LastModified, so the test ages
+    The checker judges a canary's age by the unix time in its key (`_preflight/preflight-canary-<unix>-<uuid>`)
+    and removes those older than an hour that carry the canary metadata. S3 cannot backdate LastModified, so the test ages
     the left-over canary by renaming it with a timestamp two hours old (same uuid, same body).
     """
     import boto3
@@ -458,9 +458,12 @@ def test_canary_of_a_run_killed_between_put_and_delete_is_removed_by_a_later_run
         proxy.close()
     left = canaries()
     assert len(left) == 1, "the killed run's canary must still be there (its DELETE never went out)"
-    stamp, _, rest = left[0][len(prefix):].partition("-")
+    marker = "preflight-canary-"
+    assert left[0].startswith(prefix + marker), left[0]
+    stamp, _, rest = left[0][len(prefix + marker):].partition("-")
     assert stamp.isdigit() and rest, left[0]
-    aged = f"{prefix}{int(time.time()) - 7200}-{rest}"
+    aged = f"{prefix}{marker}{int(time.time()) - 7200}-{rest}"
+    # The copy keeps the canary metadata (x-amz-meta-preflight), which the sweep checks before deleting.
     s3.copy_object(Bucket=bucket, Key=aged, CopySource={"Bucket": bucket, "Key": left[0]})
     s3.delete_object(Bucket=bucket, Key=left[0])
     try:

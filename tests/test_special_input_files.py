@@ -34,11 +34,12 @@ def _argv(kind: str, path: str, saved: str) -> list[str]:
         "results (render)": ["render", path],
         "results (diff)": ["diff", saved, path],
         "results (report --from)": ["report", "--from", path, "-o", str(Path(saved).parent / "docs")],
+        "--ca-file": ["check", "--only", "redis", "--env-file", ENV, "--ca-file", path],
     }[kind]
 
 
 KINDS = ["env file", "manifest", "config", "task definition", "results (render)", "results (diff)",
-         "results (report --from)"]
+         "results (report --from)", "--ca-file"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

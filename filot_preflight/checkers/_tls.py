@@ -8,7 +8,6 @@ Error kinds are short stable strings (`ErrorKind`) that judges map to result ids
 from __future__ import annotations
 
 import errno
-import ipaddress
 import socket
 import ssl
 import time
@@ -23,6 +22,7 @@ from filot_preflight.checkers._x509 import cert_from_pem as cert_from_pem
 from filot_preflight.checkers._x509 import der_common_names as der_common_names
 from filot_preflight.checkers._x509 import der_validity as der_validity
 from filot_preflight.fileio import read_pem
+from filot_preflight.rules.hosts import classify_host
 
 
 class ErrorKind:
@@ -276,16 +276,15 @@ def speaks_tls(host: str, port: int, timeout: float) -> bool:
 
 
 def host_kind(host: str) -> str:
-    """'loopback', 'private' or 'public' for a host name or literal address (names are not resolved)."""
-    h = host.strip("[]").lower()
-    if h == "localhost" or h.endswith(".localhost"):
-        return "loopback"
-    try:
-        ip = ipaddress.ip_address(h)
-    except ValueError:
-        return "private" if h.endswith((".local", ".internal", ".lan")) else "public"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_private or ip.is_link_local or ip.is_unspecified:
-        return "private"
-    return "public"
+    """'loopback', 'private' or 'public' for a host name or literal address (names are not resolved).
+
+    The one classification of rules.hosts (the offline checks use it too): every numeric IPv4 form
+    (`127.1`, `2130706433`, `0x7f.1`), a trailing dot (`localhost.`), IPv4-mapped IPv6, link-local and
+    metadata addresses (169.254.169.254), reserved ranges, `.local`/`.internal` and single-label names.
+    Before, this function had its own narrower rules and called `localhost.`, `127.1` and `2130706433`
+    public, so the live checkers sent credentials there without --allow-loopback.
+    """
+    cls = classify_host(host)
+    if cls is None:
+        return "public"
+    return "loopback" if cls == "loopback" else "private"

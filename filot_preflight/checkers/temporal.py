@@ -21,7 +21,7 @@ from filot_preflight.checkers import _tls
 from filot_preflight.checkers._redis_conn import Deadline
 from filot_preflight.checkers._temporal_judge import Poller, TemporalFacts, TemporalJudgeSettings, judge
 from filot_preflight.checkers.base import CheckContext, Checker
-from filot_preflight.fileio import read_pem
+from filot_preflight.fileio import read_pem, sweep_stale_dirs
 from filot_preflight.models import CheckResult
 
 __all__ = ["TemporalChecker", "TemporalFacts", "TemporalJudgeSettings", "judge", "probe"]
@@ -269,6 +269,9 @@ def _tcp_connect(host: str, port: int, timeout: float) -> None:
         pass
 
 
+MTLS_PREFIX = "preflight-mtls-"
+
+
 class _pem_files:
     """Client certificate and key as 0600 temp files for the ssl module (it reads only files); removed after."""
 
@@ -279,7 +282,8 @@ class _pem_files:
     def __enter__(self) -> tuple[Path | None, Path | None]:
         if self.cert is None or self.key is None:
             return None, None
-        self._dir = tempfile.TemporaryDirectory(prefix="preflight-mtls-")
+        sweep_stale_dirs(MTLS_PREFIX)  # copies of the key a killed run left behind
+        self._dir = tempfile.TemporaryDirectory(prefix=MTLS_PREFIX)
         paths = (Path(self._dir.name) / "client.crt", Path(self._dir.name) / "client.key")
         for p, data in zip(paths, (self.cert, self.key), strict=True):
             p.touch(mode=0o600)

@@ -8,6 +8,7 @@ and renamed: a failure (a broken override, a full disk, Ctrl-C) never leaves a h
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 
 from filot_preflight.documents.catalog import DOCUMENT_NAMES, ICONS, SECRET_ICONS, document
 from filot_preflight.documents.context import build_context, build_env_context
@@ -39,8 +41,8 @@ def _json(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    """Safe inside a markdown table cell."""
-    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Safe inside a markdown table cell; HTML (a file name or import from audited source) shown as text."""
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def _comment(value: Any, prefix: str = "# ") -> str:
@@ -79,7 +81,12 @@ def squeeze_blank_lines(text: str) -> str:
 
 
 def environment(templates_dir: Path | None = None) -> Environment:
-    """The Jinja environment: overrides first, StrictUndefined, no autoescape (markdown/text; JSON via `json`)."""
+    """The Jinja environment: overrides first, StrictUndefined, no autoescape (markdown/text; JSON via `json`).
+
+    Sandboxed: a `--templates` override is code from a folder, and an unsandboxed template reached
+    `os.popen` and any file through attribute walks (`''.__class__.__mro__...`); the sandbox refuses
+    those (a SecurityError, reported as a template error, exit 2).
+    """
     loaders = []
     if templates_dir is not None:
         if not Path(templates_dir).is_dir():
@@ -93,7 +100,7 @@ def environment(templates_dir: Path | None = None) -> Environment:
                         templates_dir, ", ".join(extra))
         loaders.append(FileSystemLoader(str(templates_dir)))
     loaders.append(FileSystemLoader(str(data_path("templates"))))
-    env = Environment(
+    env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
         autoescape=False,  # noqa: S701 - markdown and text, never HTML; JSON goes through the json filter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined
@@ -28,7 +29,7 @@ Manifest `{{ r.manifest_name }}` {{ r.manifest_version }} · preflight {{ r.tool
 
 ### What to fix
 {% for x in fixes %}
-- **`{{ x.id }}`{% if x.target %} {{ x.target }}{% endif %}**: {{ x.remediation }}
+- **`{{ x.id }}`{% if x.target %} {{ x.target | text }}{% endif %}**: {{ x.remediation | text }}
 {%- if x.docs %} (`preflight explain {{ x.id }}`){% endif %}
 {%- endfor %}
 {% endif %}
@@ -36,11 +37,18 @@ Manifest `{{ r.manifest_name }}` {{ r.manifest_version }} · preflight {{ r.tool
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _text(text: str) -> str:
+    # Markdown renders raw HTML: a path or import specifier from audited source (`<img onerror=...>`)
+    # must show as text, not become markup in a PR comment.
+    return html.escape(text, quote=False)
 
 
 _env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701 - markdown, not HTML
 _env.filters["cell"] = _cell
+_env.filters["text"] = _text
 _tpl = _env.from_string(_TEMPLATE)
 
 
