@@ -137,6 +137,9 @@ def pooled(pg_roles: PgRoles, key: str) -> str:
 
 def test_pgbouncer_healthy_path(pg_roles: PgRoles, check: Callable[..., list]) -> None:
     url = pooled(pg_roles, "app")
+    with psycopg.connect(url, prepare_threshold=None, autocommit=True) as conn:  # it is a real pooler in between
+        row = conn.execute("SELECT inet_server_port()").fetchone()
+        assert row is not None and row[0] == pg_roles.primary.ports["postgres"] != conn.info.port
     before = next_xid(pg_roles.urls["app"])
     results = check(url, direct=pg_roles.urls["app"])
     time.sleep(0.1)

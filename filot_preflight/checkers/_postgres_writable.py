@@ -186,5 +186,6 @@ def _privileges(w: WriteFacts, var: str, r: Any) -> CheckResult:
     if not w.tables_checked:
         return r("postgres.privileges", Status.PASS, f"schema {w.schema} has no tables yet; role {w.role} may use "
                  "it", **ev)
-    return r("postgres.privileges", Status.PASS, f"role {w.role} may INSERT, UPDATE and DELETE on all "
-             f"{w.tables_checked} of {what}", **ev)
+    count = f"{w.tables_checked} table" + ("s" if w.tables_checked > 1 else "")
+    return r("postgres.privileges", Status.PASS, f"role {w.role} may INSERT, UPDATE and DELETE on {what} "
+             f"({count})", **ev)

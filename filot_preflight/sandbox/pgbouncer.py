@@ -10,11 +10,9 @@ to run as root, so as root it runs as the `postgres` account, like the server.
 from __future__ import annotations
 
 import os
-import pwd
 import signal
 import socket
 import struct
-from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from filot_preflight.sandbox.base import (
@@ -25,6 +23,8 @@ from filot_preflight.sandbox.base import (
     free_port,
     launch,
 )
+from filot_preflight.sandbox.postgres import _pg_dir as pg_dir
+from filot_preflight.sandbox.postgres import _write_owned
 
 INSTALL = "apt-get install -y pgbouncer"
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
@@ -44,19 +44,16 @@ def start(
     dbname = direct.path.lstrip("/")
     logins = {role: password, **(users or {})}
     user = "postgres" if os.geteuid() == 0 else None
-    folder = ctx.dir / name
-    folder.mkdir(parents=True, exist_ok=True)
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    # A folder the postgres account can reach (the sandbox's may sit under a 0700 parent), with its own copies.
+    folder = pg_dir(ctx.dir / name, user)
     port = free_port()
-    key, crt = folder / "server.key", folder / "server.crt"
+    key, crt, server_ca = folder / "server.key", folder / "server.crt", folder / "ca.pem"
     _write_owned(key, ctx.certs.server_key.read_text(), user, 0o600)
     _write_owned(crt, ctx.certs.server_crt.read_text(), user, 0o644)
+    _write_owned(server_ca, ctx.certs.ca_pem.read_text(), user, 0o644)
     userlist = folder / "userlist.txt"
     _write_owned(userlist, "".join(f'"{_q(u)}" "{_q(p)}"\n' for u, p in logins.items()), user, 0o600)
     ini = folder / "pgbouncer.ini"
-    ca = ctx.certs.ca_pem.resolve()
     _write_owned(
         ini,
         "[databases]\n"
@@ -66,7 +63,7 @@ def start(
         f"auth_type = scram-sha-256\nauth_file = {userlist}\npool_mode = transaction\n"
         "max_client_conn = 200\ndefault_pool_size = 10\n"
         f"client_tls_sslmode = require\nclient_tls_key_file = {key}\nclient_tls_cert_file = {crt}\n"
-        f"server_tls_sslmode = verify-full\nserver_tls_ca_file = {ca}\n"
+        f"server_tls_sslmode = verify-full\nserver_tls_ca_file = {server_ca}\n"
         # libpq-based clients may send these; PgBouncer refuses unknown startup parameters otherwise.
         "ignore_startup_parameters = extra_float_digits,options\n"
         f"pidfile = {folder / 'pgbouncer.pid'}\nadmin_users =\n",
@@ -78,9 +75,10 @@ def start(
         # SIGTERM is PgBouncer's immediate shutdown; SIGINT would wait for every client to leave.
         stop_signal=signal.SIGTERM,
         ready=lambda: _accepts_ssl(port),
-        info={"url": f"postgresql://{LOOPBACK}:{port}/{dbname}", "pool_mode": "transaction"},
+        info={"url": f"postgresql://{LOOPBACK}:{port}/{dbname}", "pool_mode": "transaction"}
+        | ({"scratch": str(folder)} if folder != ctx.dir / name else {}),
     )
-    cafile = quote(str(ca), safe="/")
+    cafile = quote(str(ctx.certs.ca_pem.resolve()), safe="/")
     handle.env = {
         "DATABASE_URL": f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{LOOPBACK}:{port}/"
         f"{dbname}?sslmode=verify-full&sslrootcert={cafile}"
@@ -90,15 +88,6 @@ def start(
 
 def _q(text: str) -> str:
     return text.replace('"', '""')  # the userlist's quoting
-
-
-def _write_owned(path: Path, text: str, user: str | None, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _accepts_ssl(port: int) -> bool:
