@@ -164,6 +164,10 @@ def _privileges(w: WriteFacts, var: str, r: Any) -> CheckResult:
     problems: list[str] = []
     grants: list[str] = []
     fixes: list[str] = []
+    if not w.explicit and w.schema is None:
+        return r("postgres.privileges", Status.FAIL, f"role {w.role} has no schema: no schema of its search_path "
+                 "exists", f"Create the app's schema, or set the role's search_path (ALTER ROLE {role} SET "
+                 "search_path = ...), or name the tables in checks.postgres.tables.", **ev)
     no_usage = sorted({*w.no_usage, *([w.schema] if w.schema and w.schema_usage is False and not w.explicit else [])})
     if no_usage:
         problems.append(f"no USAGE on schema {', '.join(no_usage)}")
