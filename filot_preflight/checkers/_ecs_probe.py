@@ -7,18 +7,17 @@ Environment values are compared with known secret values here and dropped: the f
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from filot_preflight.aws_client import AwsAccess, AwsProblem, classify, make_client
+from filot_preflight.checkers._ecs_arns import fetch_arns, parse_arn, resolve_secret_id
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.errors import PreflightError
 from filot_preflight.manifest import Manifest
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends 6 random characters to the ARN's name
 
 
 class TaskDefFileError(PreflightError):
@@ -69,6 +68,7 @@ class Expect:
     secret_names: frozenset[str]
     known_names: frozenset[str]
     secret_ids: frozenset[str]
+    pinned: frozenset[str] = frozenset()  # variables whose aws_secret is pinned to a version on purpose
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,10 @@ class Facts:
     skip_reason: str = ""
     problem: AwsProblem | None = None
     calls: int = 0
+    real_arns: dict[str, str] = field(default_factory=dict)  # secret id -> the ARN Secrets Manager returns
+    absent_secrets: dict[str, str] = field(default_factory=dict)  # secret id -> why DescribeSecret failed
+    arn_calls: int = 0  # DescribeSecret calls (`calls` counts DescribeTaskDefinition)
+    arns_unchecked: str = "no AWS access in this run (--task-def files without --source aws)"  # "" once compared
 
 
 # --- files -----------------------------------------------------------------------------------------
@@ -134,45 +138,6 @@ def parse_taskdef(origin: str, td: dict[str, Any], secret_values: set[str]) -> T
                    str(td.get("taskRoleArn") or ""))
 
 
-# --- ARNs -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SecretArn:
-    """A parsed `valueFrom`: service, region, account, secret name (with suffix) and JSON key."""
-
-    service: str
-    region: str
-    account: str
-    name: str = ""
-    key: str = ""
-
-
-def parse_arn(value: str) -> SecretArn | None:
-    """Parse an ARN (Secrets Manager secrets in detail); None when `value` is not an ARN."""
-    parts = value.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
-        return None
-    _, _, service, region, account, resource = parts
-    if service != "secretsmanager":
-        return SecretArn(service, region, account, resource)
-    res = resource.split(":")
-    if len(res) < 2 or res[0] != "secret":
-        return SecretArn(service, region, account, resource)
-    return SecretArn(service, region, account, res[1], res[2] if len(res) > 2 else "")
-
-
-def resolve_secret_id(name: str, ids: frozenset[str]) -> str:
-    """The manifest id an ARN's secret name denotes: exact first, then without the random suffix.
-
-    Exact first, because a manifest id may itself end like a suffix ('database-url' + '-direct').
-    """
-    if name in ids:
-        return name
-    stripped = _SUFFIX.sub("", name)
-    return stripped if stripped in ids else name
-
-
 # --- probe ------------------------------------------------------------------------------------------
 
 
@@ -195,6 +160,7 @@ def expectations(ctx: CheckContext, region: str | None = None) -> Expect:
         secret_names=frozenset(v.name for v in m.variables if v.secret),
         known_names=frozenset(v.name for v in m.variables),
         secret_ids=frozenset(r.secret_id for r in refs.values() if r.secret_id),
+        pinned=frozenset(v.name for v in m.variables if v.aws_secret is not None and v.aws_secret.pinned),
     )
 
 
@@ -214,10 +180,28 @@ def probe(ctx: CheckContext) -> Facts:
         expect = expectations(ctx)
         missing = tuple((f, "no --task-def file for this family") for f in expect.family_service
                         if f not in have)
-        return Facts(expect, "files", tds, missing)
+        facts = Facts(expect, "files", tds, missing)
+        from_aws = any(v.source == "aws" for v in ctx.values.values)
+        return _with_real_arns(ctx, facts) if from_aws and not ctx.options.offline else facts
     if ctx.options.offline:
         return Facts(expectations(ctx), "none", skip_reason="--offline and no --task-def file given")
-    return _probe_live(ctx)
+    facts = _probe_live(ctx)
+    return _with_real_arns(ctx, facts) if facts.problem is None and facts.taskdefs else facts
+
+
+def _with_real_arns(ctx: CheckContext, facts: Facts) -> Facts:
+    """The ARN Secrets Manager returns for every secret id the task definitions reference (DescribeSecret)."""
+    arns = [parse_arn(vf) for td in facts.taskdefs for c in td.containers for _, vf in c.secrets]
+    names = {a.name for a in arns if a is not None and a.service == "secretsmanager"}
+    wanted = sorted({resolve_secret_id(n, facts.expect.secret_ids) for n in names if n}
+                    & set(facts.expect.secret_ids))
+    try:
+        aws = make_client("secretsmanager", AwsAccess.from_options(ctx.options, ctx.values))
+    except Exception as e:  # noqa: BLE001 - not configured: the comparison is said to be unchecked
+        p = classify(e)
+        return replace(facts, arns_unchecked=f"Secrets Manager not usable ({p.kind}: {p.message})")
+    found, absent = fetch_arns(aws.client, wanted)
+    return replace(facts, real_arns=found, absent_secrets=absent, arns_unchecked="", arn_calls=aws.counter.calls)
 
 
 def _probe_live(ctx: CheckContext) -> Facts:
