@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 _SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends 6 random characters to the ARN's name
-_WORDLIKE = re.compile(r"-[a-z]{6}$")  # '-backup', '-legacy': a name of its own, far likelier than a suffix
 # Region prefix -> partition (AWS's partitions; everything else is the commercial `aws`).
 _PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso"),
                ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f"))
@@ -77,20 +76,18 @@ def resolve_secret_id(name: str, ids: frozenset[str]) -> str:
     return stripped if stripped in ids else name
 
 
-def wordlike_suffix(name: str, secret_id: str) -> str | None:
-    """`-backup` in 'jwt-secret-backup' for id 'jwt-secret': a lookalike name, not a random suffix (offline guess)."""
-    tail = name[len(secret_id):]
-    return tail if name.startswith(secret_id) and _WORDLIKE.fullmatch(tail) else None
-
-
 def fetch_arns(client: Any, ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """DescribeSecret for each id: ({id: real ARN}, {id: why not}) — the real ARN has the current suffix."""
+    """ListSecrets filtered by name, 10 ids a call: ({id: real ARN}, {id: why not}). Raises what boto3 raises.
+
+    The real ARN carries the current random suffix. Name filters match prefixes, so names are compared exactly.
+    """
     found: dict[str, str] = {}
-    missing: dict[str, str] = {}
-    for sid in ids:
-        try:
-            found[sid] = str(client.describe_secret(SecretId=sid)["ARN"])
-        except Exception as e:  # noqa: BLE001 - a fact: not found, denied
-            code = getattr(e, "response", {}).get("Error", {}).get("Code") or e.__class__.__name__
-            missing[sid] = str(code)
-    return found, missing
+    for i in range(0, len(ids), 10):
+        chunk = ids[i:i + 10]
+        pages = client.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "name", "Values": chunk}], PaginationConfig={"MaxItems": 500})
+        for page in pages:
+            for entry in page.get("SecretList", []):
+                if entry.get("Name") in chunk and entry.get("ARN"):
+                    found[str(entry["Name"])] = str(entry["ARN"])
+    return found, {sid: "not found in Secrets Manager" for sid in ids if sid not in found}

@@ -13,6 +13,7 @@ from typing import Any
 
 from filot_preflight.aws_client import AwsAccess, AwsProblem, classify, make_client
 from filot_preflight.checkers._ecs_arns import fetch_arns, parse_arn, resolve_secret_id
+from filot_preflight.checkers._ecs_iam import may_read, read_role_policies, role_name
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.errors import PreflightError
 from filot_preflight.manifest import Manifest
@@ -72,6 +73,16 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class RoleAccess:
+    """Whether a task definition's execution role may read each secret it references (from IAM's documents)."""
+
+    family: str
+    role: str
+    verdicts: tuple[tuple[str, bool | None], ...] = ()  # (variable, allowed?) None = IAM alone can tell
+    error: str = ""  # why the role's policies could not be read
+
+
+@dataclass(frozen=True)
 class Facts:
     """Task definitions found, or why none could be read."""
 
@@ -85,6 +96,7 @@ class Facts:
     real_arns: dict[str, str] = field(default_factory=dict)  # secret id -> the ARN Secrets Manager returns
     absent_secrets: dict[str, str] = field(default_factory=dict)  # secret id -> why DescribeSecret failed
     arn_calls: int = 0  # DescribeSecret calls (`calls` counts DescribeTaskDefinition)
+    role_access: tuple[RoleAccess, ...] = ()  # per task definition, when IAM could be asked
     arns_unchecked: str = "no AWS access in this run (--task-def files without --source aws)"  # "" once compared
 
 
@@ -200,8 +212,41 @@ def _with_real_arns(ctx: CheckContext, facts: Facts) -> Facts:
     except Exception as e:  # noqa: BLE001 - not configured: the comparison is said to be unchecked
         p = classify(e)
         return replace(facts, arns_unchecked=f"Secrets Manager not usable ({p.kind}: {p.message})")
-    found, absent = fetch_arns(aws.client, wanted)
-    return replace(facts, real_arns=found, absent_secrets=absent, arns_unchecked="", arn_calls=aws.counter.calls)
+    try:
+        found, absent = fetch_arns(aws.client, wanted)
+    except Exception as e:  # noqa: BLE001 - denied or unreachable: unchecked, said so
+        p = classify(e)
+        return replace(facts, arns_unchecked=f"ListSecrets failed ({p.code or p.kind}: {p.message})"[:300])
+    try:
+        iam = make_client("iam", AwsAccess.from_options(ctx.options, ctx.values)).client
+    except Exception:  # noqa: BLE001 - the same access worked for Secrets Manager; a failure here is IAM's
+        iam = None
+    access = tuple(_role_access(iam, td, facts.expect, found) for td in facts.taskdefs if td.execution_role)
+    return replace(facts, real_arns=found, absent_secrets=absent, arns_unchecked="", arn_calls=aws.counter.calls,
+                   role_access=access)
+
+
+def _role_access(iam: Any, td: TaskDef, expect: Expect, real: dict[str, str]) -> RoleAccess:
+    """Read the execution role's policies (IAM, read-only) and evaluate GetSecretValue on each reference."""
+    name = role_name(td.execution_role)
+    if name is None:
+        return RoleAccess(td.family, td.execution_role, error="executionRoleArn is not an IAM role ARN")
+    if iam is None:
+        return RoleAccess(td.family, name, error="no IAM client")
+    try:
+        docs = read_role_policies(iam, name)
+    except Exception as e:  # noqa: BLE001 - a fact: IAM not readable from here
+        p = classify(e)
+        return RoleAccess(td.family, name, error=f"{p.code or p.kind}: {p.message}"[:300])
+    verdicts = []
+    for c in td.containers:
+        for var, value_from in c.secrets:
+            arn = parse_arn(value_from)
+            if arn is None or arn.service != "secretsmanager":
+                continue
+            sid = resolve_secret_id(arn.name, expect.secret_ids)
+            verdicts.append((var, may_read(docs, real.get(sid) or arn.base)))
+    return RoleAccess(td.family, name, tuple(verdicts))
 
 
 def _probe_live(ctx: CheckContext) -> Facts:

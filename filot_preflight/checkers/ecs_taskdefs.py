@@ -11,8 +11,9 @@ every ARN names AWS_ACCOUNT_ID (the seed's "Verify AWS_ACCOUNT_ID in ECS task de
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from filot_preflight.checkers._ecs_arns import parse_arn, partition_of, resolve_secret_id, wordlike_suffix
+from filot_preflight.checkers._ecs_arns import parse_arn, partition_of, resolve_secret_id
 from filot_preflight.checkers._ecs_probe import (
     Container,
     Expect,
@@ -78,6 +79,44 @@ def judge(facts: Facts) -> list[CheckResult]:
         out.extend(judge_taskdef(td, e, facts.real_arns))
     if facts.taskdefs:
         out.append(_arn_check(facts))
+        out.extend(_role_access(facts))
+    return out
+
+
+def _role_access(facts: Facts) -> list[CheckResult]:
+    """The execution role's permission to read each referenced secret, where IAM could be read."""
+    if facts.arns_unchecked:
+        return [_r("secret_access", Status.SKIP, "execution roles' permission to read the secrets not checked: "
+                   f"{facts.arns_unchecked}", remediation="Run with --source aws or live task definitions, with "
+                   "credentials that may read IAM (iam:GetRolePolicy, iam:GetPolicyVersion, ...).")]
+    out = []
+    for ra in facts.role_access:
+        target = f"{ra.family}/{ra.role}"
+        if ra.error:
+            out.append(_r("secret_access", Status.SKIP, f"{ra.family}: role {ra.role}'s permission to read the "
+                          f"secrets not checked (IAM: {ra.error})", target=target,
+                          remediation="Allow this principal iam:ListRolePolicies, iam:GetRolePolicy, "
+                          "iam:ListAttachedRolePolicies, iam:GetPolicy and iam:GetPolicyVersion, or check with "
+                          "aws iam simulate-principal-policy."))
+            continue
+        denied = sorted(v for v, ok in ra.verdicts if ok is False)
+        unsure = sorted(v for v, ok in ra.verdicts if ok is None)
+        ev: dict[str, Any] = {"role": ra.role, "denied": denied, "undecided": unsure}
+        if denied:
+            out.append(_r("secret_access", Status.FAIL, f"{ra.family}: execution role {ra.role} may not "
+                          f"secretsmanager:GetSecretValue {len(denied)} referenced secrets: {', '.join(denied)}",
+                          target=target, evidence=ev, remediation=f"Add to {ra.role} a statement "
+                          '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [<the '
+                          "secrets' ARNs>]} (and kms:Decrypt for a customer-managed key); without it the task "
+                          "fails to start."))
+        elif unsure:
+            out.append(_r("secret_access", Status.WARN, f"{ra.family}: role {ra.role}'s policies use conditions "
+                          f"or negations: access to {len(unsure)} secrets cannot be decided here", target=target,
+                          evidence=ev, remediation=f"Check with aws iam simulate-principal-policy --policy-source-arn "
+                          f"<{ra.role}'s ARN> --action-names secretsmanager:GetSecretValue --resource-arns ..."))
+        else:
+            out.append(_r("secret_access", Status.PASS, f"{ra.family}: execution role {ra.role} may read all "
+                          f"{len(ra.verdicts)} referenced secrets", target=target, evidence=ev))
     return out
 
 
@@ -211,10 +250,6 @@ def _ref_problem(value_from: str, spec: SecretSpec, e: Expect, real: str | None,
     if real is not None and arn.base not in (real, real[: -7] if _has_suffix(real) else real):
         return (f"names {arn.base.rsplit(':', 1)[-1]}, but Secrets Manager's ARN of {spec.secret_id} is "
                 f"{real.rsplit(':', 1)[-1]} (a stale suffix after re-creation, or a lookalike secret)")
-    tail = wordlike_suffix(arn.name, spec.secret_id) if real is None else None
-    if tail:
-        return (f"names {arn.name}: '{tail}' looks like a word, not Secrets Manager's random suffix "
-                "(a lookalike secret?)")
     if (arn.key or None) != spec.key:
         if spec.key is None:
             return f"selects JSON key {arn.key!r} of a plain secret"
