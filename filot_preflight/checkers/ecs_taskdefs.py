@@ -116,7 +116,7 @@ def _role_access(facts: Facts) -> list[CheckResult]:
                           f"<{ra.role}'s ARN> --action-names secretsmanager:GetSecretValue --resource-arns ..."))
         else:
             out.append(_r("secret_access", Status.PASS, f"{ra.family}: execution role {ra.role} may read all "
-                          f"{len(ra.verdicts)} referenced secrets", target=target, evidence=ev))
+                          f"{len(ra.verdicts)} secret references", target=target, evidence=ev))
     return out
 
 
