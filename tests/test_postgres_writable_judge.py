@@ -60,3 +60,20 @@ def test_no_schema_and_unreadable_catalogue_fail() -> None:
 
 def test_no_facts_no_results() -> None:
     assert judge_writable(None, "DATABASE_URL", "postgres") == []
+
+
+def test_login_not_tried_is_a_skip_with_its_reason() -> None:
+    from filot_preflight.checkers.postgres import DsnInfo, PgFacts, judge
+    from filot_preflight.manifest import PostgresSettings
+
+    dsn = DsnInfo(host="db.example.com", port="5432", dbname="filot", user="app", sslmode="prefer")
+    res = {r.id: r for r in judge(PgFacts(dsn=dsn, login_skipped="sslmode=prefer", tls_offered=True),
+                                  PostgresSettings())}
+    assert res["postgres.login"].status is Status.SKIP and "login not tried" in res["postgres.login"].summary
+    assert "--allow-plaintext-auth" in res["postgres.login"].remediation
+    assert res["postgres.sslmode"].status is Status.FAIL and "postgres.connect" not in res
+    direct = PgFacts(dsn=dsn, error_kind="auth", error="password authentication failed")
+    out = judge(PgFacts(dsn=dsn, direct=dsn, connected=True, read_only=True, writable=OK, direct_facts=direct),
+                PostgresSettings())
+    (auth,) = [r for r in out if r.target == "DATABASE_URL_DIRECT" and r.id == "postgres.auth"]
+    assert auth.status is Status.FAIL
