@@ -106,6 +106,8 @@ class AwsSecretRef(_Model):
 
     id: str
     key: str | None = None
+    pinned: bool = Field(default=False, description="valueFrom pins a version stage or id on purpose (ECS then "
+                         "keeps injecting that version after a rotation)")
 
 
 class Generate(_Model):

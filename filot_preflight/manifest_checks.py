@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+_TABLE_NAME = r"^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$"
 
 
 class StrictModel(BaseModel):
@@ -77,6 +79,12 @@ class PostgresSettings(StrictModel):
     latest_migration: str | None = None
     migrations_table: str = "schema_migrations"
     migrations_column: str = "version"
+    tables: list[Annotated[str, StringConstraints(pattern=_TABLE_NAME)]] = Field(
+        default_factory=list,
+        description="Tables the app writes ([schema.]table): the role needs INSERT, UPDATE and DELETE on each; "
+        "empty = every table of the role's schema",
+        max_length=1000,
+    )
 
 
 class BackendSettings(StrictModel):

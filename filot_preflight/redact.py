@@ -33,9 +33,10 @@ _PATTERNS = [
     (re.compile(r"(?i)(?P<pre>Signature=)(?P<secret>[0-9a-f]{16,})"), r"\g<pre>***"),
     # key=value DSNs (libpq) and similar
     (
-        # Not after '-', '/' or '.': "filot/prod/jwt-secret: run ..." is a path in prose, not a key.
+        # Not after '-', '/', '.' or ':': "filot/prod/jwt-secret: run ..." is a path in prose, and
+        # "arn:aws:secretsmanager:...:secret:NAME" an ARN (its name is not a secret value), not a key.
         re.compile(
-            r"(?i)(?P<pre>(?<![\w/.-])(?:password|passwd|pwd|secret|token|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)"
+            r"(?i)(?P<pre>(?<![\w/.:-])(?:password|passwd|pwd|secret|token|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)"
             r"(?P<secret>[^\s&;,'\"]+)"
         ),
         r"\g<pre>***",

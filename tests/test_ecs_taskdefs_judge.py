@@ -140,7 +140,7 @@ def _no_role(td):
          "plain secret"),
         (_set_secret("JWT_SECRET", arn("filot/prod/jwt-secret", region="us-east-1")), "ecs_taskdefs.secret_ref",
          Status.FAIL, "region us-east-1, expected eu-central-1"),
-        (_set_secret("JWT_SECRET", "filot/prod/jwt-secret"), "ecs_taskdefs.secret_ref", Status.FAIL, "full ARN"),
+        (_set_secret("JWT_SECRET", "filot/prod/jwt-secret"), "ecs_taskdefs.secret_ref", Status.FAIL, "bare name"),
         (_set_secret("JWT_SECRET", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/filot/jwt"), "ecs_taskdefs.secret_ref",
          Status.FAIL, "ssm ARN"),
         (_set_secret("JWT_SECRET", arn("filot/prod/jwt-secret", account=OTHER_ACCOUNT)), "ecs_taskdefs.account",

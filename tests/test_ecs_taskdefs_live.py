@@ -45,6 +45,10 @@ def test_live_fetch_by_family(moto_aws):
     source = next(r for r in res if r.id == "ecs_taskdefs.source")
     assert source.evidence["mode"] == "live" and source.evidence["calls"] == 2
     assert sorted(source.evidence["families"]) == ["filot-backend", "filot-gpu-worker"]
+    # The sandbox's execution roles may read exactly what their task definitions reference (IAM, read from moto).
+    access = {r.target: r.status for r in res if r.id == "ecs_taskdefs.secret_access"}
+    assert access == {"filot-backend/filot-backend-execution": Status.PASS,
+                      "filot-gpu-worker/filot-gpu-worker-execution": Status.PASS}
 
 
 def test_offline_without_files_skips_with_reason(moto_aws):

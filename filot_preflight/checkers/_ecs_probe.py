@@ -7,19 +7,19 @@ Environment values are compared with known secret values here and dropped: the f
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from filot_preflight.aws_client import AwsAccess, AwsProblem, classify, make_client
+from filot_preflight.checkers._ecs_arns import fetch_arns, parse_arn, resolve_secret_id
+from filot_preflight.checkers._ecs_iam import may_read, read_role_policies, role_name
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.errors import PreflightError
 from filot_preflight.fileio import read_limited
 from filot_preflight.manifest import Manifest
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends 6 random characters to the ARN's name
 
 
 class TaskDefFileError(PreflightError):
@@ -70,6 +70,17 @@ class Expect:
     secret_names: frozenset[str]
     known_names: frozenset[str]
     secret_ids: frozenset[str]
+    pinned: frozenset[str] = frozenset()  # variables whose aws_secret is pinned to a version on purpose
+
+
+@dataclass(frozen=True)
+class RoleAccess:
+    """Whether a task definition's execution role may read each secret it references (from IAM's documents)."""
+
+    family: str
+    role: str
+    verdicts: tuple[tuple[str, bool | None], ...] = ()  # (variable, allowed?) None = IAM alone can tell
+    error: str = ""  # why the role's policies could not be read
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,11 @@ class Facts:
     skip_reason: str = ""
     problem: AwsProblem | None = None
     calls: int = 0
+    real_arns: dict[str, str] = field(default_factory=dict)  # secret id -> the ARN Secrets Manager returns
+    absent_secrets: dict[str, str] = field(default_factory=dict)  # secret id -> why DescribeSecret failed
+    arn_calls: int = 0  # DescribeSecret calls (`calls` counts DescribeTaskDefinition)
+    role_access: tuple[RoleAccess, ...] = ()  # per task definition, when IAM could be asked
+    arns_unchecked: str = "no AWS access in this run (--task-def files without --source aws)"  # "" once compared
 
 
 # --- files -----------------------------------------------------------------------------------------
@@ -133,45 +149,6 @@ def parse_taskdef(origin: str, td: dict[str, Any], secret_values: set[str]) -> T
                    str(td.get("taskRoleArn") or ""))
 
 
-# --- ARNs -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SecretArn:
-    """A parsed `valueFrom`: service, region, account, secret name (with suffix) and JSON key."""
-
-    service: str
-    region: str
-    account: str
-    name: str = ""
-    key: str = ""
-
-
-def parse_arn(value: str) -> SecretArn | None:
-    """Parse an ARN (Secrets Manager secrets in detail); None when `value` is not an ARN."""
-    parts = value.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
-        return None
-    _, _, service, region, account, resource = parts
-    if service != "secretsmanager":
-        return SecretArn(service, region, account, resource)
-    res = resource.split(":")
-    if len(res) < 2 or res[0] != "secret":
-        return SecretArn(service, region, account, resource)
-    return SecretArn(service, region, account, res[1], res[2] if len(res) > 2 else "")
-
-
-def resolve_secret_id(name: str, ids: frozenset[str]) -> str:
-    """The manifest id an ARN's secret name denotes: exact first, then without the random suffix.
-
-    Exact first, because a manifest id may itself end like a suffix ('database-url' + '-direct').
-    """
-    if name in ids:
-        return name
-    stripped = _SUFFIX.sub("", name)
-    return stripped if stripped in ids else name
-
-
 # --- probe ------------------------------------------------------------------------------------------
 
 
@@ -194,6 +171,7 @@ def expectations(ctx: CheckContext, region: str | None = None) -> Expect:
         secret_names=frozenset(v.name for v in m.variables if v.secret),
         known_names=frozenset(v.name for v in m.variables),
         secret_ids=frozenset(r.secret_id for r in refs.values() if r.secret_id),
+        pinned=frozenset(v.name for v in m.variables if v.aws_secret is not None and v.aws_secret.pinned),
     )
 
 
@@ -213,10 +191,61 @@ def probe(ctx: CheckContext) -> Facts:
         expect = expectations(ctx)
         missing = tuple((f, "no --task-def file for this family") for f in expect.family_service
                         if f not in have)
-        return Facts(expect, "files", tds, missing)
+        facts = Facts(expect, "files", tds, missing)
+        from_aws = any(v.source == "aws" for v in ctx.values.values)
+        return _with_real_arns(ctx, facts) if from_aws and not ctx.options.offline else facts
     if ctx.options.offline:
         return Facts(expectations(ctx), "none", skip_reason="--offline and no --task-def file given")
-    return _probe_live(ctx)
+    facts = _probe_live(ctx)
+    return _with_real_arns(ctx, facts) if facts.problem is None and facts.taskdefs else facts
+
+
+def _with_real_arns(ctx: CheckContext, facts: Facts) -> Facts:
+    """The ARN Secrets Manager returns for every secret id the task definitions reference (DescribeSecret)."""
+    arns = [parse_arn(vf) for td in facts.taskdefs for c in td.containers for _, vf in c.secrets]
+    names = {a.name for a in arns if a is not None and a.service == "secretsmanager"}
+    wanted = sorted({resolve_secret_id(n, facts.expect.secret_ids) for n in names if n}
+                    & set(facts.expect.secret_ids))
+    try:
+        aws = make_client("secretsmanager", AwsAccess.from_options(ctx.options, ctx.values))
+    except Exception as e:  # noqa: BLE001 - not configured: the comparison is said to be unchecked
+        p = classify(e)
+        return replace(facts, arns_unchecked=f"Secrets Manager not usable ({p.kind}: {p.message})")
+    try:
+        found, absent = fetch_arns(aws.client, wanted)
+    except Exception as e:  # noqa: BLE001 - denied or unreachable: unchecked, said so
+        p = classify(e)
+        return replace(facts, arns_unchecked=f"ListSecrets failed ({p.code or p.kind}: {p.message})"[:300])
+    try:
+        iam = make_client("iam", AwsAccess.from_options(ctx.options, ctx.values)).client
+    except Exception:  # noqa: BLE001 - the same access worked for Secrets Manager; a failure here is IAM's
+        iam = None
+    access = tuple(_role_access(iam, td, facts.expect, found) for td in facts.taskdefs if td.execution_role)
+    return replace(facts, real_arns=found, absent_secrets=absent, arns_unchecked="", arn_calls=aws.counter.calls,
+                   role_access=access)
+
+
+def _role_access(iam: Any, td: TaskDef, expect: Expect, real: dict[str, str]) -> RoleAccess:
+    """Read the execution role's policies (IAM, read-only) and evaluate GetSecretValue on each reference."""
+    name = role_name(td.execution_role)
+    if name is None:
+        return RoleAccess(td.family, td.execution_role, error="executionRoleArn is not an IAM role ARN")
+    if iam is None:
+        return RoleAccess(td.family, name, error="no IAM client")
+    try:
+        docs = read_role_policies(iam, name)
+    except Exception as e:  # noqa: BLE001 - a fact: IAM not readable from here
+        p = classify(e)
+        return RoleAccess(td.family, name, error=f"{p.code or p.kind}: {p.message}"[:300])
+    verdicts = []
+    for c in td.containers:
+        for var, value_from in c.secrets:
+            arn = parse_arn(value_from)
+            if arn is None or arn.service != "secretsmanager":
+                continue
+            sid = resolve_secret_id(arn.name, expect.secret_ids)
+            verdicts.append((var, may_read(docs, real.get(sid) or arn.base)))
+    return RoleAccess(td.family, name, tuple(verdicts))
 
 
 def _probe_live(ctx: CheckContext) -> Facts:

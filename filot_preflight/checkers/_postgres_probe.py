@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from typing import Any
 
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._postgres_dsn import DsnInfo, parse_dsn
 from filot_preflight.checkers._postgres_session import WAIT_FACTOR, _session, classify_pg_error
+from filot_preflight.checkers._postgres_writable import WriteFacts
 from filot_preflight.checkers.base import CheckContext
 
 __all__ = ["VAR", "VAR_DIRECT", "DsnInfo", "PgFacts", "classify_pg_error", "parse_dsn", "probe"]
@@ -49,6 +51,11 @@ class PgFacts:
     migration_latest: str | None = None
     migration_applied: bool | None = None
     migration_error: str | None = None
+    writable: WriteFacts | None = None
+    login_skipped: str | None = None  # why no login was tried (an sslmode that allows plain text)
+    tls_offered: bool | None = None  # what the server answered to the SSLRequest, when no login was tried
+    plaintext: bool = False  # logged in without TLS (--allow-plaintext-auth, server without TLS)
+    direct_facts: PgFacts | None = None  # the same session facts for DATABASE_URL_DIRECT
 
 
 async def probe(ctx: CheckContext) -> PgFacts:
@@ -71,16 +78,33 @@ async def probe(ctx: CheckContext) -> PgFacts:
         insecure=o.insecure,
         allow_loopback=o.allow_loopback,
     )
+    session_facts = [_session_facts(ctx, raw, info, full=True)]
+    if direct is not None and direct_raw:
+        session_facts.append(_session_facts(ctx, direct_raw, direct, full=False))
+    found = await asyncio.gather(*session_facts)
+    facts = replace(facts, **found[0])
+    if len(found) > 1:
+        facts = replace(facts, direct_facts=replace(PgFacts(dsn=direct, insecure=o.insecure), **found[1]))
+    return facts
+
+
+async def _session_facts(ctx: CheckContext, raw: str, info: DsnInfo, *, full: bool) -> dict[str, Any]:
+    """One bounded session (blocking, in a thread) as PgFacts fields, its driver text redacted."""
+    o = ctx.options
     bound = o.timeout * WAIT_FACTOR
     try:
         found = await asyncio.wait_for(
-            ctx.blocking(_session, raw, info, o.timeout, o.ca_file, o.insecure, ctx.manifest.checks.postgres),
+            ctx.blocking(_session, raw, info, o.timeout, o.ca_file, o.insecure, ctx.manifest.checks.postgres,
+                         o.allow_plaintext_auth, full),
             bound,
         )
     except TimeoutError:
-        return replace(facts, error_kind="timeout", error=f"no answer within {bound:g}s")
+        return {"error_kind": "timeout", "error": f"no answer within {bound:g}s"}
     if "error" in found:
         found["error"] = ctx.redactor.redact(str(found["error"]))[:500]
     if found.get("migration_error"):
         found["migration_error"] = ctx.redactor.redact(str(found["migration_error"]))[:300]
-    return replace(facts, **found)
+    w = found.get("writable")
+    if w is not None and w.error:
+        found["writable"] = replace(w, error=ctx.redactor.redact(w.error)[:300])
+    return found

@@ -19,24 +19,32 @@ from typing import Any
 
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._postgres_dsn import DsnInfo
+from filot_preflight.checkers._postgres_writable import read_writability
 
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+PLAINTEXT_MODES = (None, "disable", "allow", "prefer")  # libpq sends the password without TLS under these
 LATENCY_SAMPLES = 5
 WAIT_FACTOR = 1.3  # the whole probe, under the runner's budget of 1.5 x timeout
 
 
 def _session(
-    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any
+    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any,
+    allow_plaintext: bool = False, full: bool = True,
 ) -> dict[str, Any]:
-    """Blocking: TLS handshake, then connect and query inside a READ ONLY transaction. Never raises."""
+    """Blocking: TLS handshake, then connect and query inside a READ ONLY transaction. Never raises.
+
+    `full=False` (DATABASE_URL_DIRECT) asks only what writability needs. A DSN whose sslmode lets libpq
+    send the password without TLS gets no login unless `allow_plaintext` (--allow-plaintext-auth).
+    """
     try:
-        return _steps(raw, info, timeout, ca_file, insecure, settings)
+        return _steps(raw, info, timeout, ca_file, insecure, settings, allow_plaintext, full)
     except Exception as e:  # noqa: BLE001 - an unforeseen failure is a fact, not a crashed checker
         return {"error_kind": "other", "error": f"{e.__class__.__name__}: {e}"}
 
 
 def _steps(
-    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any
+    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any,
+    allow_plaintext: bool, full: bool,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout * WAIT_FACTOR
     ca_files = [info.sslrootcert] if info.sslrootcert and info.sslrootcert != "system" else []
@@ -49,20 +57,30 @@ def _steps(
         except (OSError, ssl.SSLError) as e:  # an unreadable CA file: libpq will say which, as tls_ca
             return {"error_kind": "tls_ca", "error": f"cannot load the CA file: {e.__class__.__name__}: {e}"}
         hs = _handshake(info, context, timeout)
-        if hs.get("error_kind") in ("refused", "dns", "timeout", "server_ssl"):
+        plain_ok = info.sslmode in PLAINTEXT_MODES
+        if plain_ok and not allow_plaintext:
+            # The app's libpq could send the password in clear: we send none, only learn what the server offers.
+            kind = str(hs.get("error_kind"))
+            tls_seen = "tls_version" in hs or kind.startswith("tls_")
+            offered = False if kind == "server_ssl" else True if tls_seen else None
+            return {**hs, "login_skipped": f"sslmode={info.sslmode or 'prefer (default)'}", "tls_offered": offered}
+        plaintext = plain_ok and hs.get("error_kind") == "server_ssl"
+        if hs.get("error_kind") in ("refused", "dns", "timeout", "server_ssl") and not plaintext:
             return hs  # libpq would fail the same way; spare the second wait
-        out.update({k: v for k, v in hs.items() if k != "error"})
+        out.update({k: v for k, v in hs.items() if k not in ("error", "error_kind")} if plaintext else
+                   {k: v for k, v in hs.items() if k != "error"})
+        out["plaintext"] = plaintext
     bundle = None
     try:
         params: dict[str, Any] = {
-            "sslmode": "require" if insecure else "verify-full",
+            "sslmode": "disable" if out.get("plaintext") else "require" if insecure else "verify-full",
             "connect_timeout": max(2, int(min(timeout, deadline - time.monotonic()))),
             "application_name": "filot-preflight",
         }
-        if not insecure and not info.sslrootcert:
+        if not insecure and not info.sslrootcert and not out.get("plaintext"):
             bundle = _trust_bundle(ca_file)
             params["sslrootcert"] = bundle or "system"
-        out.update(_query(raw, params, timeout, settings, out.get("error_kind")))
+        out.update(_query(raw, params, timeout, settings, out.get("error_kind"), full))
     finally:
         if bundle:
             with contextlib.suppress(OSError):
@@ -111,6 +129,10 @@ def classify_pg_error(sqlstate: str | None, text: str, tls_kind: str | None = No
     low = text.lower()
     rules = (
         ("password authentication failed", "auth"),
+        # PgBouncer's own words (Neon's pooler): it answers before PostgreSQL does.
+        ("sasl authentication failed", "auth"),
+        ("no such user", "auth"),
+        ("no such database", "database"),
         ("server does not support ssl", "server_ssl"),
         ("no pg_hba.conf entry", "rejected"),
         ("not allowed", "rejected"),
@@ -144,7 +166,9 @@ def _trust_bundle(ca_file: Path | None) -> str | None:
     return temp_file("\n".join(parts), prefix="preflight-pg-ca-")
 
 
-def _query(raw: str, params: dict[str, Any], timeout: float, settings: Any, tls_kind: str | None) -> dict[str, Any]:
+def _query(
+    raw: str, params: dict[str, Any], timeout: float, settings: Any, tls_kind: str | None, full: bool
+) -> dict[str, Any]:
     import psycopg
 
     try:
@@ -159,6 +183,9 @@ def _query(raw: str, params: dict[str, Any], timeout: float, settings: Any, tls_
             cur.execute("SELECT current_setting('transaction_read_only')")
             out["read_only"] = _one(cur) == "on"
             if not out["read_only"]:
+                return out
+            out["writable"] = read_writability(conn, list(settings.tables))
+            if not full:
                 return out
             cur.execute("SELECT version(), current_setting('server_version_num')::int")
             row = cur.fetchone()

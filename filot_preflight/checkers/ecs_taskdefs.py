@@ -11,7 +11,9 @@ every ARN names AWS_ACCOUNT_ID (the seed's "Verify AWS_ACCOUNT_ID in ECS task de
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from filot_preflight.checkers._ecs_arns import parse_arn, partition_of, resolve_secret_id
 from filot_preflight.checkers._ecs_probe import (
     Container,
     Expect,
@@ -21,10 +23,8 @@ from filot_preflight.checkers._ecs_probe import (
     TaskDefFileError,
     expectations,
     load_files,
-    parse_arn,
     parse_taskdef,
     probe,
-    resolve_secret_id,
 )
 from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.models import CheckResult, Status
@@ -76,12 +76,53 @@ def judge(facts: Facts) -> list[CheckResult]:
                           detail=why, remediation=f"Register {family} in region {e.region or '?'} "
                           "(aws ecs register-task-definition) or fix services[].ecs_family in the manifest."))
     for td in facts.taskdefs:
-        out.extend(judge_taskdef(td, e))
+        out.extend(judge_taskdef(td, e, facts.real_arns))
+    if facts.taskdefs:
+        out.append(_arn_check(facts))
+        out.extend(_role_access(facts))
     return out
 
 
-def judge_taskdef(td: TaskDef, e: Expect) -> list[CheckResult]:
-    """Every rule for one task definition."""
+def _role_access(facts: Facts) -> list[CheckResult]:
+    """The execution role's permission to read each referenced secret, where IAM could be read."""
+    if facts.arns_unchecked:
+        return [_r("secret_access", Status.SKIP, "execution roles' permission to read the secrets not checked: "
+                   f"{facts.arns_unchecked}", remediation="Run with --source aws or live task definitions, with "
+                   "credentials that may read IAM (iam:GetRolePolicy, iam:GetPolicyVersion, ...).")]
+    out = []
+    for ra in facts.role_access:
+        target = f"{ra.family}/{ra.role}"
+        if ra.error:
+            out.append(_r("secret_access", Status.SKIP, f"{ra.family}: role {ra.role}'s permission to read the "
+                          f"secrets not checked (IAM: {ra.error})", target=target,
+                          remediation="Allow this principal iam:ListRolePolicies, iam:GetRolePolicy, "
+                          "iam:ListAttachedRolePolicies, iam:GetPolicy and iam:GetPolicyVersion, or check with "
+                          "aws iam simulate-principal-policy."))
+            continue
+        denied = sorted(v for v, ok in ra.verdicts if ok is False)
+        unsure = sorted(v for v, ok in ra.verdicts if ok is None)
+        ev: dict[str, Any] = {"role": ra.role, "denied": denied, "undecided": unsure}
+        if denied:
+            out.append(_r("secret_access", Status.FAIL, f"{ra.family}: execution role {ra.role} may not "
+                          f"secretsmanager:GetSecretValue {len(denied)} referenced secrets: {', '.join(denied)}",
+                          target=target, evidence=ev, remediation=f"Add to {ra.role} a statement "
+                          '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [<the '
+                          "secrets' ARNs>]} (and kms:Decrypt for a customer-managed key); without it the task "
+                          "fails to start."))
+        elif unsure:
+            out.append(_r("secret_access", Status.WARN, f"{ra.family}: role {ra.role}'s policies use conditions "
+                          f"or negations: access to {len(unsure)} secrets cannot be decided here", target=target,
+                          evidence=ev, remediation=f"Check with aws iam simulate-principal-policy --policy-source-arn "
+                          f"<{ra.role}'s ARN> --action-names secretsmanager:GetSecretValue --resource-arns ..."))
+        else:
+            out.append(_r("secret_access", Status.PASS, f"{ra.family}: execution role {ra.role} may read all "
+                          f"{len(ra.verdicts)} secret references", target=target, evidence=ev))
+    return out
+
+
+def judge_taskdef(td: TaskDef, e: Expect, real: dict[str, str] | None = None) -> list[CheckResult]:
+    """Every rule for one task definition; `real`: secret id -> the ARN Secrets Manager returns, when known."""
+    real = real or {}
     out: list[CheckResult] = []
     service = e.family_service.get(td.family) or next(
         (c.name for c in td.containers if c.name in e.consumed), None)
@@ -100,7 +141,7 @@ def judge_taskdef(td: TaskDef, e: Expect) -> list[CheckResult]:
     app = _app_container(td, service) if service else None
     if app is not None and service is not None:
         out.extend(_consumed(td, app, e.consumed.get(service, ())))
-    out.extend(_refs(td, e))
+    out.extend(_refs(td, e, real))
     out.append(_account(td, e))
     return out
 
@@ -168,42 +209,81 @@ def _consumed(td: TaskDef, app: Container, wanted: tuple[SecretSpec, ...]) -> li
                                                    if not s.required and s.variable in present)})]
 
 
-def _refs(td: TaskDef, e: Expect) -> list[CheckResult]:
-    """Each secrets[] entry of a manifest variable points at its id, JSON key and region."""
+def _refs(td: TaskDef, e: Expect, real: dict[str, str]) -> list[CheckResult]:
+    """Each secrets[] entry of a manifest variable, read as ECS reads it, points at its secret, key and region."""
     out = []
     for c in td.containers:
         for var, value_from in c.secrets:
             spec = e.refs.get(var)
             if spec is None or spec.secret_id is None:
                 continue
-            problem = _ref_problem(value_from, spec, e)
+            problem = _ref_problem(value_from, spec, e, real.get(spec.secret_id), var in e.pinned)
             if problem:
+                key = f":{spec.key}::" if spec.key else ""
+                arn = real.get(spec.secret_id) or (f"arn:{partition_of(e.region or '')}:secretsmanager:"
+                                                   f"{e.region or '<region>'}:{e.account or '<AWS_ACCOUNT_ID>'}:"
+                                                   f"secret:{spec.secret_id}")
+                tail = " (the ARN Secrets Manager returns)" if spec.secret_id in real else \
+                    " (the -XXXXXX suffix may follow the id: aws secretsmanager describe-secret --query ARN)"
                 out.append(_r("secret_ref", Status.FAIL, f"{td.family}/{c.name}: {var} {problem}",
                               target=f"{td.family}/{c.name}/{var}", evidence={"valueFrom": value_from},
-                              remediation=f"valueFrom for {var}: arn:aws:secretsmanager:{e.region or '<region>'}:"
-                              f"{e.account or '<AWS_ACCOUNT_ID>'}:secret:{spec.secret_id}"
-                              f"{f':{spec.key}::' if spec.key else ''} (the -XXXXXX suffix may follow the id)."))
+                              remediation=f"valueFrom for {var}: {arn}{key}{tail}, then register a new revision."))
     return out
 
 
-def _ref_problem(value_from: str, spec: SecretSpec, e: Expect) -> str:
+def _ref_problem(value_from: str, spec: SecretSpec, e: Expect, real: str | None, pinned: bool) -> str:
     arn = parse_arn(value_from)
     if arn is None:
-        return "valueFrom is not a full ARN (ECS needs the full Secrets Manager ARN)"
+        if value_from.startswith("arn:"):
+            return "valueFrom is not a well-formed ARN"
+        return "valueFrom is a bare name, which ECS reads as an SSM parameter, not a Secrets Manager secret"
     if arn.service != "secretsmanager":
         return f"valueFrom is a {arn.service} ARN, expected Secrets Manager ({spec.secret_id})"
+    if arn.malformed:
+        return (f"valueFrom has {arn.fields} ':'-fields; ECS takes 7 (arn:...:secret:NAME) or 10 "
+                "(arn:...:secret:NAME:json-key:version-stage:version-id)")
+    if arn.region and arn.partition != partition_of(arn.region):
+        return f"names partition {arn.partition}, but region {arn.region} is in partition {partition_of(arn.region)}"
     found = resolve_secret_id(arn.name, e.secret_ids)
     if found != spec.secret_id:
         return f"points to secret {found}, expected {spec.secret_id}"
+    if real is not None and arn.base not in (real, real[: -7] if _has_suffix(real) else real):
+        return (f"names {arn.base.rsplit(':', 1)[-1]}, but Secrets Manager's ARN of {spec.secret_id} is "
+                f"{real.rsplit(':', 1)[-1]} (a stale suffix after re-creation, or a lookalike secret)")
     if (arn.key or None) != spec.key:
         if spec.key is None:
             return f"selects JSON key {arn.key!r} of a plain secret"
         if not arn.key:
             return f"injects the whole JSON secret; add the key suffix :{spec.key}::"
         return f"selects JSON key {arn.key!r}, expected {spec.key!r}"
+    if (arn.stage or arn.version_id) and not pinned:
+        what = f"version stage {arn.stage}" if arn.stage else f"version id {arn.version_id}"
+        return (f"pins {what}: after a rotation ECS keeps injecting that version, not AWSCURRENT "
+                "(leave both fields empty, or mark aws_secret.pinned: true in the manifest)")
     if e.region and arn.region != e.region:
         return f"points to region {arn.region}, expected {e.region} (AWS_REGION)"
     return ""
+
+
+def _has_suffix(arn: str) -> bool:
+    return len(arn) > 7 and arn[-7] == "-"
+
+
+def _arn_check(facts: Facts) -> CheckResult:
+    """Whether the references were compared with the ARNs Secrets Manager returns, and which secrets it lacks."""
+    if facts.arns_unchecked:
+        return _r("secret_arns", Status.SKIP, f"references not compared with Secrets Manager's ARNs: "
+                  f"{facts.arns_unchecked}", remediation="Run with --source aws (or without --task-def, so "
+                  "the task definitions are read live) to compare every valueFrom with the real ARN.")
+    if facts.absent_secrets:
+        names = sorted(facts.absent_secrets)
+        return _r("secret_arns", Status.FAIL, f"{len(names)} referenced secrets not found in Secrets Manager: "
+                  f"{', '.join(names)}", evidence={"absent": [f"{k}: {v}" for k, v in sorted(
+                      facts.absent_secrets.items())]},
+                  remediation="Create each secret (preflight secrets generate --put) or fix valueFrom; "
+                  "ECS fails the task start when a secret cannot be read.")
+    return _r("secret_arns", Status.PASS, f"{len(facts.real_arns)} referenced secrets compared with the ARN "
+              "Secrets Manager returns", evidence={"secrets": sorted(facts.real_arns), "calls": facts.arn_calls})
 
 
 def _account(td: TaskDef, e: Expect) -> CheckResult:

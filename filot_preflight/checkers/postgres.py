@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from filot_preflight.checkers import _fixes as fixes
 from filot_preflight.checkers._fixes import Endpoint, credentials_fix
+from filot_preflight.checkers._postgres_migration import judge_migration
 from filot_preflight.checkers._postgres_probe import VAR, VAR_DIRECT, DsnInfo, PgFacts
+from filot_preflight.checkers._postgres_writable import judge_writable
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import PostgresSettings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
@@ -145,8 +147,13 @@ def judge_host(f: PgFacts, dsn: DsnInfo) -> CheckResult:
 def judge_session(f: PgFacts, dsn: DsnInfo, settings: PostgresSettings) -> list[CheckResult]:
     """Results of a successful login: read-only session, certificate, version, latency, headroom, migration."""
     how = "over TLS (not verified)" if f.insecure else "over verified TLS"
+    how = "WITHOUT TLS (--allow-plaintext-auth)" if f.plaintext else how
     out = [_r("postgres.connect", Status.PASS, f"logged in {how}",
               tls_version=f.tls_version, user=dsn.user, database=dsn.dbname)]
+    if f.plaintext:
+        out.append(_r("postgres.server_ssl", Status.FAIL, CONNECT_FAILURES["server_ssl"][1],
+                      connect_fix("server_ssl", dsn), detail="The password was sent unencrypted, as "
+                      "--allow-plaintext-auth permits."))
     if not f.read_only:
         return [*out, _r("postgres.read_only", Status.ERROR, "could not make the probe's transaction read-only; "
                          "stopped before running any query", "Report this as a bug in filot-preflight.")]
@@ -182,30 +189,9 @@ def judge_session(f: PgFacts, dsn: DsnInfo, settings: PostgresSettings) -> list[
                       f"{f.connections_used} of {f.max_connections} connections in use ({ratio:.0%})",
                       "Use the pooled endpoint, lower DATABASE_POOL_MAX, or size up the compute." if busy else "",
                       in_use=f.connections_used, max_connections=f.max_connections))
+    out.extend(judge_writable(f.writable, VAR, NAME))
     out.append(judge_migration(f, settings))
     return out
-
-
-def judge_migration(f: PgFacts, settings: PostgresSettings) -> CheckResult:
-    """The manifest's latest migration must be applied, and be the newest one."""
-    expected = settings.latest_migration
-    target = f"{settings.migrations_table}.{settings.migrations_column}"
-    if expected is None:
-        return _r("postgres.migration", Status.SKIP, "no checks.postgres.latest_migration in the manifest",
-                  target=target).with_updates(not_applicable=True)
-    ev: dict[str, EvidenceValue] = {"expected": expected, "latest_applied": f.migration_latest}
-    if f.migration_error is not None:
-        fix = "Run the migrations (over DATABASE_URL_DIRECT), or fix checks.postgres.migrations_table/_column."
-        return _r("postgres.migration", Status.FAIL, f"cannot read applied migrations: {f.migration_error}", fix,
-                  target=target, ev=ev)
-    if not f.migration_applied:
-        fix = "Run the pending migrations over DATABASE_URL_DIRECT before deploying."
-        return _r("postgres.migration", Status.FAIL, f"migration {expected} is not applied", fix, target=target, ev=ev)
-    if f.migration_latest != expected:
-        fix = "Update checks.postgres.latest_migration, or make sure this release matches the newer schema."
-        return _r("postgres.migration", Status.WARN, f"database is ahead: newest applied is {f.migration_latest}",
-                  fix, target=target, ev=ev)
-    return _r("postgres.migration", Status.PASS, f"latest migration {expected} is applied", target=target, ev=ev)
 
 
 def judge(f: PgFacts, settings: PostgresSettings) -> list[CheckResult]:
@@ -223,11 +209,44 @@ def judge(f: PgFacts, settings: PostgresSettings) -> list[CheckResult]:
         out.append(_r("postgres.insecure", Status.WARN, "certificate verification is off (--insecure)",
                       fixes.insecure_fix(_CA_VARS)))
     if not f.connected:
-        kind = f.error_kind if f.error_kind in CONNECT_FAILURES else "other"
+        return out + judge_no_login(f, dsn, VAR) + judge_direct(f)
+    return out + judge_session(f, dsn, settings) + judge_direct(f)
+
+
+def judge_no_login(f: PgFacts, dsn: DsnInfo, var: str) -> list[CheckResult]:
+    """Why there was no session: the connection's failure, and/or the login we refused to send in clear."""
+    out: list[CheckResult] = []
+    kind = f.error_kind if f.error_kind in CONNECT_FAILURES else "other"
+    if f.error_kind is not None or f.login_skipped is None:
         rid, summary = CONNECT_FAILURES[kind]
-        return [*out, _r(rid, Status.FAIL, summary, connect_fix(kind, dsn), detail=f.error, host=dsn.host,
-                         port=dsn.port, error_kind=f.error_kind)]
-    return out + judge_session(f, dsn, settings)
+        out.append(_r(rid, Status.FAIL, summary.replace(VAR, var), connect_fix(kind, dsn), target=var,
+                      detail=f.error, host=dsn.host, port=dsn.port, error_kind=f.error_kind))
+    if f.login_skipped is not None:
+        offered = {True: "the server offers TLS", False: "the server offers no TLS at all",
+                   None: "whether the server offers TLS is unknown"}[f.tls_offered]
+        out.append(_r("postgres.login", Status.SKIP, f"login not tried: {f.login_skipped} in {var} lets the "
+                      f"password travel without TLS ({offered})",
+                      f"Put sslmode=verify-full in {var}; only --allow-plaintext-auth logs in with a mode that "
+                      "allows plain text.", target=var, detail="No credential was sent: the probe sent only the "
+                      "protocol's SSLRequest. Role, writability and the other session checks were not run.",
+                      sslmode=dsn.sslmode, tls_offered=f.tls_offered))
+    return out
+
+
+def judge_direct(f: PgFacts) -> list[CheckResult]:
+    """DATABASE_URL_DIRECT (migrations) gets the same login and writability judgement as DATABASE_URL."""
+    d = f.direct_facts
+    if d is None or d.dsn is None:
+        return []
+    if not d.connected:
+        return judge_no_login(d, d.dsn, VAR_DIRECT)
+    if d.read_only is False:
+        return [_r("postgres.read_only", Status.ERROR, "could not make the probe's transaction read-only; "
+                   "stopped before running any query", "Report this as a bug in filot-preflight.", target=VAR_DIRECT)]
+    how = "WITHOUT TLS (--allow-plaintext-auth)" if d.plaintext else "over TLS"
+    return [_r("postgres.connect", Status.PASS, f"{VAR_DIRECT}: logged in {how}", target=VAR_DIRECT,
+               tls_version=d.tls_version, user=d.dsn.user, database=d.dsn.dbname),
+            *judge_writable(d.writable, VAR_DIRECT, NAME)]
 
 
 class PostgresChecker(Checker):

@@ -6,6 +6,7 @@ The task definitions are also written to DIR/taskdefs/<family>.json, as a deploy
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ def seed_aws(folder: Path, manifest: Manifest) -> dict[str, Any]:
     sm = session.client("secretsmanager", **_client_args(backend))
     arns = _store_secrets(sm, manifest, values)
     ecs = session.client("ecs", **_client_args(backend))
+    iam = session.client("iam", **_client_args(backend))
     cluster = backend.get("ECS_CLUSTER", "filot-sandbox")
     ecs.create_cluster(clusterName=cluster)
     out = folder / "taskdefs"
@@ -41,9 +43,26 @@ def seed_aws(folder: Path, manifest: Manifest) -> dict[str, Any]:
         path = out / f"{service.ecs_family}.json"
         path.write_text(json.dumps(taskdef, indent=2) + "\n")
         paths.append(path)
+        grant_execution_role(iam, taskdef)
         registered = ecs.register_task_definition(**taskdef)["taskDefinition"]["taskDefinitionArn"]
         ecs.create_service(cluster=cluster, serviceName=service.ecs_family, taskDefinition=registered, desiredCount=1)
     return {"secrets": arns, "taskdefs": paths}
+
+
+def grant_execution_role(iam: Any, taskdef: dict[str, Any]) -> None:
+    """Create the task's execution role, allowed GetSecretValue on exactly the secrets it references (ECS's rule)."""
+    role = taskdef["executionRoleArn"].rsplit("/", 1)[-1]
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    # The secret's own ARN: valueFrom may add :json-key:version-stage:version-id after it.
+    arns = sorted({":".join(s["valueFrom"].split(":")[:7]) for c in taskdef["containerDefinitions"]
+                   for s in c.get("secrets", [])})
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arns}]}
+    if arns:
+        iam.put_role_policy(RoleName=role, PolicyName="read-secrets", PolicyDocument=json.dumps(policy))
 
 
 def warm(env: dict[str, str]) -> None:

@@ -20,14 +20,26 @@ from typing import Any
 
 from filot_preflight import manifest as manifest_mod
 from filot_preflight.errors import PreflightError
-from filot_preflight.sandbox import aws_seed, envfiles, http_apps, moto, postgres, redis, s3, temporal, values, workers
+from filot_preflight.sandbox import (
+    aws_seed,
+    envfiles,
+    http_apps,
+    moto,
+    pgbouncer,
+    postgres,
+    redis,
+    s3,
+    temporal,
+    values,
+    workers,
+)
 from filot_preflight.sandbox.base import LOOPBACK, MissingBinary, SandboxContext, ServiceHandle, free_port, port_open
 from filot_preflight.sandbox.certs import make_certs
 
 STATE_FILE = "state.json"
 SERVICES = ("redis", "postgres", "temporal", "s3", "moto", "buli2", "backend")  # what --only may name
 # Env-file order: later handles override earlier ones (the TLS front's TEMPORAL_ADDRESS wins).
-_ORDER = ["redis", "gpu-worker", "postgres", "temporal", "temporal-tls", "temporal-worker", "s3", "moto"]
+_ORDER = ["redis", "gpu-worker", "postgres", "pgbouncer", "temporal", "temporal-tls", "temporal-worker", "s3", "moto"]
 _ORDER += ["buli2", "backend"]
 # Generated values that would point nowhere (or at the real provider) when their server is not running.
 _OWNED = {
@@ -98,7 +110,8 @@ def up(
         "redis": lambda: run.chain(
             ("redis", redis.start), ("gpu-worker", lambda c, h: workers.start_gpu_worker(c, h.env))
         ),
-        "postgres": lambda: run.chain(("postgres", postgres.start)),
+        # DATABASE_URL through PgBouncer (Neon's pooled endpoint); DATABASE_URL_DIRECT stays on postgres.
+        "postgres": lambda: run.chain(("postgres", postgres.start), ("pgbouncer", pgbouncer.start)),
         "temporal": lambda: run.chain(
             ("temporal", temporal.start),
             ("temporal-tls", lambda c, h: temporal.start_tls_front(c, h)),
