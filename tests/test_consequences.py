@@ -37,8 +37,9 @@ def test_plain_redis_on_the_tls_port_live(sandbox_stack: Stack, tmp_path: Path, 
     plain = tmp_path / "plain.env"
     plain.write_text("REDIS_URL=" + url.replace("rediss://", "redis://", 1) + "\n")
     plain.chmod(0o600)
-    code, out, _ = run(capsys, "check", "--only", "redis", "--only", "gpu_worker", "--env-file",
-                       str(sandbox_stack.env_file), "--env-file", str(plain), "--format", "json", "--timeout", "3")
+    # The plain file first: both services read env files as dotenv does, where the first file's value wins.
+    code, out, _ = run(capsys, "check", "--only", "redis", "--only", "gpu_worker", "--env-file", str(plain),
+                       "--env-file", str(sandbox_stack.env_file), "--format", "json", "--timeout", "3")
     import json
 
     res = {x["id"]: x for x in json.loads(out)["results"]}

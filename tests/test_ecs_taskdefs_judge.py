@@ -274,3 +274,16 @@ def test_only_aws_account_id_wrong_and_every_arn_agreeing_fixes_the_variable_not
     assert r.status is Status.FAIL and r.target == "AWS_ACCOUNT_ID"
     assert r.remediation.startswith(f"Set AWS_ACCOUNT_ID to {OTHER_ACCOUNT}")
     assert "all" in r.summary and f"AWS_ACCOUNT_ID is {ACCOUNT}" in r.summary
+
+
+def test_every_arn_agreeing_on_the_wrong_account_fixes_the_arns_when_secrets_manager_says_so():
+    """The secrets' real ARNs (from Secrets Manager) are in AWS_ACCOUNT_ID's account: the 25 ARNs are the wrong side."""
+    td = parse_taskdef("td.json", good_taskdef(account=OTHER_ACCOUNT), set())
+    real = {"filot/prod/jwt-secret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:filot/prod/jwt-secret-AbCdEf"}
+    (r,) = only(judge_taskdef(td, EXPECT, real), "ecs_taskdefs.account")
+    assert r.status is Status.FAIL and r.target == td.family
+    assert r.remediation.startswith(f"Replace account {OTHER_ACCOUNT} with {ACCOUNT}")
+    # ...and where they are in the other account, the variable is
+    real = {k: v.replace(f":{ACCOUNT}:", f":{OTHER_ACCOUNT}:") for k, v in real.items()}
+    (r,) = only(judge_taskdef(td, EXPECT, real), "ecs_taskdefs.account")
+    assert r.target == "AWS_ACCOUNT_ID"

@@ -142,7 +142,7 @@ def judge_taskdef(td: TaskDef, e: Expect, real: dict[str, str] | None = None) ->
     if app is not None and service is not None:
         out.extend(_consumed(td, app, e.consumed.get(service, ())))
     out.extend(_refs(td, e, real))
-    out.append(_account(td, e))
+    out.append(_account(td, e, real))
     return out
 
 
@@ -286,8 +286,11 @@ def _arn_check(facts: Facts) -> CheckResult:
               "Secrets Manager returns", evidence={"secrets": sorted(facts.real_arns), "calls": facts.arn_calls})
 
 
-def _account(td: TaskDef, e: Expect) -> CheckResult:
-    """The seed's check: every ARN in the task definition names AWS_ACCOUNT_ID."""
+def _account(td: TaskDef, e: Expect, real: dict[str, str] | None = None) -> CheckResult:
+    """The seed's check: every ARN in the task definition names AWS_ACCOUNT_ID.
+
+    Which side to fix: when Secrets Manager told us the secrets' real ARNs, their account decides; without it,
+    ARNs that all agree on another account make the variable the odd one out."""
     seen: dict[str, list[str]] = {}
     for label, value in [("executionRoleArn", td.execution_role), ("taskRoleArn", td.task_role)] + [
         (var, vf) for c in td.containers for var, vf in c.secrets
@@ -300,7 +303,9 @@ def _account(td: TaskDef, e: Expect) -> CheckResult:
                   target=td.family, evidence={"accounts_found": sorted(seen)},
                   remediation="Set AWS_ACCOUNT_ID (aws sts get-caller-identity --query Account).")
     wrong = {a: where for a, where in seen.items() if a != e.account}
-    if wrong and len(seen) == 1:  # every ARN agrees on one account: the variable is the odd one out
+    actual = {a.account for v in (real or {}).values() if (a := parse_arn(v)) is not None and a.account}
+    variable_wrong = len(seen) == 1 and (not actual or actual == set(wrong))
+    if wrong and variable_wrong:  # every ARN agrees on one account, and it is where the secrets are
         (found, where), n = next(iter(wrong.items())), len(next(iter(wrong.values())))
         return _r("account", Status.FAIL, f"{td.family}: all {n} ARNs name account {found}, but AWS_ACCOUNT_ID "
                   f"is {e.account}", target="AWS_ACCOUNT_ID",
