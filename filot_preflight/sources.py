@@ -69,6 +69,11 @@ class FileReading:
     file: int
     reading: env_readers.Reading
 
+    @property
+    def name(self) -> str:
+        """The file's name, as origins show it ('prod.env')."""
+        return self.path.name
+
 
 @dataclass
 class ValueStore:
@@ -78,9 +83,22 @@ class ValueStore:
     readers: dict[str, ServiceReader] = field(default_factory=dict)
     readings: list[FileReading] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._index: dict[str, list[tuple[int, Value]]] = {}
+        self._indexed: tuple[int, int] = (0, -1)
+
     def add(self, items: Iterable[Value]) -> None:
         """Append values (a later one wins over an earlier one of the same rank)."""
         self.values.extend(items)
+
+    def _candidates(self, name: str) -> list[tuple[int, Value]]:
+        # checkers look values up often; index by name (rebuilt if `values` was changed directly)
+        if self._indexed != (id(self.values), len(self.values)):
+            self._index = {}
+            for pos, v in enumerate(self.values):
+                self._index.setdefault(v.name, []).append((pos, v))
+            self._indexed = (id(self.values), len(self.values))
+        return self._index.get(name, [])
 
     def reader_of(self, service: str) -> ServiceReader:
         """The service's reader (python-dotenv when the store knows no manifest)."""
@@ -91,8 +109,8 @@ class ValueStore:
         sr = self.reader_of(service)
         best: Value | None = None
         best_rank: tuple[int, ...] = ()
-        for pos, v in enumerate(self.values):
-            if v.name != name or not visible(v, service, sr):
+        for pos, v in self._candidates(name):
+            if not visible(v, service, sr):
                 continue
             r = rank(v, service, sr, pos)
             if best is None or r > best_rank:
