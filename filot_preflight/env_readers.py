@@ -16,7 +16,6 @@ so the caller can judge duplicates and odd lines. Precedence across files is in 
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -126,7 +125,7 @@ def _docker(raw: bytes, environ: Mapping[str, str]) -> Reading:
             line_bytes = line_bytes[:-1]
         if n == 1:
             line_bytes = line_bytes.removeprefix(b"\xef\xbb\xbf")
-        line = line_bytes.decode("utf-8").lstrip("".join(c for c in _UNICODE_SPACE))
+        line = line_bytes.decode("utf-8").lstrip(_UNICODE_SPACE)
         if not line or line.startswith("#"):
             continue
         name, sep, value = line.partition("=")
@@ -143,7 +142,8 @@ def _docker(raw: bytes, environ: Mapping[str, str]) -> Reading:
     return out
 
 
-# Go's unicode.IsSpace: '\t', '\n', '\v', '\f', '\r', ' ', U+0085, U+00A0 and category Z.
-_UNICODE_SPACE = "\t\n\v\f\r \x85\xa0" + "".join(
-    chr(c) for c in range(0x100, 0x3001) if unicodedata.category(chr(c)).startswith("Z")
+# Go's unicode.IsSpace (the Unicode White_Space property), spelled out.
+_UNICODE_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
 )

@@ -25,13 +25,13 @@ _DOT = f"[^{_EOL}]"
 
 # lib/main.js:
 # /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/mg  # noqa: E501
-LINE = re.compile(
+LINE = (
     rf"{_BOL}{_S}*(?:export{_S}+)?([A-Za-z0-9_.-]+)(?:{_S}*={_S}*?|:{_S}+?)()"
     rf"({_S}*'(?:\\'|[^'])*'|{_S}*\"(?:\\\"|[^\"])*\"|{_S}*`(?:\\`|[^`])*`|[^#\r\n]+)?"
     rf"{_S}*(?:#{_DOT}*)?{_END}"
 )
 # value.replace(/^(['"`])([\s\S]*)\1$/mg, '$2')
-_QUOTED = re.compile(rf"{_BOL}(['\"`])([\s\S]*)\1{_END}")
+_QUOTED = rf"{_BOL}(['\"`])([\s\S]*)\1{_END}"
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,11 @@ def parse(text: str) -> list[NodeEntry]:
     """
     lines = normalise(text)
     out: list[NodeEntry] = []
-    for m in LINE.finditer(lines):
+    for m in re.finditer(LINE, lines):  # re's cache compiles it once, on first use, not at import
         raw = m.group(3) or ""
         value = js_trim(raw)
         quote = value[:1]
-        value = _QUOTED.sub(r"\2", value)
+        value = re.sub(_QUOTED, r"\2", value)
         if quote == '"':
             value = value.replace("\\n", "\n").replace("\\r", "\r")
         first = lines.count("\n", 0, m.start(1)) + 1

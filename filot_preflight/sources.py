@@ -70,6 +70,11 @@ class FileReading:
     file: int
     reading: env_readers.Reading
 
+    @property
+    def name(self) -> str:
+        """The file's name, as origins show it ('prod.env')."""
+        return self.path.name
+
 
 @dataclass
 class ValueStore:
@@ -82,6 +87,7 @@ class ValueStore:
     # per lookup made a 20,000-line env file take 49 s (lookups x values).
     _index: dict[str, list[tuple[int, Value]]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _indexed: int = field(default=0, init=False, repr=False, compare=False)
+    _indexed_list: int = field(default=0, init=False, repr=False, compare=False)  # id() of the list indexed
 
     def add(self, items: Iterable[Value]) -> None:
         """Append values (a later one wins over an earlier one of the same rank)."""
@@ -92,8 +98,8 @@ class ValueStore:
         return self.readers.get(service, ServiceReader())
 
     def _lookup(self, name: str) -> list[tuple[int, Value]]:
-        if self._indexed > len(self.values):  # the list was replaced or shortened: start over
-            self._index, self._indexed = {}, 0
+        if self._indexed > len(self.values) or self._indexed_list != id(self.values):  # replaced: start over
+            self._index, self._indexed, self._indexed_list = {}, 0, id(self.values)
         for pos in range(self._indexed, len(self.values)):
             v = self.values[pos]
             self._index.setdefault(v.name, []).append((pos, v))

@@ -103,7 +103,7 @@ def _printable(name: str) -> str:
 
 
 def _origin(r: FileReading, line: int) -> str:
-    return f"{r.path.name}:{line}"
+    return f"{r.name}:{line}"
 
 
 def _service_readings(manifest: Manifest, store: ValueStore) -> dict[str, list[FileReading]]:
@@ -175,10 +175,10 @@ def _near_misses(manifest: Manifest, store: ValueStore) -> list[NearMiss]:
 
 def _one_edit(a: str, b: str) -> bool:
     """Equal but for case, or one insertion, deletion, substitution or swap of neighbours apart."""
-    if a.lower() == b.lower():
-        return True
     if abs(len(a) - len(b)) > 1:
         return False
+    if a.lower() == b.lower():
+        return True
     if len(a) == len(b):
         diff = [i for i in range(len(a)) if a[i] != b[i]]
         return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
