@@ -34,7 +34,7 @@ JS_READS = [
     ("const { A }: Env = process.env;", [("A", 1, False)]),
     ("// process.env.COMMENTED", []),
     ("f(); // uses process.env.COMMENTED", []),
-    (" * process.env.IN_JSDOC", []),
+    ("/**\n * process.env.IN_JSDOC\n */", []),  # a parsed comment, not a line-start heuristic
     ("const u = 'http://x'; process.env.AFTER_URL", [("AFTER_URL", 1, False)]),
     ("process.env.hasOwnProperty('X')", []),
     ("const all = { ...process.env };", []),

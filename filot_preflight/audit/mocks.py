@@ -152,6 +152,31 @@ def _loopback(text: str, lines: Lines, facts: FileFacts, lang: str) -> None:
             emit(facts, lines, lang, LOCALHOST, n, f"{host}:{port}" if port else host, fallback)
 
 
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})  # noqa: S104 (names, not a bind)
+
+
+def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
+    """A read's fallback value that is a loopback endpoint (`?? 'redis://localhost:6379'`,
+    `os.getenv('REDIS_HOST', 'localhost')`, `redis_host: str = "localhost"`, zod `.default(...)` on a later
+    line): a loopback fallback at the read's line, whatever the syntax, unless that line already has one.
+    """
+    have = {f.line for f in facts.findings if f.rule == LOCALHOST} | {a.line for a in facts.allowed
+                                                                        if a.rule == LOCALHOST}
+    for r in facts.env_reads:
+        if r.default is None or r.line in have:
+            continue
+        value = r.default.strip()
+        m = _LOCAL_URL.search(value)
+        if m is not None:
+            host, port = m.group(1), m.group(2)
+        elif value.split(":")[0].lower() in _LOOPBACK_HOSTS or value.lower() in _LOOPBACK_HOSTS:
+            host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
+        else:
+            continue
+        have.add(r.line)
+        emit(facts, lines, lang, LOCALHOST, r.line, f"{host}:{port}" if port else host, True)
+
+
 def config_findings(text: str, lines: Lines, facts: FileFacts) -> None:
     """Test keys in a production config file (production.json, prod.yaml, ...)."""
     for m in TEST_KEY_RX.finditer(text):

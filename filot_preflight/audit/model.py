@@ -43,6 +43,7 @@ class EnvRead:
     line: int
     has_default: bool = False
     expr: str = ""  # the unresolved expression, for dynamic reads (code text, never a value)
+    default: str | None = None  # the fallback's literal in code (`?? 'redis://localhost'`), judged for loopback
 
     @property
     def where(self) -> str:
@@ -85,6 +86,20 @@ class Allowed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """A file the parser could not read cleanly: it was read as far as the parser recovered, and reported."""
+
+    path: str
+    line: int
+    message: str
+
+    @property
+    def where(self) -> str:
+        """'path:line'."""
+        return f"{self.path}:{self.line}"
+
+
 @dataclass(slots=True)
 class FileFacts:
     """What one file contributed."""
@@ -96,6 +111,7 @@ class FileFacts:
     # identifier -> 'env:VAR' for constants initialised from a queue env var (resolves lpush(OCR_QUEUE))
     const_env: dict[str, str] = field(default_factory=dict)
     allowed: list[Allowed] = field(default_factory=list)
+    parse_error: ParseError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +142,7 @@ class TreeScan:
     queue_refs: list[QueueRef] = field(default_factory=list)
     const_env: dict[str, str] = field(default_factory=dict)
     allowed: list[Allowed] = field(default_factory=list)
+    parse_errors: list[ParseError] = field(default_factory=list)
     error: str | None = None  # the root is missing or unreadable
 
     def add(self, facts: FileFacts) -> None:
@@ -135,3 +152,5 @@ class TreeScan:
         self.queue_refs.extend(facts.queue_refs)
         self.const_env.update(facts.const_env)
         self.allowed.extend(facts.allowed)
+        if facts.parse_error is not None:
+            self.parse_errors.append(facts.parse_error)

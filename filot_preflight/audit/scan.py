@@ -9,16 +9,30 @@ same trees concurrently).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
 
-from filot_preflight.audit import envreads, mocks, queues
-from filot_preflight.audit.model import DYNAMIC, MOCKS_DIR, Allowed, AuditConfig, FileFacts, Finding, TreeScan
+from filot_preflight.audit import envreads, jsparse, mocks, pyparse, queues
+from filot_preflight.audit.model import (
+    DYNAMIC,
+    MOCKS_DIR,
+    Allowed,
+    AuditConfig,
+    EnvRead,
+    FileFacts,
+    Finding,
+    ParseError,
+    TreeScan,
+)
 from filot_preflight.audit.paths import CONFIG, ENV, JS, Entry, WalkStats, walk
 from filot_preflight.audit.text import Lines
 
 _SNIFF = 8192
+# Files worth parsing for env reads: anything else cannot read one (a cheap pre-filter, not the decision).
+_JS_HINTS = re.compile(r"process|import\s*\.\s*meta|ConfigService|configService|createEnv")
+_PY_HINTS = re.compile(r"environ|getenv|BaseSettings|decouple|environs")
 POOL_MIN_FILES = 4000  # below this, starting worker processes costs more than it saves
 
 BINARY = "binary"
@@ -37,12 +51,9 @@ def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = froze
         return facts
     lang = "js" if kind == JS else "py"
     mocks.code_findings(text, lines, facts, lang)
-    if lang == "js":
-        if "env" in text:
-            facts.env_reads = envreads.js_env_reads(text, lines, rel)
-    elif "environ" in text or "getenv" in text or "BaseSettings" in text:
-        facts.env_reads = envreads.py_env_reads(text, lines, rel)
+    facts.env_reads, facts.parse_error = _env_reads(text, lines, rel, lang)
     facts.env_reads = [r for r in facts.env_reads if r.name is not None or not _waive(facts, lines, lang, r.line)]
+    mocks.default_findings(facts, lines, lang)
     refs = queues.queue_refs(text, lines, rel, lang, queue_vars)
     if lang == "py" and refs and "BaseSettings" in text:
         refs = queues.settings_defaults(refs, facts.env_reads)
@@ -50,6 +61,23 @@ def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = froze
     if "env" in text:
         facts.const_env = queues.env_constants(text, lang)
     return facts
+
+
+def _env_reads(text: str, lines: Lines, rel: str, lang: str) -> tuple[list[EnvRead], ParseError | None]:
+    """Env reads from the file's syntax tree. A Python file that does not parse is read by the pattern
+    scanner instead, and the syntax error reported either way (never silently half-read).
+    """
+    if lang == "js":
+        if not _JS_HINTS.search(text):
+            return [], None
+        reads, err = jsparse.js_env_reads(text, rel)
+        return envreads.resolve_constants(reads, text, "js"), err
+    if not _PY_HINTS.search(text):
+        return [], None
+    reads, err = pyparse.py_env_reads(text, rel)
+    if err is not None:
+        reads = envreads.py_env_reads(text, lines, rel)
+    return reads, err
 
 
 def _waive(facts: FileFacts, lines: Lines, lang: str, line: int) -> bool:
