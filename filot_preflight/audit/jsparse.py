@@ -100,13 +100,12 @@ def _literal(n: Node | None) -> str | None:
     return None
 
 
-def _default_value(n: Node | None) -> str | None:
-    """A fallback's literal value (string or number), kept so loopback defaults can be judged."""
+def _default_value(n: Node | None) -> tuple[str, int] | None:
+    """A fallback's literal value (string or number) and its line, kept so loopback defaults can be judged."""
     if n is None:
         return None
-    if n.type == "number":
-        return _text(n)
-    return _literal(n)
+    value = _text(n) if n.type == "number" else _literal(n)
+    return None if value is None else (value, n.start_point.row + 1)
 
 
 def _unwrap_up(n: Node) -> Node:
@@ -135,8 +134,9 @@ class _Ctx:
         self.seen: set[int] = set()  # start bytes of env nodes already handled
         self.helpers: dict[str, tuple[EnvRead, bool]] = {}  # function name -> (its dynamic read, has default)
 
-    def read(self, name: str | None, at: Node, dflt: bool = False, value: str | None = None, expr: str = "") -> EnvRead:
-        r = EnvRead(name, self.path, at.start_point.row + 1, dflt, expr, value)
+    def read(self, name: str | None, at: Node, dflt: bool = False, value: tuple[str, int] | None = None,
+             expr: str = "") -> EnvRead:
+        r = EnvRead(name, self.path, at.start_point.row + 1, dflt, expr, *(value or (None, 0)))
         self.reads.append(r)
         return r
 
@@ -198,7 +198,7 @@ class _Ctx:
             return p.child_by_field_name("left") == top
         return p.type == "unary_expression" and (p.child(0) is not None and _text(p.child(0)) == "delete")
 
-    def fallback(self, top: Node) -> tuple[bool, str | None]:
+    def fallback(self, top: Node) -> tuple[bool, tuple[str, int] | None]:
         """`X || 'd'`, `X ?? 3`: whether a fallback follows, and its literal value."""
         p = top.parent
         if p is not None and p.type == "binary_expression" and p.child_by_field_name("left") == top:
@@ -375,7 +375,7 @@ class _Ctx:
                 self.reads.remove(inner)
 
 
-def _schema_default(value: Node | None) -> tuple[bool, str | None]:
+def _schema_default(value: Node | None) -> tuple[bool, tuple[str, int] | None]:
     """Whether a schema entry has a fallback, and its literal: zod `.default(x)` / `.optional()`, envalid
     `{ default: x }` (envalid's `devDefault` applies only outside production, so it is not a fallback)."""
     node: Any = value

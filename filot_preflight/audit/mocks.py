@@ -160,10 +160,10 @@ def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
     `os.getenv('REDIS_HOST', 'localhost')`, `redis_host: str = "localhost"`, zod `.default(...)` on a later
     line): a loopback fallback at the read's line, whatever the syntax, unless that line already has one.
     """
-    have = {f.line for f in facts.findings if f.rule == LOCALHOST} | {a.line for a in facts.allowed
-                                                                        if a.rule == LOCALHOST}
+    waived = {a.line for a in facts.allowed if a.rule == LOCALHOST}
+    have = {f.line for f in facts.findings if f.rule == LOCALHOST and f.fallback}
     for r in facts.env_reads:
-        if r.default is None or r.line in have:
+        if r.default is None or r.line in have or r.line in waived or r.default_line in waived:
             continue
         value = r.default.strip()
         m = _LOCAL_URL.search(value)
@@ -174,7 +174,11 @@ def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
         else:
             continue
         have.add(r.line)
-        emit(facts, lines, lang, LOCALHOST, r.line, f"{host}:{port}" if port else host, True)
+        what = f"{host}:{port}" if port else host
+        # the line scanner saw the same literal without knowing it is this read's fallback: replace its finding
+        facts.findings[:] = [f for f in facts.findings
+                             if not (f.rule == LOCALHOST and f.line in (r.line, r.default_line) and f.what == what)]
+        emit(facts, lines, lang, LOCALHOST, r.line, what, True)
 
 
 def config_findings(text: str, lines: Lines, facts: FileFacts) -> None:

@@ -44,6 +44,7 @@ class EnvRead:
     has_default: bool = False
     expr: str = ""  # the unresolved expression, for dynamic reads (code text, never a value)
     default: str | None = None  # the fallback's literal in code (`?? 'redis://localhost'`), judged for loopback
+    default_line: int = 0  # where that literal is (a multi-line read's fallback may sit lines below it)
 
     @property
     def where(self) -> str:

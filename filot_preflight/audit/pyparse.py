@@ -52,11 +52,11 @@ def _short(expr: str) -> str:
     return expr if len(expr) <= _EXPR_MAX else expr[: _EXPR_MAX - 1] + "…"
 
 
-def _value(node: ast.AST | None) -> str | None:
-    """A default's literal value (str, int, float), for the loopback rules."""
+def _value(node: ast.AST | None) -> tuple[str, int] | None:
+    """A default's literal value (str, int, float) and its line, for the loopback rules."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float) \
             and not isinstance(node.value, bool):
-        return str(node.value)
+        return str(node.value), node.lineno
     return None
 
 
@@ -139,7 +139,7 @@ class _Visitor(ast.NodeVisitor):
         return isinstance(node, ast.Attribute) and node.attr == "getenv" and isinstance(node.value, ast.Name) \
             and node.value.id in self.os_names
 
-    def add(self, arg: ast.AST | None, at: ast.AST, dflt: bool, value: str | None = None,
+    def add(self, arg: ast.AST | None, at: ast.AST, dflt: bool, value: tuple[str, int] | None = None,
             expr: str | None = None) -> EnvRead:
         """A read of the variable named by `arg` (a literal, a resolved constant, or dynamic)."""
         line = getattr(at, "lineno", 1)
@@ -147,7 +147,7 @@ class _Visitor(ast.NodeVisitor):
         if name is None and isinstance(arg, ast.Name) and len(self.consts.get(arg.id, ())) == 1:
             name = next(iter(self.consts[arg.id]))
         if name is not None and name.isidentifier():
-            r = EnvRead(name, self.path, line, dflt, "", value)
+            r = EnvRead(name, self.path, line, dflt, "", *(value or (None, 0)))
         else:
             r = EnvRead(None, self.path, line, dflt, _short(expr or (ast.unparse(arg) if arg is not None else "")))
             if isinstance(arg, ast.Name):
@@ -250,7 +250,8 @@ class _Visitor(ast.NodeVisitor):
             dflt, value, aliases = _field(st.value)
             names = aliases or [f"{prefix}{field}"]
             for n in names:
-                self.reads.append(EnvRead(n.upper() if upper else n, self.path, st.lineno, dflt, "", value))
+                self.reads.append(EnvRead(n.upper() if upper else n, self.path, st.lineno, dflt, "",
+                                          *(value or (None, 0))))
 
     # --- helpers ---------------------------------------------------------------------------------
     def follow_helpers(self, tree: ast.Module) -> None:
@@ -272,7 +273,7 @@ class _Visitor(ast.NodeVisitor):
                 self.reads.remove(inner)
 
 
-def _field(value: ast.expr | None) -> tuple[bool, str | None, list[str]]:
+def _field(value: ast.expr | None) -> tuple[bool, tuple[str, int] | None, list[str]]:
     """(has default, default literal, aliases) of a settings field's right-hand side."""
     if value is None:
         return False, None, []

@@ -37,6 +37,10 @@ DEFAULT_IMPLICIT_READS = (
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     "AWS_PROFILE", "AWS_ENDPOINT_URL*", "NODE_ENV", "NODE_OPTIONS", "TZ",
 )
+_PARSE_FIX = (
+    "Fix the syntax error at that line (or exclude the file with checks.code.skip_dirs / extra_test_paths if it "
+    "is not production code): reads after the error may be missed."
+)
 _DYNAMIC_FIX = (
     "Read the variable by a literal name (process.env.NAME, os.environ['NAME']) so it can be audited; "
     "if the computed name is intended, add `preflight: allow <reason>` and declare every name it can take."
@@ -94,6 +98,12 @@ def judge(facts: DriftFacts, manifest: Manifest) -> list[CheckResult]:
                                     target=r.where, remediation=_DYNAMIC_FIX, evidence={"service": s.service}))
             else:
                 reads.setdefault(r.name, {}).setdefault(s.service, []).append(r)
+    for s in scans:
+        for e in s.parse_errors:
+            found.append(result(f"{NAME}.parse_error", SUBSYSTEM, Status.WARN,
+                                f"{s.service}: {e.where} does not parse ({e.message}); read as far as the parser "
+                                "recovered", target=e.where, remediation=_PARSE_FIX,
+                                evidence={"service": s.service, "file": e.path, "line": e.line}))
     found += _undeclared(reads, manifest, ignored)
     found += _consumers(reads, manifest, {s.service for s in scans}, implicit)
     for rule, summary in (
@@ -102,6 +112,7 @@ def judge(facts: DriftFacts, manifest: Manifest) -> list[CheckResult]:
         ("unread", "every manifest variable of the scanned services is read by their code"),
         ("consumer_unused", "every listed consumer reads its variables"),
         ("dynamic", "no env var is read by a computed name"),
+        ("parse_error", "every source file parses"),
     ):
         if not any(r.id == f"{NAME}.{rule}" for r in found):
             found.append(result(f"{NAME}.{rule}", SUBSYSTEM, Status.PASS, summary,
