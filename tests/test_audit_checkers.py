@@ -188,3 +188,23 @@ def test_every_emitted_id_is_documented(dirty: list[CheckResult]) -> None:
         headings = set(re.findall(r"^##+ `?([a-z_]+\.[a-z_]+)`?", doc, re.M))
         mine = {i for i in emitted if i.startswith(checker + ".")}
         assert mine <= headings, f"undocumented: {sorted(mine - headings)}"
+
+
+def test_several_trees_of_one_service_are_all_scanned(tmp_path: Path) -> None:
+    """`--source-dir backend=A --source-dir backend=B`: both trees are scanned, their reads merged."""
+    from filot_preflight.commands.common import source_dirs
+
+    a, b = tmp_path / "api", tmp_path / "jobs"
+    (a / "src").mkdir(parents=True)
+    (b / "src").mkdir(parents=True)
+    (a / "src" / "a.ts").write_text("export const x = process.env.FROM_TREE_A;\n")
+    (b / "src" / "b.ts").write_text("import sinon from 'sinon';\nexport const y = process.env.FROM_TREE_B;\n")
+    parsed = source_dirs([f"backend={a}", f"backend={b}", f"backend={a}"])
+    assert parsed == {"backend": (a, b)}
+    clear_cache()
+    results = run(dict(parsed))
+    sources = [r for r in results if r.id == "env_drift.sources"]
+    assert sorted(r.target for r in sources) == [f"backend={a}", f"backend={b}"]
+    undeclared = {r.target for r in results if r.id == "env_drift.undeclared"}
+    assert {"FROM_TREE_A", "FROM_TREE_B"} <= undeclared
+    assert [r.target for r in results if r.id == "mock_code.mock_import"] == ["src/b.ts:1"]

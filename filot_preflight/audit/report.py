@@ -4,7 +4,8 @@ the `*.sources` results, and capping many findings into a readable number of res
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from filot_preflight.audit.model import AuditConfig, TreeScan
@@ -29,9 +30,38 @@ def audit_config(manifest: Manifest) -> AuditConfig:
     )
 
 
-def probe_scans(source_dirs: Mapping[str, Path], config: AuditConfig) -> tuple[TreeScan, ...]:
-    """Scan every service's tree (blocking; run it through ctx.blocking). Shared between checkers."""
-    return tuple(scan_tree_cached(path, service, config) for service, path in sorted(source_dirs.items()))
+def probe_scans(source_dirs: Mapping[str, Path | Sequence[Path]], config: AuditConfig) -> tuple[TreeScan, ...]:
+    """Scan every tree of every service (blocking; run it through ctx.blocking). Shared between checkers.
+
+    A service may have several trees (`--source-dir backend=A --source-dir backend=B`): each is scanned
+    and reported on its own; `by_service` merges them for judgements over the whole service.
+    """
+    out: list[TreeScan] = []
+    for service, paths in sorted(source_dirs.items()):
+        for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
+            out.append(scan_tree_cached(path, service, config))
+    return tuple(out)
+
+
+def by_service(scans: Iterable[TreeScan]) -> dict[str, TreeScan]:
+    """One scan per service: a service's several trees merged into one (facts keep their own paths)."""
+    out: dict[str, TreeScan] = {}
+    for s in scans:
+        if s.service not in out:
+            out[s.service] = s
+            continue
+        first = out[s.service]
+        merged = TreeScan(root=f"{first.root}, {s.root}", service=s.service,
+                          files_scanned=first.files_scanned + s.files_scanned)
+        for part in (first, s):
+            merged.findings += part.findings
+            merged.env_reads += part.env_reads
+            merged.queue_refs += part.queue_refs
+            merged.const_env.update(part.const_env)
+            merged.allowed += part.allowed
+            merged.parse_errors += part.parse_errors
+        out[s.service] = merged
+    return out
 
 
 def no_sources(checker: str, subsystem: str) -> CheckResult:

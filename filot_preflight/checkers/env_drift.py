@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from filot_preflight.audit.model import EnvRead, TreeScan
 from filot_preflight.audit.paths import compile_globs
 from filot_preflight.audit.queue_judge import judge_queues
-from filot_preflight.audit.report import audit_config, capped, no_sources, probe_scans, sources_results, where_list
+from filot_preflight.audit.report import (
+    audit_config,
+    by_service,
+    capped,
+    no_sources,
+    probe_scans,
+    sources_results,
+    where_list,
+)
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Status
@@ -117,8 +125,7 @@ def judge(facts: DriftFacts, manifest: Manifest) -> list[CheckResult]:
         if not any(r.id == f"{NAME}.{rule}" for r in found):
             found.append(result(f"{NAME}.{rule}", SUBSYSTEM, Status.PASS, summary,
                                 evidence={"variables_read": len(reads)}))
-    by_service = {s.service: s for s in scans}
-    return head + capped(found) + judge_queues(by_service, facts.configured)
+    return head + capped(found) + judge_queues(by_service(scans), facts.configured)
 
 
 def _locs(by_svc: dict[str, list[EnvRead]]) -> list[str]:
