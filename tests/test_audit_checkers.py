@@ -25,7 +25,7 @@ from filot_preflight.sources import ValueStore, read_env_file
 TREES = Path(__file__).parent / "fixtures" / "trees"
 DOCS = Path(__file__).parent.parent / "docs" / "checks"
 M = manifest.load()
-MOCK_RULES = {"mocks_dir", "mock_import", "mock_switch", "test_key", "localhost"}
+MOCK_RULES = {"mocks_dir", "mock_import", "mock_switch", "test_key", "localhost", "project_mock", "test_package"}
 FAKE_KEYS = ("4eC39HqLyjWDarjtT1zdp7dc", "TYooMQauvdEDq54NiTphI7jx")
 
 

@@ -198,3 +198,39 @@ def test_a_file_that_does_not_parse_is_a_warn_with_file_and_line() -> None:
     clean = TreeScan(root="/src/backend", service="backend", files_scanned=2)
     assert [r.status for r in judge(DriftFacts((clean,)), manifest.load())
             if r.id == "env_drift.parse_error"] == [Status.PASS]
+
+
+@pytest.mark.parametrize(
+    ("code", "rel", "expected"),
+    [
+        ("import { FakeQueue, helper } from '../lib/queue';", "src/a.ts", [("project_mock", 1)]),
+        ("const { StubMailer } = require('./mail');", "src/a.js", [("project_mock", 1)]),
+        ("import ocr from './services/mock-ocr';", "src/a.ts", [("project_mock", 1)]),
+        ("import { InMemoryCache } from '@apollo/client';", "src/a.ts", []),  # a library's class
+        ("import { MockedProvider } from './providers';", "src/a.ts", []),  # not a mock name shape
+        ("import supertest from 'supertest';", "src/a.ts", [("test_package", 1)]),
+        ("const { MongoMemoryServer } = require('mongodb-memory-server');", "src/a.js", [("test_package", 1)]),
+        ("from .fakes import FakeRedis", "w/a.py", [("project_mock", 1)]),
+        ("from worker.models import InMemoryStore", "w/a.py", [("project_mock", 1)]),
+        ("from elsewhere import InMemoryStore", "w/a.py", []),  # not a module of this tree
+        ("import pytest", "w/a.py", [("test_package", 1)]),
+    ],
+)
+def test_project_mocks_and_test_packages(code: str, rel: str, expected: list[tuple[str, int]]) -> None:
+    kind = "py" if rel.endswith(".py") else "js"
+    facts = scan_text(code, rel, kind, local=frozenset({"worker"}))
+    assert [(f.rule, f.line) for f in facts.findings] == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "lang"),
+    [
+        ("app.listen(port, () => console.log(`listening on http://localhost:${port}`));", "js"),
+        ("throw new Error('REDIS_URL missing, e.g. redis://localhost:6379');", "js"),
+        ("this.logger.warn('falling back to http://127.0.0.1:8080 is disabled');", "js"),
+        ("raise ValueError('set DATABASE_URL, e.g. postgres://localhost/db')", "py"),
+        ("logging.info('serving on http://localhost:%d', port)", "py"),
+    ],
+)
+def test_loopback_in_messages_is_not_an_endpoint(code: str, lang: str) -> None:
+    assert scan_text(code, "f." + ("ts" if lang == "js" else "py"), lang).findings == []

@@ -14,7 +14,9 @@ MOCK_IMPORT = "mock_import"
 MOCK_SWITCH = "mock_switch"
 TEST_KEY = "test_key"
 LOCALHOST = "localhost"
-MOCK_RULES = (MOCKS_DIR, MOCK_IMPORT, MOCK_SWITCH, TEST_KEY, LOCALHOST)
+PROJECT_MOCK = "project_mock"  # the project's own Mock*/Fake*/InMemory* class or module, imported by production code
+TEST_PACKAGE = "test_package"  # a test-only package (mongodb-memory-server, supertest) imported by production code
+MOCK_RULES = (MOCKS_DIR, MOCK_IMPORT, MOCK_SWITCH, TEST_KEY, LOCALHOST, PROJECT_MOCK, TEST_PACKAGE)
 DYNAMIC = "dynamic"  # an env read whose name is computed (env_drift); only used for waivers here
 
 
@@ -123,6 +125,7 @@ class AuditConfig:
     skip_dirs: frozenset[str]
     max_file_bytes: int = 1024 * 1024
     queue_vars: frozenset[str] = frozenset()  # env vars naming queues; their code defaults are recorded
+    local_modules: frozenset[str] = frozenset()  # top-level Python modules of the tree (set by scan_tree)
 
 
 @dataclass(slots=True)

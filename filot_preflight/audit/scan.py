@@ -13,8 +13,9 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
-from filot_preflight.audit import envreads, jsparse, mocks, pyparse, queues
+from filot_preflight.audit import envreads, jsparse, mocks, project_mocks, pyparse, queues
 from filot_preflight.audit.model import (
     DYNAMIC,
     MOCKS_DIR,
@@ -39,7 +40,9 @@ BINARY = "binary"
 LARGE = "large"
 
 
-def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = frozenset()) -> FileFacts:
+def scan_text(
+    text: str, rel: str, kind: str, queue_vars: frozenset[str] = frozenset(), local: frozenset[str] = frozenset()
+) -> FileFacts:
     """Every fact of one file's text (no I/O; unit tests call this directly)."""
     facts = FileFacts(rel)
     lines = Lines(text)
@@ -51,6 +54,10 @@ def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = froze
         return facts
     lang = "js" if kind == JS else "py"
     mocks.code_findings(text, lines, facts, lang)
+    if lang == "js":
+        project_mocks.js_findings(text, lines, facts)
+    else:
+        project_mocks.py_findings(text, lines, facts, local)
     facts.env_reads, facts.parse_error = _env_reads(text, lines, rel, lang)
     facts.env_reads = [r for r in facts.env_reads if r.name is not None or not _waive(facts, lines, lang, r.line)]
     mocks.default_findings(facts, lines, lang)
@@ -100,7 +107,23 @@ def scan_file(entry: Entry, config: AuditConfig) -> FileFacts | str:
         return LARGE
     if b"\0" in raw[:_SNIFF]:
         return BINARY
-    return scan_text(raw.decode("utf-8", errors="replace"), entry.rel, entry.kind, config.queue_vars)
+    text = raw.decode("utf-8", errors="replace")
+    return scan_text(text, entry.rel, entry.kind, config.queue_vars, config.local_modules)
+
+
+def local_modules(root: str) -> frozenset[str]:
+    """Top-level Python module names of a tree: folders and .py files at its root and under src/."""
+    out: set[str] = set()
+    for base in (root, os.path.join(root, "src")):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for n in names:
+            stem = n[:-3] if n.endswith(".py") else n
+            if stem.isidentifier() and (n.endswith(".py") or os.path.isdir(os.path.join(base, n))):
+                out.add(stem)
+    return frozenset(out)
 
 
 def _scan_chunk(entries: Sequence[Entry], config: AuditConfig) -> list[FileFacts | str]:
@@ -116,6 +139,7 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
         out.error = "not a directory" if os.path.exists(root_s) else "does not exist"
         return out
     stats = WalkStats()
+    config = replace(config, local_modules=local_modules(root_s))
     entries = list(walk(root_s, config, stats))
     if workers > 1 and len(entries) >= POOL_MIN_FILES:
         from concurrent.futures import ProcessPoolExecutor  # lazily: a pool is the exception, not the rule
