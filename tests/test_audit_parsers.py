@@ -234,3 +234,30 @@ def test_project_mocks_and_test_packages(code: str, rel: str, expected: list[tup
 )
 def test_loopback_in_messages_is_not_an_endpoint(code: str, lang: str) -> None:
     assert scan_text(code, "f." + ("ts" if lang == "js" else "py"), lang).findings == []
+
+
+def test_test_paths_from_the_runners_configuration(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """jest testMatch/testRegex (package.json), vitest include, pytest testpaths/python_files are test paths."""
+    import json
+
+    from filot_preflight.audit import make_config, scan_tree
+    from filot_preflight.audit.paths import compile_globs
+    from filot_preflight.audit.testconfig import project_test_patterns
+
+    (tmp_path / "package.json").write_text(json.dumps({"jest": {
+        "testMatch": ["<rootDir>/src/**/*.check.ts", "**/?(*.)+(spec|probe).[jt]s?(x)"],
+        "testRegex": "/contract/.*\\.ts$",
+    }}))
+    (tmp_path / "vitest.config.ts").write_text("export default defineConfig({ test: { include: ['web/**/*.vt.ts'] } });")
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["qa"]\npython_files = ["check_*.py"]\n')
+    globs, regexes = project_test_patterns(str(tmp_path))
+    rx = compile_globs(globs)
+    for path in ("src/a/b.check.ts", "src/x.probe.tsx", "web/a.vt.ts", "qa/deep/a.py", "worker/check_io.py"):
+        assert rx.match(path), path
+    assert not rx.match("src/a.ts") and not rx.match("worker/io.py")
+    assert regexes == ("/contract/.*\\.ts$",)
+    for rel in ("src/a/b.check.ts", "src/contract/pay.ts", "qa/a.py", "src/app.ts"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("export const x = process.env.ONLY_IN_TESTS;\n")
+    scan = scan_tree(tmp_path, "backend", make_config())
+    assert [r.path for r in scan.env_reads] == ["src/app.ts"]

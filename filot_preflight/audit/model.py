@@ -126,6 +126,7 @@ class AuditConfig:
     max_file_bytes: int = 1024 * 1024
     queue_vars: frozenset[str] = frozenset()  # env vars naming queues; their code defaults are recorded
     local_modules: frozenset[str] = frozenset()  # top-level Python modules of the tree (set by scan_tree)
+    test_regexes: tuple[str, ...] = ()  # jest testRegex of the tree (set by scan_tree)
 
 
 @dataclass(slots=True)

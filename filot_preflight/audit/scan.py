@@ -28,6 +28,7 @@ from filot_preflight.audit.model import (
     TreeScan,
 )
 from filot_preflight.audit.paths import CONFIG, ENV, JS, Entry, WalkStats, walk
+from filot_preflight.audit.testconfig import project_test_patterns
 from filot_preflight.audit.text import Lines
 
 _SNIFF = 8192
@@ -139,7 +140,9 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
         out.error = "not a directory" if os.path.exists(root_s) else "does not exist"
         return out
     stats = WalkStats()
-    config = replace(config, local_modules=local_modules(root_s))
+    globs, regexes = project_test_patterns(root_s)
+    config = replace(config, local_modules=local_modules(root_s), test_globs=config.test_globs + globs,
+                     test_regexes=config.test_regexes + regexes)
     entries = list(walk(root_s, config, stats))
     if workers > 1 and len(entries) >= POOL_MIN_FILES:
         from concurrent.futures import ProcessPoolExecutor  # lazily: a pool is the exception, not the rule
