@@ -16,7 +16,8 @@ TEST_KEY = "test_key"
 LOCALHOST = "localhost"
 PROJECT_MOCK = "project_mock"  # the project's own Mock*/Fake*/InMemory* class or module, imported by production code
 TEST_PACKAGE = "test_package"  # a test-only package (mongodb-memory-server, supertest) imported by production code
-MOCK_RULES = (MOCKS_DIR, MOCK_IMPORT, MOCK_SWITCH, TEST_KEY, LOCALHOST, PROJECT_MOCK, TEST_PACKAGE)
+COMMITTED_SECRET = "committed_secret"  # noqa: S105 (a rule name) a credential committed to a production path (detect-secrets)
+MOCK_RULES = (MOCKS_DIR, MOCK_IMPORT, MOCK_SWITCH, TEST_KEY, LOCALHOST, PROJECT_MOCK, TEST_PACKAGE, COMMITTED_SECRET)
 DYNAMIC = "dynamic"  # an env read whose name is computed (env_drift); only used for waivers here
 
 
@@ -115,6 +116,7 @@ class FileFacts:
     const_env: dict[str, str] = field(default_factory=dict)
     allowed: list[Allowed] = field(default_factory=list)
     parse_error: ParseError | None = None
+    secret_candidate: bool = False  # worth a detect-secrets pass (credentials.is_candidate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ class AuditConfig:
     queue_vars: frozenset[str] = frozenset()  # env vars naming queues; their code defaults are recorded
     local_modules: frozenset[str] = frozenset()  # top-level Python modules of the tree (set by scan_tree)
     test_regexes: tuple[str, ...] = ()  # jest testRegex of the tree (set by scan_tree)
+    secret_digests: tuple[tuple[str, str], ...] = ()  # (sha256 of a manifest secret's value, variable name)
 
 
 @dataclass(slots=True)

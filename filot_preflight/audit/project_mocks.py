@@ -30,13 +30,15 @@ PY_TEST_PACKAGES = (
 
 _MOCK_NAME = re.compile(r"^(?:Mock|Fake|Stub|InMemory|Dummy)[A-Z_0-9]\w*$|^[A-Za-z]\w*(?:Mock|Fake|Stub)$")
 _MOCK_MODULE = re.compile(r"(?:^|[/._-])(?:mocks?|fakes?|stubs?|in-?memory|dummy)(?:[/._-]|$)", re.I)
-_JS_IMPORT = re.compile(
-    r"""(?:^|[;\n])[ \t]*(?:import[ \t]+(?:type[ \t]+)?([^'";]*?)[ \t]*from|(?:const|let|var)[ \t]+([^=;]+?)[ \t]*="""
-    r"""[ \t]*require\()[ \t]*(['"])([^'"\n]+)\3""",
+# Anchored on a project-local specifier (rare, so quick to scan for); the import clause before it is
+# then read back to the statement's start.
+_JS_LOCAL_SPEC = re.compile(r"""(['"])((?:\.\.?/|@/|~/|src/)[^'"\n]*)\1""")
+_JS_CLAUSE = re.compile(
+    r"""(?:\bimport[ \t]+(?:type[ \t]+)?([^'";]*?)[ \t]*\bfrom|\b(?:const|let|var)[ \t]+([^=;]+?)[ \t]*=[ \t]*"""
+    r"""require[ \t]*\()[ \t]*$"""
 )
 _JS_PKG = re.compile(r"""(['"])(""" + "|".join(re.escape(p) for p in sorted(JS_TEST_PACKAGES, key=len, reverse=True))
                      + r""")(?:/[^'"\n]*)?\1""")
-_JS_LOCAL = ("./", "../", "@/", "~/", "src/")
 _PY_FROM = re.compile(r"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)", re.M)
 _PY_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*)", re.M)
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
@@ -50,12 +52,16 @@ def _names(clause: str) -> list[str]:
 
 def js_findings(text: str, lines: Lines, facts: FileFacts) -> None:
     """Project mocks and test-only packages imported by one production JS/TS file."""
-    for m in _JS_IMPORT.finditer(text):
-        spec = m.group(4)
-        if "__mocks__" in spec or not spec.startswith(_JS_LOCAL) or lines.in_comment(m.start(4), "js"):
+    for m in _JS_LOCAL_SPEC.finditer(text):
+        spec = m.group(2)
+        if "__mocks__" in spec:
             continue
-        line = lines.line_of(m.start(4))
-        names = [n for n in _names(m.group(1) or m.group(2) or "") if _MOCK_NAME.match(n)]
+        stmt = max(text.rfind(";", 0, m.start()), text.rfind("\n\n", 0, m.start()), m.start() - 2000, 0)
+        clause = _JS_CLAUSE.search(text, stmt, m.start())
+        if clause is None or lines.in_comment(m.start(), "js"):
+            continue
+        line = lines.line_of(m.start())
+        names = [n for n in _names(clause.group(1) or clause.group(2) or "") if _MOCK_NAME.match(n)]
         if names:
             emit(facts, lines, "js", PROJECT_MOCK, line, f"imports {', '.join(names)} from '{spec}'")
         elif _MOCK_MODULE.search(spec.rsplit("/", 1)[-1]):

@@ -39,11 +39,15 @@ def py_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None
     except (SyntaxError, ValueError) as e:
         line = getattr(e, "lineno", None) or 1
         return [], ParseError(path, line, f"syntax error: {getattr(e, 'msg', str(e))}")
+    nodes = list(ast.walk(tree))  # one walk; the recognisers then see only the node types they read
     v = _Visitor(path)
-    v.imports(tree)
+    v.imports(nodes)
     v.constants(tree.body)
-    v.visit(tree)
-    v.follow_helpers(tree)
+    v.funcs = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    seen = [n for n in nodes if isinstance(n, ast.Subscript | ast.Compare | ast.Call | ast.ClassDef)]
+    for node in sorted(seen, key=lambda n: (n.lineno, n.col_offset)):  # in source order
+        v.visit(node)
+    v.follow_helpers(nodes)
     return v.reads, None
 
 
@@ -69,7 +73,7 @@ def _kw(call: ast.Call, name: str) -> ast.expr | None:
 
 
 class _Visitor(ast.NodeVisitor):
-    """One pass over the tree, keeping the enclosing function for helper detection."""
+    """Recognisers of env reads, dispatched per node (`visit`) by py_env_reads in source order."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -87,9 +91,9 @@ class _Visitor(ast.NodeVisitor):
         self.helpers: dict[str, tuple[EnvRead, int, bool]] = {}  # name -> (dynamic read, param index, default)
 
     # --- set-up ----------------------------------------------------------------------------------
-    def imports(self, tree: ast.Module) -> None:
+    def imports(self, nodes: list[ast.AST]) -> None:
         """Names bound to os, os.environ, os.getenv, decouple's config and the env libraries' Env."""
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.name == "os":
@@ -109,7 +113,9 @@ class _Visitor(ast.NodeVisitor):
                         self.decouple_names.add(bound)
                     elif node.module in ("environs", "environ") and a.name == "Env":
                         self.lib_classes[bound] = "environs" if node.module == "environs" else "django"
-        for node in ast.walk(tree):
+        if not self.lib_classes and not self.decouple_names:
+            return
+        for node in nodes:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1:
                 target, func = node.targets[0], ast.unparse(node.value.func)
                 if isinstance(target, ast.Name) and func in self.lib_classes:
@@ -151,38 +157,29 @@ class _Visitor(ast.NodeVisitor):
         else:
             r = EnvRead(None, self.path, line, dflt, _short(expr or (ast.unparse(arg) if arg is not None else "")))
             if isinstance(arg, ast.Name):
-                self.helper(arg.id, r, dflt)
+                self.helper(arg.id, r, dflt, at)
         self.reads.append(r)
         return r
 
-    def helper(self, param: str, read: EnvRead, dflt: bool) -> None:
-        if not self.funcs:
+    def helper(self, param: str, read: EnvRead, dflt: bool, at: ast.AST) -> None:
+        """Note `fn` as a helper when `param`, the read's name, is a parameter of the function around the read."""
+        line = getattr(at, "lineno", 0)
+        around = [f for f in self.funcs if f.lineno <= line <= (f.end_lineno or f.lineno)]
+        if not around:
             return
-        fn = self.funcs[-1]
+        fn = max(around, key=lambda f: f.lineno)  # the innermost
         names = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
         if param in names:
             self.helpers[fn.name] = (read, names.index(param), dflt)
 
     # --- visiting --------------------------------------------------------------------------------
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.funcs.append(node)
-        self.generic_visit(node)
-        self.funcs.pop()
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self.funcs.append(node)
-        self.generic_visit(node)
-        self.funcs.pop()
-
     def visit_Subscript(self, node: ast.Subscript) -> None:
         if self.is_environ(node.value) and isinstance(node.ctx, ast.Load):
             self.add(node.slice, node, False)
-        self.generic_visit(node)
 
     def visit_Compare(self, node: ast.Compare) -> None:
         if len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn) and self.is_environ(node.comparators[0]):
             self.add(node.left, node, True)
-        self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         f = node.func
@@ -200,7 +197,6 @@ class _Visitor(ast.NodeVisitor):
             and f.value.id in self.env_libs
         ):
             self.lib_read(node, f)
-        self.generic_visit(node)
 
     def lib_read(self, node: ast.Call, f: ast.expr) -> None:
         """environs / django-environ: `env('X')`, `env.str('X', default)`, `env.db()`."""
@@ -220,7 +216,6 @@ class _Visitor(ast.NodeVisitor):
         if any(b == "BaseSettings" or b in self.settings_classes for b in bases):
             self.settings_classes.add(node.name)
             self.settings(node)
-        self.generic_visit(node)
 
     def settings(self, cls: ast.ClassDef) -> None:
         """pydantic-settings fields: each is a read of PREFIX+FIELD (upper-cased unless case_sensitive)."""
@@ -254,13 +249,14 @@ class _Visitor(ast.NodeVisitor):
                                           *(value or (None, 0))))
 
     # --- helpers ---------------------------------------------------------------------------------
-    def follow_helpers(self, tree: ast.Module) -> None:
+    def follow_helpers(self, nodes: list[ast.AST]) -> None:
         """`env_bool('X')` where `def env_bool(name): ... os.getenv(name)`: a read of X at the call."""
         if not self.helpers:
             return
         called: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.helpers:
+        calls = sorted((n for n in nodes if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
+        for node in calls:
+            if isinstance(node.func, ast.Name) and node.func.id in self.helpers:
                 inner, idx, dflt = self.helpers[node.func.id]
                 arg = node.args[idx] if len(node.args) > idx else None
                 extra = node.args[idx + 1] if len(node.args) > idx + 1 else _kw(node, "default")

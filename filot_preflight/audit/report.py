@@ -6,28 +6,36 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from filot_preflight.audit.credentials import value_digests
 from filot_preflight.audit.model import AuditConfig, TreeScan
 from filot_preflight.audit.paths import make_config
 from filot_preflight.audit.scan import scan_tree_cached
 from filot_preflight.checkers.base import result
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.sources import Value
 
 MAX_PER_RULE = 20  # results of one rule before the rest are grouped into one "+N more" result
 MAX_LISTED = 50  # locations listed in a grouped result's evidence
 SOURCE_DIR_USAGE = "preflight check --source-dir backend=PATH --source-dir gpu-worker=PATH"
 
 
-def audit_config(manifest: Manifest) -> AuditConfig:
-    """Scanner settings from the manifest's `checks.code` (defaults when absent)."""
+def audit_config(manifest: Manifest, values: Iterable[Value] = ()) -> AuditConfig:
+    """Scanner settings from the manifest's `checks.code` (defaults when absent); with the run's values,
+    the digests of the manifest's secret values, so that a secret committed to code is found.
+    """
     code = manifest.checks.code
     q = manifest.checks.queue
     queue_vars = [*q.queue_key_vars, *([q.dead_letter_var] if q.dead_letter_var else [])]
-    return make_config(
+    config = make_config(
         code.test_paths, code.extra_test_paths, code.skip_dirs, code.max_file_kb * 1024, queue_vars
     )
+    secret = {v.name for v in manifest.variables if v.secret}
+    digests = value_digests((v.name, v.value.get_secret_value()) for v in values if v.name in secret)
+    return replace(config, secret_digests=digests) if digests else config
 
 
 def probe_scans(source_dirs: Mapping[str, Path | Sequence[Path]], config: AuditConfig) -> tuple[TreeScan, ...]:

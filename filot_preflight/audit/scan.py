@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from filot_preflight.audit import envreads, jsparse, mocks, project_mocks, pyparse, queues
+from filot_preflight.audit import credentials, envreads, jsparse, mocks, project_mocks, pyparse, queues
 from filot_preflight.audit.model import (
     DYNAMIC,
     MOCKS_DIR,
@@ -42,11 +42,15 @@ LARGE = "large"
 
 
 def scan_text(
-    text: str, rel: str, kind: str, queue_vars: frozenset[str] = frozenset(), local: frozenset[str] = frozenset()
+    text: str, rel: str, kind: str, queue_vars: frozenset[str] = frozenset(), local: frozenset[str] = frozenset(),
+    digests: tuple[tuple[str, str], ...] = (),
 ) -> FileFacts:
     """Every fact of one file's text (no I/O; unit tests call this directly)."""
     facts = FileFacts(rel)
     lines = Lines(text)
+    facts.secret_candidate = credentials.is_candidate(text)
+    if digests:
+        facts.findings += credentials.manifest_values(text, lines, rel, dict(digests))
     if kind == ENV:
         mocks.env_file_findings(text, lines, facts)
         return facts
@@ -109,7 +113,7 @@ def scan_file(entry: Entry, config: AuditConfig) -> FileFacts | str:
     if b"\0" in raw[:_SNIFF]:
         return BINARY
     text = raw.decode("utf-8", errors="replace")
-    return scan_text(text, entry.rel, entry.kind, config.queue_vars, config.local_modules)
+    return scan_text(text, entry.rel, entry.kind, config.queue_vars, config.local_modules, config.secret_digests)
 
 
 def local_modules(root: str) -> frozenset[str]:
@@ -163,6 +167,11 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
             out.files_scanned += 1
             out.env_files += entry.kind == ENV
             out.add(res)
+    candidates = [(e.path, e.rel) for e, r in zip(entries, results, strict=True)
+                  if isinstance(r, FileFacts) and r.secret_candidate]
+    found, waived = credentials.findings(candidates, out.findings)
+    out.findings += found
+    out.allowed += waived
     out.test_files = stats.test_files
     out.test_dirs = stats.test_dirs
     out.findings.extend(Finding(MOCKS_DIR, rel, 0, f"{n} file(s)") for rel, n in stats.mocks_dirs or [])

@@ -68,7 +68,7 @@ async def probe(ctx: CheckContext) -> DriftFacts:
     dirs = ctx.options.source_dirs
     if not dirs:
         return DriftFacts(())
-    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest))
+    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest, ctx.values.values))
     configured: dict[tuple[str, str], str] = {}
     for var in _queue_vars(ctx.manifest):
         for svc in dirs:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from filot_preflight.audit import mocks
 from filot_preflight.audit.model import (
+    COMMITTED_SECRET,
     LOCALHOST,
     MOCK_IMPORT,
     MOCK_RULES,
@@ -41,6 +42,9 @@ _FIX = {
     PROJECT_MOCK: "Wire the real implementation in production code and keep the project's mock under a test "
     "path (tests/, __tests__/, *.test.*); if a mock must stay selectable, inject it from test set-up only. "
     + ALLOW_HINT,
+    COMMITTED_SECRET: "Treat it as leaked: rotate it at the provider now, remove it from the code (and from git "
+    "history), and read it from AWS Secrets Manager through a manifest variable (secret: true, aws_secret: ...). "
+    "If it is a placeholder, waive the line with `preflight: allow <reason>`.",
     TEST_PACKAGE: "Do not import test-only packages from production code: move the import into a test file and "
     "the package into devDependencies / the test extras (in `dependencies` it ships a test harness; in "
     "devDependencies `npm ci --omit=dev` leaves it out and the import crashes). " + ALLOW_HINT,
@@ -53,6 +57,7 @@ _CLEAN = {
     LOCALHOST: "no hard-coded loopback endpoint in production code",
     PROJECT_MOCK: "no project-defined mock/fake/stub/in-memory class or module imported by production code",
     TEST_PACKAGE: "no test-only package imported by production code",
+    COMMITTED_SECRET: "no credential committed to a production path (detect-secrets)",
 }
 
 
@@ -90,7 +95,7 @@ async def probe(ctx: CheckContext) -> MockFacts:
     """Scan the trees (in a thread; the scan is shared with env_drift) and the run's env values."""
     hits = value_hits(ctx.values.values)
     dirs = ctx.options.source_dirs
-    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest)) if dirs else ()
+    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest, ctx.values.values)) if dirs else ()
     return MockFacts(scans, hits)
 
 
@@ -110,6 +115,8 @@ def judge(facts: MockFacts) -> list[CheckResult]:
                 status, summary = Status.FAIL, f"{s.service}: mock switch {f.what} in a production env file"
             elif f.rule == TEST_KEY:
                 status, summary = Status.FAIL, f"{s.service}: test key on a production path ({f.what})"
+            elif f.rule == COMMITTED_SECRET:
+                status, summary = Status.FAIL, f"{s.service}: committed credential on a production path ({f.what})"
             elif f.rule == PROJECT_MOCK:
                 status, summary = Status.FAIL, f"{s.service}: production code {f.what} (the project's own mock)"
             elif f.rule == TEST_PACKAGE:
