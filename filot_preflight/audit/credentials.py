@@ -37,8 +37,9 @@ _lock = threading.Lock()
 
 def is_candidate(text: str) -> bool:
     """Whether a file is worth detect-secrets' time (a cheap pre-filter; detect-secrets decides)."""
-    if any(p in text for p in _PREFIXES):
-        return True
+    for p in _PREFIXES:
+        if p in text:
+            return True
     for m in _TOKEN.finditer(text):
         tok = m.group(1)
         if not tok.isupper() and not tok.islower() and _DIGIT.search(tok):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from filot_preflight.audit.mocks import IMPORT_BEFORE, emit
+from filot_preflight.audit.mocks import emit
 from filot_preflight.audit.model import PROJECT_MOCK, TEST_PACKAGE, FileFacts
 from filot_preflight.audit.text import Lines
 
@@ -30,15 +30,14 @@ PY_TEST_PACKAGES = (
 
 _MOCK_NAME = re.compile(r"^(?:Mock|Fake|Stub|InMemory|Dummy)[A-Z_0-9]\w*$|^[A-Za-z]\w*(?:Mock|Fake|Stub)$")
 _MOCK_MODULE = re.compile(r"(?:^|[/._-])(?:mocks?|fakes?|stubs?|in-?memory|dummy)(?:[/._-]|$)", re.I)
-# Anchored on a project-local specifier (rare, so quick to scan for); the import clause before it is
-# then read back to the statement's start.
-_JS_LOCAL_SPEC = re.compile(r"""(['"])((?:\.\.?/|@/|~/|src/)[^'"\n]*)\1""")
+_JS_LOCAL = ("./", "../", "@/", "~/", "src/")
 _JS_CLAUSE = re.compile(
     r"""(?:\bimport[ \t]+(?:type[ \t]+)?([^'";]*?)[ \t]*\bfrom|\b(?:const|let|var)[ \t]+([^=;]+?)[ \t]*=[ \t]*"""
     r"""require[ \t]*\()[ \t]*$"""
 )
-_JS_PKG = re.compile(r"""(['"])(""" + "|".join(re.escape(p) for p in sorted(JS_TEST_PACKAGES, key=len, reverse=True))
-                     + r""")(?:/[^'"\n]*)?\1""")
+# Every module specifier of an import/require; each pattern starts with a literal the engine can skip to.
+_JS_SPECS = tuple(re.compile(kw + r"""\s*(['"])([^'"\n]+)\1""") for kw in (r"from", r"require\s*\(", r"import\s*\(?"))
+_JS_PKGS = frozenset(JS_TEST_PACKAGES)
 _PY_FROM = re.compile(r"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)", re.M)
 _PY_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*)", re.M)
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
@@ -52,24 +51,29 @@ def _names(clause: str) -> list[str]:
 
 def js_findings(text: str, lines: Lines, facts: FileFacts) -> None:
     """Project mocks and test-only packages imported by one production JS/TS file."""
-    for m in _JS_LOCAL_SPEC.finditer(text):
-        spec = m.group(2)
-        if "__mocks__" in spec:
-            continue
-        stmt = max(text.rfind(";", 0, m.start()), text.rfind("\n\n", 0, m.start()), m.start() - 2000, 0)
-        clause = _JS_CLAUSE.search(text, stmt, m.start())
-        if clause is None or lines.in_comment(m.start(), "js"):
-            continue
-        line = lines.line_of(m.start())
-        names = [n for n in _names(clause.group(1) or clause.group(2) or "") if _MOCK_NAME.match(n)]
-        if names:
-            emit(facts, lines, "js", PROJECT_MOCK, line, f"imports {', '.join(names)} from '{spec}'")
-        elif _MOCK_MODULE.search(spec.rsplit("/", 1)[-1]):
-            emit(facts, lines, "js", PROJECT_MOCK, line, f"imports the project's mock module '{spec}'")
-    for m in _JS_PKG.finditer(text):
-        if IMPORT_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None or lines.in_comment(m.start(), "js"):
-            continue
-        emit(facts, lines, "js", TEST_PACKAGE, lines.line_of(m.start(2)), f"imports '{m.group(2)}'")
+    specs = sorted((m.start(2), m.group(2)) for rx in _JS_SPECS for m in rx.finditer(text))
+    for at, spec in specs:
+        parts = spec.split("/")
+        pkg = "/".join(parts[:2]) if spec.startswith("@") else parts[0]
+        if pkg in _JS_PKGS:
+            if not lines.in_comment(at, "js"):
+                emit(facts, lines, "js", TEST_PACKAGE, lines.line_of(at), f"imports '{pkg}'")
+        elif spec.startswith(_JS_LOCAL) and "__mocks__" not in spec:
+            _js_local(text, lines, facts, at, spec)
+
+
+def _js_local(text: str, lines: Lines, facts: FileFacts, at: int, spec: str) -> None:
+    """A project-local import: its names (or the module itself) called Mock*/Fake*/..."""
+    stmt = max(text.rfind(";", 0, at), text.rfind("\n\n", 0, at), at - 2000, 0)
+    clause = _JS_CLAUSE.search(text, stmt, at - 1)
+    if lines.in_comment(at, "js"):
+        return
+    line = lines.line_of(at)
+    names = [n for n in _names(clause.group(1) or clause.group(2) or "") if _MOCK_NAME.match(n)] if clause else []
+    if names:
+        emit(facts, lines, "js", PROJECT_MOCK, line, f"imports {', '.join(names)} from '{spec}'")
+    elif _MOCK_MODULE.search(spec.rsplit("/", 1)[-1]):
+        emit(facts, lines, "js", PROJECT_MOCK, line, f"imports the project's mock module '{spec}'")
 
 
 def py_findings(text: str, lines: Lines, facts: FileFacts, local: frozenset[str]) -> None:
