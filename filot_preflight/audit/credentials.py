@@ -23,9 +23,10 @@ _OFF = frozenset({"HexHighEntropyString", "IPPublicDetector"})
 _MIN_SECRET = 8  # shorter manifest values are not searched for (too many accidental matches)
 
 # The pre-filter, in parts that are each cheap to search for (one combined pattern cost ~1.5 ms a file).
-_PREFIXES = ("AKIA", "ASIA", "-----BEGIN", "eyJ", "xox", "sk_live", "rk_live", "pk_live", "ghp_", "gho_", "ghs_",
-             "github_pat", "glpat", "npm_", "pypi-", "SG.", "sk-", "AccountKey=")
-_TOKEN = re.compile(r"""['"`]([\w+/=\-.~]{20,})['"`]""")
+# Key prefixes are looked for in the long tokens only: a committed key is a literal (or an env-file value).
+_PREFIXES = ("AKIA", "ASIA", "eyJ", "xox", "sk_live", "rk_live", "pk_live", "ghp_", "gho_", "ghs_",
+             "github_pat", "glpat", "npm_", "pypi-", "SG.", "sk-")
+_TOKEN = re.compile(r"""['"`=]([\w+/=\-.~]{20,})""")
 _USERINFO = re.compile(r"""://[^/\s:@'"`]+:[^@\s/'"`]+@""")
 # a secret-named key assigned a literal: anchored on the assignment, the name is then checked behind it
 _ASSIGN_LITERAL = re.compile(r"""[:=][ \t]*['"`][^'"`\s]{6,}""")
@@ -37,12 +38,11 @@ _lock = threading.Lock()
 
 def is_candidate(text: str) -> bool:
     """Whether a file is worth detect-secrets' time (a cheap pre-filter; detect-secrets decides)."""
-    for p in _PREFIXES:
-        if p in text:
-            return True
+    if "-----BEGIN" in text or "AccountKey=" in text:
+        return True
     for m in _TOKEN.finditer(text):
         tok = m.group(1)
-        if not tok.isupper() and not tok.islower() and _DIGIT.search(tok):
+        if (not tok.isupper() and not tok.islower() and _DIGIT.search(tok)) or tok.startswith(_PREFIXES):
             return True
     if "://" in text and "@" in text and _USERINFO.search(text):
         return True

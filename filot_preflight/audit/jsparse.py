@@ -28,6 +28,7 @@ _FUNCS = frozenset({"function_declaration", "function_expression", "arrow_functi
 _SCHEMA_CALLS = (b"cleanEnv", b"parseEnv", b"createEnv", b".parse", b".safeParse", b".parseAsync")
 _GET = re.compile(rb"\.\s*(?:get|getOrThrow)\s*(?:<[^>()]*>)?\s*\(")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LINE_COMMENT = re.compile(r"^[ \t]*//[^\n]*", re.M)
 
 
 def parser_for(path: str) -> Parser:
@@ -51,7 +52,9 @@ def parser_for(path: str) -> Parser:
 
 def js_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None]:
     """Every env read of one JS/TS file, and its first syntax error (None when it parses cleanly)."""
-    src = text.encode("utf-8")
+    # Comment-only lines are emptied before parsing (lexing them is most of the parse time in a well-commented
+    # file); every line keeps its number, and what is left parses to the same tree.
+    src = _LINE_COMMENT.sub("", text).encode("utf-8") if "//" in text else text.encode("utf-8")
     tree = parser_for(path).parse(src)
     root = tree.root_node
     ctx = _Ctx(src, root, path)
