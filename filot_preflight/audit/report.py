@@ -19,7 +19,7 @@ from filot_preflight.models import CheckResult, Status
 from filot_preflight.sources import Value
 
 MAX_PER_RULE = 20  # results of one rule before the rest are grouped into one "+N more" result
-MAX_LISTED = 50  # locations listed in a grouped result's evidence
+MAX_LISTED = 50  # locations spelled out in a grouped result's detail (its evidence lists every one)
 SOURCE_DIR_USAGE = "preflight check --source-dir backend=PATH --source-dir gpu-worker=PATH"
 
 
@@ -70,6 +70,19 @@ def by_service(scans: Iterable[TreeScan]) -> dict[str, TreeScan]:
             merged.parse_errors += part.parse_errors
         out[s.service] = merged
     return out
+
+
+def code_location(root: str, rel: str, line: int) -> dict[str, str | int]:
+    """Evidence naming a place in code: `file` (relative to the tree), `line`, and `path`, the file as seen from
+    the working directory (what GitHub annotations and SARIF need to show it on a pull request).
+    """
+    full = os.path.normpath(os.path.join(root, rel))
+    try:
+        rel_cwd = os.path.relpath(full)
+        path = full if rel_cwd.startswith("..") else rel_cwd
+    except ValueError:  # another drive (Windows)
+        path = full
+    return {"file": rel, "line": line, "path": Path(path).as_posix()}
 
 
 def no_sources(checker: str, subsystem: str) -> CheckResult:
@@ -152,7 +165,7 @@ def capped(results: list[CheckResult]) -> list[CheckResult]:
                     target=f"+{len(rest)} more",
                     detail="; ".join(f"{r.target}: {r.summary}" for r in rest[:MAX_LISTED]),
                     remediation=rest[0].remediation,
-                    evidence={"count": len(rest), "locations": [r.target for r in rest[:MAX_LISTED]]},
+                    evidence={"count": len(rest), "locations": [r.target for r in rest]},  # all of them
                 )
             )
     return out

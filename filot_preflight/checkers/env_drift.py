@@ -20,6 +20,7 @@ from filot_preflight.audit.report import (
     audit_config,
     by_service,
     capped,
+    code_location,
     no_sources,
     probe_scans,
     sources_results,
@@ -97,23 +98,26 @@ def judge(facts: DriftFacts, manifest: Manifest) -> list[CheckResult]:
     ignored = compile_globs((*DEFAULT_IGNORE_VARS, *code.ignore_vars)).match
     implicit = compile_globs((*DEFAULT_IMPLICIT_READS, *code.implicit_reads)).match
     reads: dict[str, dict[str, list[EnvRead]]] = {}
+    roots: dict[tuple[str, str], str] = {}  # (service, file) -> its tree, to name the file from the working dir
     found: list[CheckResult] = []
     for s in scans:
         for r in s.env_reads:
             if r.name is None:
                 found.append(result(f"{NAME}.dynamic", SUBSYSTEM, Status.WARN,
                                     f"{s.service}: env var read by a computed name: {r.expr}",
-                                    target=r.where, remediation=_DYNAMIC_FIX, evidence={"service": s.service}))
+                                    target=r.where, remediation=_DYNAMIC_FIX,
+                                    evidence={"service": s.service, **code_location(s.root, r.path, r.line)}))
             else:
                 reads.setdefault(r.name, {}).setdefault(s.service, []).append(r)
+                roots.setdefault((s.service, r.path), s.root)
     for s in scans:
         for e in s.parse_errors:
             found.append(result(f"{NAME}.parse_error", SUBSYSTEM, Status.WARN,
                                 f"{s.service}: {e.where} does not parse ({e.message}); read as far as the parser "
                                 "recovered", target=e.where, remediation=_PARSE_FIX,
-                                evidence={"service": s.service, "file": e.path, "line": e.line}))
-    found += _undeclared(reads, manifest, ignored)
-    found += _consumers(reads, manifest, {s.service for s in scans}, implicit)
+                                evidence={"service": s.service, **code_location(s.root, e.path, e.line)}))
+    found += _undeclared(reads, manifest, ignored, roots)
+    found += _consumers(reads, manifest, {s.service for s in scans}, implicit, roots)
     for rule, summary in (
         ("undeclared", "every variable the code reads is in the manifest"),
         ("consumer_missing", "every variable a service reads lists that service as a consumer"),
@@ -132,7 +136,16 @@ def _locs(by_svc: dict[str, list[EnvRead]]) -> list[str]:
     return [f"{svc}:{r.where}" for svc, rs in sorted(by_svc.items()) for r in rs]
 
 
-def _undeclared(reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, ignored: Matcher) -> list[CheckResult]:
+def _first(by_svc: dict[str, list[EnvRead]], roots: dict[tuple[str, str], str]) -> dict[str, str | int]:
+    """The first read's place (file, line, path), so outputs can point at code."""
+    svc, rs = sorted(by_svc.items())[0]
+    r = rs[0]
+    return code_location(roots.get((svc, r.path), ""), r.path, r.line)
+
+
+def _undeclared(
+    reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, ignored: Matcher, roots: dict[tuple[str, str], str]
+) -> list[CheckResult]:
     out: list[CheckResult] = []
     for var, by_svc in sorted(reads.items()):
         if m.has(var) or ignored(var):
@@ -141,17 +154,19 @@ def _undeclared(reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, ignored
         svcs = sorted(by_svc)
         out.append(result(
             f"{NAME}.undeclared", SUBSYSTEM, Status.FAIL,
-            f"{var} is read by {', '.join(svcs)} but missing from the manifest", target=var,
+            f"{var} is read by {', '.join(svcs)} but missing from the manifest (at {where_list(locs, 3)})",
+            target=var,
             detail=f"Read at {where_list(locs)}.",
             remediation=f"Add {var} to the manifest (section, description, consumers: [{', '.join(svcs)}]) or stop "
             "reading it; if the platform sets it, list it in checks.code.ignore_vars.",
-            evidence={"services": svcs, "locations": locs[:20]},
+            evidence={"services": svcs, "locations": locs, **_first(by_svc, roots)},
         ))
     return out
 
 
 def _consumers(
-    reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, scanned: set[str], implicit: Matcher
+    reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, scanned: set[str], implicit: Matcher,
+    roots: dict[tuple[str, str], str],
 ) -> list[CheckResult]:
     out: list[CheckResult] = []
     for v in m.variables:
@@ -162,12 +177,14 @@ def _consumers(
             soft = all(r.has_default for r in rs)
             out.append(result(
                 f"{NAME}.consumer_missing", SUBSYSTEM, Status.WARN if soft else Status.FAIL,
-                f"{svc} reads {v.name}, but the manifest does not list {svc} as a consumer", target=v.name,
+                f"{svc} reads {v.name}, but the manifest does not list {svc} as a consumer "
+                f"(at {where_list([r.where for r in rs], 3)})", target=v.name,
                 detail=f"Read at {where_list([r.where for r in rs])}"
                 + ("; every read has a fallback, so the service runs with the fallback." if soft else "."),
                 remediation=f"Add {svc} to consumers of {v.name} in the manifest (its task definition then "
                 f"provides it), or stop reading it in {svc}.",
-                evidence={"service": svc, "consumers": list(v.consumers), "locations": [r.where for r in rs][:20]},
+                evidence={"service": svc, "consumers": list(v.consumers), "locations": [r.where for r in rs],
+                          **_first({svc: rs}, roots)},
             ))
         listed = [c for c in v.consumers if c in scanned]
         if not listed or implicit(v.name):

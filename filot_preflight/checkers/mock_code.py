@@ -22,7 +22,14 @@ from filot_preflight.audit.model import (
     TEST_PACKAGE,
     TreeScan,
 )
-from filot_preflight.audit.report import audit_config, capped, no_sources, probe_scans, sources_results
+from filot_preflight.audit.report import (
+    audit_config,
+    capped,
+    code_location,
+    no_sources,
+    probe_scans,
+    sources_results,
+)
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.sources import Value
@@ -127,7 +134,7 @@ def judge(facts: MockFacts) -> list[CheckResult]:
                 result(
                     f"{NAME}.{f.rule}", SUBSYSTEM, status, summary, target=f.where,
                     remediation=_FIX[f.rule],
-                    evidence={"service": s.service, "file": f.path, "line": f.line},
+                    evidence={"service": s.service, **code_location(s.root, f.path, f.line)},
                 )
             )
     for h in facts.values:
