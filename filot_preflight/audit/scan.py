@@ -1,7 +1,9 @@
 """One pass over a source tree: every file is read once and every extractor runs on that one text.
 
-`scan_tree` is the entry point. Large trees can be split over a process pool (`workers`); the
-default is single-process, which already scans ~10,000 files in a couple of seconds (bench/scan_tree.py).
+`scan_tree` is the entry point. Env reads come from syntax trees (jsparse: tree-sitter; pyparse: ast),
+the other extractors are anchored patterns; after the walk, files the pre-filter marked go through
+detect-secrets (credentials). Large trees can be split over a process pool (`workers`); the default is
+single-process (bench/scan_tree.py measures a 10,000-file tree).
 `scan_tree_cached` shares one scan between the checkers of a run (mock_code and env_drift read the
 same trees concurrently).
 """
