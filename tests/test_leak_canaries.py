@@ -43,7 +43,7 @@ from filot_preflight.sandbox.stack import Stack
 from tests.fixtures_faults import write_env
 
 ROOT = Path(__file__).resolve().parents[1]
-FORMATS = ("console", "json", "junit", "github", "markdown")
+FORMATS = ("console", "json", "junit", "github", "markdown", "sarif")
 SCENARIOS = ("healthy", "wrong_credentials", "unknown_ca_malformed_refused")
 PARALLEL = 3
 _SECRETISH = re.compile(r"SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE")

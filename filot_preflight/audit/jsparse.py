@@ -12,22 +12,20 @@ stays cheap). A file with a syntax error is still read (tree-sitter recovers) an
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from filot_preflight.audit.jsschemas import NAME, SchemaReads, default_value, literal, short, text_of
 from filot_preflight.audit.model import EnvRead, ParseError
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
 
-_EXPR_MAX = 60
 _parsers: dict[str, Parser] = {}
 _WRAPPERS = frozenset({"parenthesized_expression", "as_expression", "non_null_expression", "satisfies_expression",
                        "type_assertion"})
 _FUNCS = frozenset({"function_declaration", "function_expression", "arrow_function", "method_definition",
                     "generator_function_declaration", "function"})
-_SCHEMA_CALLS = (b"cleanEnv", b"parseEnv", b"createEnv", b".parse", b".safeParse", b".parseAsync")
 _GET = re.compile(rb"\.\s*(?:get|getOrThrow)\s*(?:<[^>()]*>)?\s*\(")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINE_COMMENT = re.compile(r"^[ \t]*//[^\n]*", re.M)
 
 
@@ -84,33 +82,6 @@ def _first_error(root: Node, path: str) -> ParseError:
     return ParseError(path, root.start_point.row + 1, "syntax error")
 
 
-def _text(n: Node) -> str:
-    return (n.text or b"").decode("utf-8", "replace")
-
-
-def _short(expr: str) -> str:
-    expr = " ".join(expr.split())
-    return expr if len(expr) <= _EXPR_MAX else expr[: _EXPR_MAX - 1] + "…"
-
-
-def _literal(n: Node | None) -> str | None:
-    """The value of a string literal (or a template without substitutions), else None."""
-    if n is None:
-        return None
-    if n.type == "string" or (n.type == "template_string" and not any(c.type == "template_substitution"
-                                                                      for c in n.children)):
-        return "".join(_text(c) for c in n.named_children if c.type in ("string_fragment", "escape_sequence"))
-    return None
-
-
-def _default_value(n: Node | None) -> tuple[str, int] | None:
-    """A fallback's literal value (string or number) and its line, kept so loopback defaults can be judged."""
-    if n is None:
-        return None
-    value = _text(n) if n.type == "number" else _literal(n)
-    return None if value is None else (value, n.start_point.row + 1)
-
-
 def _unwrap_up(n: Node) -> Node:
     """Climb out of parentheses, `as T`, `!` and `satisfies T` around an expression."""
     while n.parent is not None and n.parent.type in _WRAPPERS:
@@ -123,13 +94,13 @@ def _is_env(n: Node | None) -> bool:
     if n is None or n.type != "member_expression":
         return False
     obj, prop = n.child_by_field_name("object"), n.child_by_field_name("property")
-    if prop is None or _text(prop) != "env" or obj is None:
+    if prop is None or text_of(prop) != "env" or obj is None:
         return False
-    return (obj.type == "identifier" and _text(obj) == "process") or obj.type == "meta_property"
+    return (obj.type == "identifier" and text_of(obj) == "process") or obj.type == "meta_property"
 
 
-class _Ctx:
-    """State of one file's extraction."""
+class _Ctx(SchemaReads):
+    """State of one file's extraction (schemas and ConfigService: jsschemas.SchemaReads)."""
 
     def __init__(self, src: bytes, root: Node, path: str) -> None:
         self.src, self.root, self.path = src, root, path
@@ -170,19 +141,19 @@ class _Ctx:
                 return  # process.env.hasOwnProperty(...): a method, not a variable
             if prop is not None and not self.written(top):
                 dflt, value = self.fallback(top)
-                self.read(_text(prop), outer, dflt, value)
+                self.read(text_of(prop), outer, dflt, value)
         elif kind == "subscript_expression" and outer.child_by_field_name("object") == env:
             top = _unwrap_up(outer)
             if self.written(top):
                 return
             index = outer.child_by_field_name("index")
             dflt, value = self.fallback(top)
-            name = _literal(index)
-            if name is not None and _NAME.fullmatch(name):
+            name = literal(index)
+            if name is not None and NAME.fullmatch(name):
                 self.read(name, outer, dflt, value)
                 return
-            expr = _text(index) if index is not None else ""
-            r = self.read(None, outer, dflt, value, _short(expr))
+            expr = text_of(index) if index is not None else ""
+            r = self.read(None, outer, dflt, value, short(expr))
             if index is not None and index.type == "identifier":
                 self.helper_param(outer, expr, r, dflt)
         elif kind == "variable_declarator" and outer.child_by_field_name("value") == env:
@@ -199,145 +170,37 @@ class _Ctx:
             return False
         if p.type in ("assignment_expression", "augmented_assignment_expression"):
             return p.child_by_field_name("left") == top
-        return p.type == "unary_expression" and (p.child(0) is not None and _text(p.child(0)) == "delete")
+        return p.type == "unary_expression" and (p.child(0) is not None and text_of(p.child(0)) == "delete")
 
     def fallback(self, top: Node) -> tuple[bool, tuple[str, int] | None]:
         """`X || 'd'`, `X ?? 3`: whether a fallback follows, and its literal value."""
         p = top.parent
         if p is not None and p.type == "binary_expression" and p.child_by_field_name("left") == top:
             op = p.child_by_field_name("operator")
-            if op is not None and _text(op) in ("||", "??"):
-                return True, _default_value(p.child_by_field_name("right"))
+            if op is not None and text_of(op) in ("||", "??"):
+                return True, default_value(p.child_by_field_name("right"))
         return False, None
 
     def destructured(self, pattern: Node) -> None:
         """`const { A, B: b, C = 'x', 'D': d, ...rest } = process.env`."""
         for item in pattern.named_children:
             if item.type == "shorthand_property_identifier_pattern":
-                self.read(_text(item), item)
+                self.read(text_of(item), item)
             elif item.type == "object_assignment_pattern":
                 left, right = item.child_by_field_name("left"), item.child_by_field_name("right")
                 if left is not None:
-                    self.read(_text(left), item, True, _default_value(right))
+                    self.read(text_of(left), item, True, default_value(right))
             elif item.type == "pair_pattern":
                 key, value = item.child_by_field_name("key"), item.child_by_field_name("value")
-                name = _text(key) if key is not None and key.type == "property_identifier" else _literal(key)
+                name = text_of(key) if key is not None and key.type == "property_identifier" else literal(key)
                 dflt = value is not None and value.type == "assignment_pattern"
-                dvalue = _default_value(value.child_by_field_name("right")) if dflt and value is not None else None
+                dvalue = default_value(value.child_by_field_name("right")) if dflt and value is not None else None
                 if name is not None:
                     self.read(name, item, dflt, dvalue)
                 else:
-                    self.read(None, item, expr=_short(_text(item)))
+                    self.read(None, item, expr=short(text_of(item)))
             elif item.type == "rest_pattern":
-                self.read(None, item, expr=_short(_text(item)))
-
-    # --- schemas over process.env ----------------------------------------------------------------
-    def schema_call(self, args: Node) -> None:
-        """cleanEnv(process.env, {...}) / parseEnv(process.env, {...}) / schema.parse(process.env)."""
-        call = args.parent
-        if call is None or call.type != "call_expression":
-            return
-        fn = call.child_by_field_name("function")
-        if fn is None:
-            return
-        fname = _text(fn.child_by_field_name("property") or fn) if fn.type == "member_expression" else _text(fn)
-        rest = args.named_children[1:]
-        if fname in ("cleanEnv", "parseEnv", "cleanEnvironment") and rest and rest[0].type == "object":
-            self.schema_keys(rest[0])
-        elif fname in ("parse", "safeParse", "parseAsync", "safeParseAsync") and fn.type == "member_expression":
-            obj = fn.child_by_field_name("object")
-            schema = self.schema_object(obj)
-            if schema is not None:
-                self.schema_keys(schema)
-            elif obj is not None:
-                self.read(None, call, expr=_short(f"{_text(obj)}.{fname}(process.env)"))
-
-    def schema_object(self, expr: Node | None, depth: int = 0) -> Node | None:
-        """The `{...}` of `z.object({...})` (through chained calls and one same-file variable)."""
-        while expr is not None and depth < 8:
-            depth += 1
-            if expr.type == "identifier":
-                expr = self.declared(_text(expr))
-                continue
-            if expr.type != "call_expression":
-                return None
-            fn = expr.child_by_field_name("function")
-            args = expr.child_by_field_name("arguments")
-            prop = fn.child_by_field_name("property") if fn is not None and fn.type == "member_expression" else None
-            first = args.named_children[0] if args is not None and args.named_children else None
-            if prop is not None and _text(prop) in ("object", "strictObject", "looseObject") and first is not None \
-                    and first.type == "object":
-                return first
-            expr = fn.child_by_field_name("object") if fn is not None and fn.type == "member_expression" else None
-        return None
-
-    def declared(self, name: str) -> Node | None:
-        """The initial value of `const name = ...` in this file (the first such declaration)."""
-        for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\s*(?::[^=]+)?=", self.src):
-            node = self.root.named_descendant_for_byte_range(m.start(), m.start() + len(name))
-            if node is not None and node.parent is not None and node.parent.type == "variable_declarator" \
-                    and node.parent.child_by_field_name("name") == node:
-                return node.parent.child_by_field_name("value")
-        return None
-
-    def schema_keys(self, obj: Node) -> None:
-        """Each key of a schema object is a read; `.default(x)` / `.optional()` / `{ default: x }` a fallback."""
-        for pair in obj.named_children:
-            if pair.type == "shorthand_property_identifier":
-                self.read(_text(pair), pair)
-                continue
-            if pair.type != "pair":
-                continue
-            key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
-            name = _text(key) if key is not None and key.type == "property_identifier" else _literal(key)
-            if name is None:
-                self.read(None, pair, expr=_short(_text(key) if key is not None else ""))
-                continue
-            dflt, dvalue = _schema_default(value)
-            self.read(name, pair, dflt, dvalue)
-
-    def t3_env(self) -> None:
-        """t3-env: `createEnv({ server: {...}, client: {...}, shared: {...}, runtimeEnv: process.env })`."""
-        for m in re.finditer(rb"\bcreateEnv\s*\(", self.src):
-            node = self.root.named_descendant_for_byte_range(m.start(), m.start() + 9)
-            call = node.parent if node is not None else None
-            if call is None or call.type != "call_expression":
-                continue
-            args = call.child_by_field_name("arguments")
-            first = args.named_children[0] if args is not None and args.named_children else None
-            if first is None or first.type != "object":
-                continue
-            for pair in first.named_children:
-                key = pair.child_by_field_name("key") if pair.type == "pair" else None
-                value = pair.child_by_field_name("value") if key is not None else None
-                if key is not None and _text(key) in ("server", "client", "shared") and value is not None \
-                        and value.type == "object":
-                    self.schema_keys(value)
-
-    # --- NestJS ConfigService ----------------------------------------------------------------------
-    def config_get(self, at: int) -> None:
-        """`this.configService.get<string>('X', 'd')` / `config.getOrThrow('X')`."""
-        prop = self.root.named_descendant_for_byte_range(at + 1, at + 2)
-        while prop is not None and prop.type != "property_identifier":
-            prop = prop.parent if prop.type not in ("program",) else None
-        member = prop.parent if prop is not None else None
-        call = member.parent if member is not None else None
-        if member is None or call is None or call.type != "call_expression" or member.type != "member_expression":
-            return
-        obj = member.child_by_field_name("object")
-        if obj is None or not re.search(r"config(?:service)?$", _text(obj), re.I):
-            return
-        args = call.child_by_field_name("arguments")
-        items = args.named_children if args is not None else []
-        if not items:
-            return
-        name = _literal(items[0])
-        if name is not None and "." in name:
-            return  # a registerAs namespace path ('database.host'), not a variable
-        if name is not None and _NAME.fullmatch(name):
-            self.read(name, call, len(items) > 1, _default_value(items[1]) if len(items) > 1 else None)
-        else:
-            self.read(None, call, expr=_short(_text(items[0])))
+                self.read(None, item, expr=short(text_of(item)))
 
     # --- helpers followed one level ------------------------------------------------------------------
     def helper_param(self, at: Node, param: str, read: EnvRead, dflt: bool) -> None:
@@ -348,13 +211,13 @@ class _Ctx:
         if fn is None:
             return
         params = fn.child_by_field_name("parameters") or fn.child_by_field_name("parameter")
-        if params is None or param not in re.findall(r"[A-Za-z_$][\w$]*", _text(params)):
+        if params is None or param not in re.findall(r"[A-Za-z_$][\w$]*", text_of(params)):
             return
         name = fn.child_by_field_name("name")
         if name is None and fn.parent is not None and fn.parent.type == "variable_declarator":
             name = fn.parent.child_by_field_name("name")
         if name is not None and name.type in ("identifier", "property_identifier"):
-            self.helpers[_text(name)] = (read, dflt)
+            self.helpers[text_of(name)] = (read, dflt)
 
     def follow_helpers(self) -> None:
         """Calls of a helper with a literal name are reads; the helper's own dynamic read is then dropped."""
@@ -367,35 +230,12 @@ class _Ctx:
                     continue
                 args = call.child_by_field_name("arguments")
                 items = args.named_children if args is not None else []
-                name = _literal(items[0]) if items else None
+                name = literal(items[0]) if items else None
                 found = True
-                if name is not None and _NAME.fullmatch(name):
-                    value = _default_value(items[1]) if len(items) > 1 else None
+                if name is not None and NAME.fullmatch(name):
+                    value = default_value(items[1]) if len(items) > 1 else None
                     self.read(name, call, dflt or len(items) > 1, value)
                 else:
-                    self.read(None, call, expr=_short(f"{fname}({_text(items[0]) if items else ''})"))
+                    self.read(None, call, expr=short(f"{fname}({text_of(items[0]) if items else ''})"))
             if found:
                 self.reads.remove(inner)
-
-
-def _schema_default(value: Node | None) -> tuple[bool, tuple[str, int] | None]:
-    """Whether a schema entry has a fallback, and its literal: zod `.default(x)` / `.optional()`, envalid
-    `{ default: x }` (envalid's `devDefault` applies only outside production, so it is not a fallback)."""
-    node: Any = value
-    while node is not None and node.type == "call_expression":
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
-        items = args.named_children if args is not None else []
-        prop = fn.child_by_field_name("property") if fn is not None and fn.type == "member_expression" else None
-        if prop is not None and _text(prop) in ("default", "catch"):
-            return True, _default_value(items[0]) if items else None
-        if prop is not None and _text(prop) in ("optional", "nullish"):
-            return True, None
-        for item in items:
-            if item.type == "object":
-                for pair in item.named_children:
-                    key = pair.child_by_field_name("key") if pair.type == "pair" else None
-                    if key is not None and _text(key) == "default":
-                        return True, _default_value(pair.child_by_field_name("value"))
-        node = fn.child_by_field_name("object") if fn is not None and fn.type == "member_expression" else None
-    return False, None
