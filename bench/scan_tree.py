@@ -61,6 +61,7 @@ PLANTS = [
     "import sinon from 'sinon';\n",
     "const api = process.env.API_BASE_URL || 'http://localhost:3000';\n",
     "const key = process.env[`FEATURE_${name}`];\n",
+    "const dsn = 'postgres://app:Vq8xN2pLr5tW@db.internal:5432/app';\n",  # a committed credential
 ]
 FILLER = "// " + "lorem ipsum dolor sit amet " * 3 + "\n"
 

@@ -81,8 +81,9 @@ class Config:
             return [_labelled(base, str(x)) for x in v]
         if isinstance(v, list):
             return [str(base / str(x)) for x in v]
-        if isinstance(v, dict):
-            return {k: str(base / str(x)) for k, x in v.items()}
+        if isinstance(v, dict):  # source_dirs: a service's value may list several trees
+            return {k: [str(base / str(y)) for y in x] if isinstance(x, list) else str(base / str(x))
+                    for k, x in v.items()}
         return v
 
     def as_settings(self) -> dict[str, Any]:

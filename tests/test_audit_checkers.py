@@ -25,7 +25,8 @@ from filot_preflight.sources import ValueStore, read_env_file
 TREES = Path(__file__).parent / "fixtures" / "trees"
 DOCS = Path(__file__).parent.parent / "docs" / "checks"
 M = manifest.load()
-MOCK_RULES = {"mocks_dir", "mock_import", "mock_switch", "test_key", "localhost"}
+MOCK_RULES = {"mocks_dir", "mock_import", "mock_switch", "test_key", "localhost", "project_mock", "test_package",
+              "committed_secret"}
 FAKE_KEYS = ("4eC39HqLyjWDarjtT1zdp7dc", "TYooMQauvdEDq54NiTphI7jx")
 
 
@@ -188,3 +189,59 @@ def test_every_emitted_id_is_documented(dirty: list[CheckResult]) -> None:
         headings = set(re.findall(r"^##+ `?([a-z_]+\.[a-z_]+)`?", doc, re.M))
         mine = {i for i in emitted if i.startswith(checker + ".")}
         assert mine <= headings, f"undocumented: {sorted(mine - headings)}"
+
+
+def test_several_trees_of_one_service_are_all_scanned(tmp_path: Path) -> None:
+    """`--source-dir backend=A --source-dir backend=B`: both trees are scanned, their reads merged."""
+    from filot_preflight.commands.common import source_dirs
+
+    a, b = tmp_path / "api", tmp_path / "jobs"
+    (a / "src").mkdir(parents=True)
+    (b / "src").mkdir(parents=True)
+    (a / "src" / "a.ts").write_text("export const x = process.env.FROM_TREE_A;\n")
+    (b / "src" / "b.ts").write_text("import sinon from 'sinon';\nexport const y = process.env.FROM_TREE_B;\n")
+    parsed = source_dirs([f"backend={a}", f"backend={b}", f"backend={a}"])
+    assert parsed == {"backend": (a, b)}
+    clear_cache()
+    results = run(dict(parsed))
+    sources = [r for r in results if r.id == "env_drift.sources"]
+    assert sorted(r.target for r in sources) == [f"backend={a}", f"backend={b}"]
+    undeclared = {r.target for r in results if r.id == "env_drift.undeclared"}
+    assert {"FROM_TREE_A", "FROM_TREE_B"} <= undeclared
+    assert [r.target for r in results if r.id == "mock_code.mock_import"] == ["src/b.ts:1"]
+
+
+def test_committed_credentials_are_found_without_their_values(dirty: list[CheckResult]) -> None:
+    """Seven credentials planted in dirty/backend/src/services/vendors.ts: each a FAIL with its type; the
+    results (summaries, details, evidence) never carry a value."""
+    import json
+
+    found = {r.target: r for r in dirty if r.id == "mock_code.committed_secret" and r.status == Status.FAIL}
+    assert {t for t in found if t.startswith("src/services/vendors.ts:")} == {
+        f"src/services/vendors.ts:{n}" for n in (3, 4, 6, 7, 8, 9, 10)
+    }
+    assert "AWS Access Key" in found["src/services/vendors.ts:3"].summary
+    assert "Basic Auth Credentials" in found["src/services/vendors.ts:6"].summary
+    assert "Private Key" in found["src/services/vendors.ts:10"].summary
+    assert "rotate" in found["src/services/vendors.ts:3"].remediation.lower()
+    dump = json.dumps([r.model_dump(mode="json") for r in dirty])
+    for value in ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "Vq8xN2pLr5tW", "sk_live_51Hq9", "xoxb-1234", "eyJhbGci",
+                  "MIIBOgIBAAJBAKj34"):
+        assert value not in dump
+
+
+def test_a_manifest_secret_value_in_code_is_found(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from filot_preflight.sources import Value
+
+    secret_var = next(v.name for v in M.variables if v.secret)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.ts").write_text("export const k = 'correct-horse-battery';\n")
+    store = ValueStore()
+    store.add([Value(secret_var, SecretStr("correct-horse-battery"), "env-file", "prod.env:3")])
+    clear_cache()
+    results = run({"backend": tmp_path}, store)
+    hits = [r for r in results if r.id == "mock_code.committed_secret" and r.status == Status.FAIL]
+    assert [r.target for r in hits] == ["src/a.ts:1"]
+    assert secret_var in hits[0].summary and "correct-horse" not in hits[0].summary

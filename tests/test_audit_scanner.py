@@ -34,7 +34,7 @@ JS_READS = [
     ("const { A }: Env = process.env;", [("A", 1, False)]),
     ("// process.env.COMMENTED", []),
     ("f(); // uses process.env.COMMENTED", []),
-    (" * process.env.IN_JSDOC", []),
+    ("/**\n * process.env.IN_JSDOC\n */", []),  # a parsed comment, not a line-start heuristic
     ("const u = 'http://x'; process.env.AFTER_URL", [("AFTER_URL", 1, False)]),
     ("process.env.hasOwnProperty('X')", []),
     ("const all = { ...process.env };", []),
@@ -315,6 +315,9 @@ def test_file_kind(name: str, kind: str | None) -> None:
         ("conftest.py", True), ("pkg/conftest.py", True), ("jest.config.js", True), ("src/Button.stories.tsx", True),
         ("src/a.ts", False), ("src/testing.ts", False), ("src/contest.py", False), ("src/latest/a.ts", False),
         ("src/__mocks__/a.ts", False), ("worker/attest.py", False),
+        ("src/api.clienttest.ts", True), ("setup-jest.ts", True), ("integration-tests/a.ts", True),
+        ("scripts/seed.ts", True), ("load_tests/locustfile.py", True), ("src/scripts/run.ts", False),
+        ("src/integration/buli2.ts", False),
     ],
 )
 def test_default_test_paths(path: str, is_test: bool) -> None:

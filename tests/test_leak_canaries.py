@@ -46,7 +46,7 @@ from tests.fixtures_faults import write_env
 ROOT = Path(__file__).resolve().parents[1]
 CLEAN_TREES = [f"--source-dir={svc}={ROOT / 'tests' / 'fixtures' / 'trees' / 'clean' / svc}"
                for svc in ("backend", "gpu-worker")]
-FORMATS = ("console", "json", "junit", "github", "markdown")
+FORMATS = ("console", "json", "junit", "github", "markdown", "sarif")
 SCENARIOS = ("healthy", "wrong_credentials", "unknown_ca_malformed_refused")
 PARALLEL = 3
 _SECRETISH = re.compile(r"SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE")

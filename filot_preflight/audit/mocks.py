@@ -43,10 +43,10 @@ def _alt(names: tuple[str, ...]) -> str:
 
 
 # Module specifiers are matched from their opening quote (fast to scan for); the import keyword
-# before the quote (`from`, `require(`, `import(`, `import`) is then checked with _IMPORT_BEFORE.
+# before the quote (`from`, `require(`, `import(`, `import`) is then checked with IMPORT_BEFORE.
 _JS_LIB = re.compile(r"""(['"])(""" + _alt(JS_MOCK_LIBS) + r""")(?:/[^'"\n]*)?\1""")
 _JS_MOCKS_PATH = re.compile(r"""(['"])([^'"\n]*__mocks__[^'"\n]*)\1""")
-_IMPORT_BEFORE = re.compile(r"(?:\bfrom|\brequire\s*\(|\bimport\s*\(|\bimport)\s*$")
+IMPORT_BEFORE = re.compile(r"(?:\bfrom|\brequire\s*\(|\bimport\s*\(|\bimport)\s*$")
 _JS_API = re.compile(
     r"\b(jest|vi)\s*\.\s*(mock|doMock|unstable_mockModule|fn|spyOn|createMockFromModule|stubGlobal|stubEnv|"
     r"useFakeTimers)\s*\("
@@ -122,7 +122,7 @@ def _each(
 ) -> None:
     """Emit `rule` for each match of `rx` outside comments (and outside strings when `code`)."""
     for m in rx.finditer(text):
-        if imports and _IMPORT_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None:
+        if imports and IMPORT_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None:
             continue
         if lines.in_code(m.start(), lang) if code else not lines.in_comment(m.start(), lang):
             emit(facts, lines, lang, rule, lines.line_of(m.start()), describe(m))
@@ -143,13 +143,61 @@ def _loopback(text: str, lines: Lines, facts: FileFacts, lang: str) -> None:
             if rx is _LOCAL_BARE and _HOST_KEY.search(text, max(0, m.start() - 60), m.start()) is None:
                 continue
             n = lines.line_of(m.start())
-            if n in seen or lines.in_comment(m.start(), lang):
+            if n in seen or lines.in_comment(m.start(), lang) or _in_message(text, m.start()):
                 continue
             seen.add(n)
             host, port = m.group(host_group), m.group(host_group + 1)
             src = lines.line(n)
             fallback = _FALLBACK.search(src) is not None or (lang == "py" and _PY_FIELD_DEFAULT.match(src) is not None)
             emit(facts, lines, lang, LOCALHOST, n, f"{host}:{port}" if port else host, fallback)
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
+    """A read's fallback value that is a loopback endpoint (`?? 'redis://localhost:6379'`,
+    `os.getenv('REDIS_HOST', 'localhost')`, `redis_host: str = "localhost"`, zod `.default(...)` on a later
+    line): a loopback fallback at the read's line, whatever the syntax, unless that line already has one.
+    """
+    waived = {a.line for a in facts.allowed if a.rule == LOCALHOST}
+    have = {f.line for f in facts.findings if f.rule == LOCALHOST and f.fallback}
+    for r in facts.env_reads:
+        if r.default is None or r.line in have or r.line in waived or r.default_line in waived:
+            continue
+        value = r.default.strip()
+        m = _LOCAL_URL.search(value)
+        if m is not None:
+            host, port = m.group(1), m.group(2)
+        elif value.split(":")[0].lower() in _LOOPBACK_HOSTS or value.lower() in _LOOPBACK_HOSTS:
+            host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
+        else:
+            continue
+        have.add(r.line)
+        what = f"{host}:{port}" if port else host
+        # the line scanner saw the same literal without knowing it is this read's fallback: replace its finding
+        facts.findings[:] = [f for f in facts.findings
+                             if not (f.rule == LOCALHOST and f.line in (r.line, r.default_line) and f.what == what)]
+        emit(facts, lines, lang, LOCALHOST, r.line, what, True)
+
+
+# A log line or an error message quotes an address for people to read; it connects nowhere.
+_MESSAGE_CALL = re.compile(
+    r"(?:\b(?:console|logger|log|logging|self\.log(?:ger)?|this\.log(?:ger)?|app\.log|fastify\.log)\s*\.\s*"
+    r"(?:log|info|warn|warning|error|debug|trace|fatal|exception|critical)|\bprint|\bnew\s+\w*Error|\braise\s+\w+"
+    r"|\bthrow\s+new\s+\w+|\bwarnings\.warn|\bparser\.error)\s*\("
+)
+
+
+def _in_message(text: str, at: int) -> bool:
+    """Whether offset `at` sits inside the parentheses of a log / print / error call on its line."""
+    start = text.rfind("\n", 0, at) + 1
+    head = text[start:at]
+    for m in _MESSAGE_CALL.finditer(head):
+        inner = head[m.end():]
+        if inner.count("(") >= inner.count(")"):
+            return True
+    return False
 
 
 def config_findings(text: str, lines: Lines, facts: FileFacts) -> None:

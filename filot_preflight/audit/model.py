@@ -14,7 +14,10 @@ MOCK_IMPORT = "mock_import"
 MOCK_SWITCH = "mock_switch"
 TEST_KEY = "test_key"
 LOCALHOST = "localhost"
-MOCK_RULES = (MOCKS_DIR, MOCK_IMPORT, MOCK_SWITCH, TEST_KEY, LOCALHOST)
+PROJECT_MOCK = "project_mock"  # the project's own Mock*/Fake*/InMemory* class or module, imported by production code
+TEST_PACKAGE = "test_package"  # a test-only package (mongodb-memory-server, supertest) imported by production code
+COMMITTED_SECRET = "committed_secret"  # noqa: S105 (a rule name) a credential committed to a production path (detect-secrets)
+MOCK_RULES = (MOCKS_DIR, MOCK_IMPORT, MOCK_SWITCH, TEST_KEY, LOCALHOST, PROJECT_MOCK, TEST_PACKAGE, COMMITTED_SECRET)
 DYNAMIC = "dynamic"  # an env read whose name is computed (env_drift); only used for waivers here
 
 
@@ -43,6 +46,8 @@ class EnvRead:
     line: int
     has_default: bool = False
     expr: str = ""  # the unresolved expression, for dynamic reads (code text, never a value)
+    default: str | None = None  # the fallback's literal in code (`?? 'redis://localhost'`), judged for loopback
+    default_line: int = 0  # where that literal is (a multi-line read's fallback may sit lines below it)
 
     @property
     def where(self) -> str:
@@ -85,6 +90,20 @@ class Allowed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """A file the parser could not read cleanly: it was read as far as the parser recovered, and reported."""
+
+    path: str
+    line: int
+    message: str
+
+    @property
+    def where(self) -> str:
+        """'path:line'."""
+        return f"{self.path}:{self.line}"
+
+
 @dataclass(slots=True)
 class FileFacts:
     """What one file contributed."""
@@ -96,6 +115,8 @@ class FileFacts:
     # identifier -> 'env:VAR' for constants initialised from a queue env var (resolves lpush(OCR_QUEUE))
     const_env: dict[str, str] = field(default_factory=dict)
     allowed: list[Allowed] = field(default_factory=list)
+    parse_error: ParseError | None = None
+    secret_candidate: bool = False  # worth a detect-secrets pass (credentials.is_candidate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +127,9 @@ class AuditConfig:
     skip_dirs: frozenset[str]
     max_file_bytes: int = 1024 * 1024
     queue_vars: frozenset[str] = frozenset()  # env vars naming queues; their code defaults are recorded
+    local_modules: frozenset[str] = frozenset()  # top-level Python modules of the tree (set by scan_tree)
+    test_regexes: tuple[str, ...] = ()  # jest testRegex of the tree (set by scan_tree)
+    secret_digests: tuple[tuple[str, str], ...] = ()  # (sha256 of a manifest secret's value, variable name)
 
 
 @dataclass(slots=True)
@@ -126,6 +150,7 @@ class TreeScan:
     queue_refs: list[QueueRef] = field(default_factory=list)
     const_env: dict[str, str] = field(default_factory=dict)
     allowed: list[Allowed] = field(default_factory=list)
+    parse_errors: list[ParseError] = field(default_factory=list)
     error: str | None = None  # the root is missing or unreadable
 
     def add(self, facts: FileFacts) -> None:
@@ -135,3 +160,5 @@ class TreeScan:
         self.queue_refs.extend(facts.queue_refs)
         self.const_env.update(facts.const_env)
         self.allowed.extend(facts.allowed)
+        if facts.parse_error is not None:
+            self.parse_errors.append(facts.parse_error)

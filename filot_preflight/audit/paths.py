@@ -42,6 +42,20 @@ DEFAULT_TEST_GLOBS: tuple[str, ...] = (
     "**/setupTests.*",
     "**/playwright.config.*",
     "**/cypress.config.*",
+    "**/*.clienttest.*",
+    "**/*.integration.*",
+    "**/*.bench.*",
+    "**/setup-jest.*",
+    "**/jest-setup.*",
+    "**/setup-tests.*",
+    "**/test-setup.*",
+    "**/integration-tests/**",
+    "**/integration_tests/**",
+    "**/load_tests/**",
+    "**/load-tests/**",
+    "**/loadtests/**",
+    "**/__snapshots__/**",
+    "scripts/**",
 )
 
 # Folders that never hold the service's own production source. Hidden folders (.git, .venv, .next,
@@ -76,11 +90,54 @@ def compile_globs(globs: Iterable[str]) -> re.Pattern[str]:
     return re.compile("^(?:" + "|".join(parts) + ")$" if parts else r"(?!)")
 
 
+def _split_top(body: str, sep: str) -> list[str]:
+    """Split `body` on `sep` outside nested (), {} and []."""
+    parts, depth, cur = [], 0, ""
+    for c in body:
+        if c in "({[":
+            depth += 1
+        elif c in ")}]":
+            depth -= 1
+        if c == sep and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += c
+    return [*parts, cur]
+
+
+def _closing(glob: str, i: int) -> int:
+    """Index of the bracket closing the one at `i` (-1 when unbalanced)."""
+    depth = 0
+    for j in range(i, len(glob)):
+        if glob[j] in "({":
+            depth += 1
+        elif glob[j] in ")}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
 def _glob_to_regex(glob: str) -> str:
+    """A glob as a regex: `**`, `*`, `?`, `[...]`, `{a,b}` and the extglobs jest uses (`?(x)`, `+(a|b)`, `@(...)`)."""
     out: list[str] = []
     i = 0
     while i < len(glob):
-        if glob.startswith("**/", i):
+        c = glob[i]
+        if c in "?*+@!" and glob.startswith("(", i + 1) and (end := _closing(glob, i + 1)) > 0:
+            alts = "|".join(_glob_to_regex(a) for a in _split_top(glob[i + 2 : end], "|"))
+            suffix = {"?": "?", "*": "*", "+": "+", "@": ""}.get(c)
+            out.append(f"(?:{alts}){suffix}" if suffix is not None else f"(?!(?:{alts}))[^/]*")
+            i = end + 1
+        elif c == "{" and (end := _closing(glob, i)) > 0:
+            out.append("(?:" + "|".join(_glob_to_regex(a) for a in _split_top(glob[i + 1 : end], ",")) + ")")
+            i = end + 1
+        elif c == "[" and (end := glob.find("]", i + 2)) > 0:
+            body = glob[i + 1 : end]
+            out.append("[" + ("^" + re.escape(body[1:]) if body[0] in "!^" else re.escape(body)) + "]")
+            i = end + 1
+        elif glob.startswith("**/", i):
             out.append("(?:.*/)?")
             i += 3
         elif glob.startswith("**", i):
@@ -169,7 +226,12 @@ def file_kind(name: str) -> str | None:
 
 def walk(root: str, config: AuditConfig, stats: WalkStats) -> Iterator[Entry]:
     """Files under `root` worth reading, in a stable order; test paths and skipped folders are pruned."""
-    is_test = compile_globs(config.test_globs).match
+    by_glob = compile_globs(config.test_globs).match
+    by_regex = [re.compile(r) for r in config.test_regexes if _valid(r)]
+
+    def is_test(rel: str) -> bool:  # jest's testRegex is searched in the file's path
+        return by_glob(rel) is not None or any(rx.search("/" + rel) for rx in by_regex if not rel.endswith("\0"))
+
     stats.mocks_dirs = []
     stack = [("", root)]
     while stack:
@@ -205,6 +267,14 @@ def walk(root: str, config: AuditConfig, stats: WalkStats) -> Iterator[Entry]:
                     continue
                 yield Entry(e.path, rel, kind)
         stack.extend(reversed(subdirs))
+
+
+def _valid(rx: str) -> bool:
+    try:
+        re.compile(rx)
+    except re.error:
+        return False
+    return True
 
 
 def _count_files(path: str) -> int:

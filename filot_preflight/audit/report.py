@@ -4,34 +4,85 @@ the `*.sources` results, and capping many findings into a readable number of res
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from filot_preflight.audit.credentials import value_digests
 from filot_preflight.audit.model import AuditConfig, TreeScan
 from filot_preflight.audit.paths import make_config
 from filot_preflight.audit.scan import scan_tree_cached
 from filot_preflight.checkers.base import result
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.sources import Value
 
 MAX_PER_RULE = 20  # results of one rule before the rest are grouped into one "+N more" result
-MAX_LISTED = 50  # locations listed in a grouped result's evidence
+MAX_LISTED = 50  # locations spelled out in a grouped result's detail (its evidence lists every one)
 SOURCE_DIR_USAGE = "preflight check --source-dir backend=PATH --source-dir gpu-worker=PATH"
 
 
-def audit_config(manifest: Manifest) -> AuditConfig:
-    """Scanner settings from the manifest's `checks.code` (defaults when absent)."""
+def audit_config(manifest: Manifest, values: Iterable[Value] = ()) -> AuditConfig:
+    """Scanner settings from the manifest's `checks.code` (defaults when absent); with the run's values,
+    the digests of the manifest's secret values, so that a secret committed to code is found.
+    """
     code = manifest.checks.code
     q = manifest.checks.queue
     queue_vars = [*q.queue_key_vars, *([q.dead_letter_var] if q.dead_letter_var else [])]
-    return make_config(
+    config = make_config(
         code.test_paths, code.extra_test_paths, code.skip_dirs, code.max_file_kb * 1024, queue_vars
     )
+    secret = {v.name for v in manifest.variables if v.secret}
+    digests = value_digests((v.name, v.value.get_secret_value()) for v in values if v.name in secret)
+    return replace(config, secret_digests=digests) if digests else config
 
 
-def probe_scans(source_dirs: Mapping[str, Path], config: AuditConfig) -> tuple[TreeScan, ...]:
-    """Scan every service's tree (blocking; run it through ctx.blocking). Shared between checkers."""
-    return tuple(scan_tree_cached(path, service, config) for service, path in sorted(source_dirs.items()))
+def probe_scans(source_dirs: Mapping[str, Path | Sequence[Path]], config: AuditConfig) -> tuple[TreeScan, ...]:
+    """Scan every tree of every service (blocking; run it through ctx.blocking). Shared between checkers.
+
+    A service may have several trees (`--source-dir backend=A --source-dir backend=B`): each is scanned
+    and reported on its own; `by_service` merges them for judgements over the whole service.
+    """
+    out: list[TreeScan] = []
+    for service, paths in sorted(source_dirs.items()):
+        for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
+            out.append(scan_tree_cached(path, service, config))
+    return tuple(out)
+
+
+def by_service(scans: Iterable[TreeScan]) -> dict[str, TreeScan]:
+    """One scan per service: a service's several trees merged into one (facts keep their own paths)."""
+    out: dict[str, TreeScan] = {}
+    for s in scans:
+        if s.service not in out:
+            out[s.service] = s
+            continue
+        first = out[s.service]
+        merged = TreeScan(root=f"{first.root}, {s.root}", service=s.service,
+                          files_scanned=first.files_scanned + s.files_scanned)
+        for part in (first, s):
+            merged.findings += part.findings
+            merged.env_reads += part.env_reads
+            merged.queue_refs += part.queue_refs
+            merged.const_env.update(part.const_env)
+            merged.allowed += part.allowed
+            merged.parse_errors += part.parse_errors
+        out[s.service] = merged
+    return out
+
+
+def code_location(root: str, rel: str, line: int) -> dict[str, str | int]:
+    """Evidence naming a place in code: `file` (relative to the tree), `line`, and `path`, the file as seen from
+    the working directory (what GitHub annotations and SARIF need to show it on a pull request).
+    """
+    full = os.path.normpath(os.path.join(root, rel))
+    try:
+        rel_cwd = os.path.relpath(full)
+        path = full if rel_cwd.startswith("..") else rel_cwd
+    except ValueError:  # another drive (Windows)
+        path = full
+    return {"file": rel, "line": line, "path": Path(path).as_posix()}
 
 
 def no_sources(checker: str, subsystem: str) -> CheckResult:
@@ -114,7 +165,7 @@ def capped(results: list[CheckResult]) -> list[CheckResult]:
                     target=f"+{len(rest)} more",
                     detail="; ".join(f"{r.target}: {r.summary}" for r in rest[:MAX_LISTED]),
                     remediation=rest[0].remediation,
-                    evidence={"count": len(rest), "locations": [r.target for r in rest[:MAX_LISTED]]},
+                    evidence={"count": len(rest), "locations": [r.target for r in rest]},  # all of them
                 )
             )
     return out

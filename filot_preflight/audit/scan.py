@@ -1,7 +1,9 @@
 """One pass over a source tree: every file is read once and every extractor runs on that one text.
 
-`scan_tree` is the entry point. Large trees can be split over a process pool (`workers`); the
-default is single-process, which already scans ~10,000 files in a couple of seconds (bench/scan_tree.py).
+`scan_tree` is the entry point. Env reads come from syntax trees (jsparse: tree-sitter; pyparse: ast),
+the other extractors are anchored patterns; after the walk, files the pre-filter marked go through
+detect-secrets (credentials). Large trees can be split over a process pool (`workers`); the default is
+single-process (bench/scan_tree.py measures a 10,000-file tree).
 `scan_tree_cached` shares one scan between the checkers of a run (mock_code and env_drift read the
 same trees concurrently).
 """
@@ -9,26 +11,48 @@ same trees concurrently).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
-from filot_preflight.audit import envreads, mocks, queues
-from filot_preflight.audit.model import DYNAMIC, MOCKS_DIR, Allowed, AuditConfig, FileFacts, Finding, TreeScan
+from filot_preflight.audit import credentials, envreads, jsparse, mocks, project_mocks, pyparse, queues
+from filot_preflight.audit.model import (
+    DYNAMIC,
+    MOCKS_DIR,
+    Allowed,
+    AuditConfig,
+    EnvRead,
+    FileFacts,
+    Finding,
+    ParseError,
+    TreeScan,
+)
 from filot_preflight.audit.paths import CONFIG, ENV, JS, Entry, WalkStats, walk
+from filot_preflight.audit.testconfig import project_test_patterns
 from filot_preflight.audit.text import Lines
 
 _SNIFF = 8192
+# Files worth parsing for env reads: anything else cannot read one (a cheap pre-filter, not the decision).
+_JS_HINTS = re.compile(r"process|import\s*\.\s*meta|ConfigService|configService|createEnv")
+_PY_HINTS = re.compile(r"environ|getenv|BaseSettings|decouple|environs")
 POOL_MIN_FILES = 4000  # below this, starting worker processes costs more than it saves
 
 BINARY = "binary"
 LARGE = "large"
 
 
-def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = frozenset()) -> FileFacts:
+def scan_text(
+    text: str, rel: str, kind: str, queue_vars: frozenset[str] = frozenset(), local: frozenset[str] = frozenset(),
+    digests: tuple[tuple[str, str], ...] = (),
+) -> FileFacts:
     """Every fact of one file's text (no I/O; unit tests call this directly)."""
     facts = FileFacts(rel)
     lines = Lines(text)
+    facts.secret_candidate = credentials.is_candidate(text)
+    if digests:
+        facts.findings += credentials.manifest_values(text, lines, rel, dict(digests))
     if kind == ENV:
         mocks.env_file_findings(text, lines, facts)
         return facts
@@ -38,11 +62,12 @@ def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = froze
     lang = "js" if kind == JS else "py"
     mocks.code_findings(text, lines, facts, lang)
     if lang == "js":
-        if "env" in text:
-            facts.env_reads = envreads.js_env_reads(text, lines, rel)
-    elif "environ" in text or "getenv" in text or "BaseSettings" in text:
-        facts.env_reads = envreads.py_env_reads(text, lines, rel)
+        project_mocks.js_findings(text, lines, facts)
+    else:
+        project_mocks.py_findings(text, lines, facts, local)
+    facts.env_reads, facts.parse_error = _env_reads(text, lines, rel, lang)
     facts.env_reads = [r for r in facts.env_reads if r.name is not None or not _waive(facts, lines, lang, r.line)]
+    mocks.default_findings(facts, lines, lang)
     refs = queues.queue_refs(text, lines, rel, lang, queue_vars)
     if lang == "py" and refs and "BaseSettings" in text:
         refs = queues.settings_defaults(refs, facts.env_reads)
@@ -50,6 +75,23 @@ def scan_text(text: str, rel: str, kind: str, queue_vars: frozenset[str] = froze
     if "env" in text:
         facts.const_env = queues.env_constants(text, lang)
     return facts
+
+
+def _env_reads(text: str, lines: Lines, rel: str, lang: str) -> tuple[list[EnvRead], ParseError | None]:
+    """Env reads from the file's syntax tree. A Python file that does not parse is read by the pattern
+    scanner instead, and the syntax error reported either way (never silently half-read).
+    """
+    if lang == "js":
+        if not _JS_HINTS.search(text):
+            return [], None
+        reads, err = jsparse.js_env_reads(text, rel)
+        return envreads.resolve_constants(reads, text, "js"), err
+    if not _PY_HINTS.search(text):
+        return [], None
+    reads, err = pyparse.py_env_reads(text, rel)
+    if err is not None:
+        reads = envreads.py_env_reads(text, lines, rel)
+    return reads, err
 
 
 def _waive(facts: FileFacts, lines: Lines, lang: str, line: int) -> bool:
@@ -72,7 +114,23 @@ def scan_file(entry: Entry, config: AuditConfig) -> FileFacts | str:
         return LARGE
     if b"\0" in raw[:_SNIFF]:
         return BINARY
-    return scan_text(raw.decode("utf-8", errors="replace"), entry.rel, entry.kind, config.queue_vars)
+    text = raw.decode("utf-8", errors="replace")
+    return scan_text(text, entry.rel, entry.kind, config.queue_vars, config.local_modules, config.secret_digests)
+
+
+def local_modules(root: str) -> frozenset[str]:
+    """Top-level Python module names of a tree: folders and .py files at its root and under src/."""
+    out: set[str] = set()
+    for base in (root, os.path.join(root, "src")):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for n in names:
+            stem = n[:-3] if n.endswith(".py") else n
+            if stem.isidentifier() and (n.endswith(".py") or os.path.isdir(os.path.join(base, n))):
+                out.add(stem)
+    return frozenset(out)
 
 
 def _scan_chunk(entries: Sequence[Entry], config: AuditConfig) -> list[FileFacts | str]:
@@ -88,6 +146,9 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
         out.error = "not a directory" if os.path.exists(root_s) else "does not exist"
         return out
     stats = WalkStats()
+    globs, regexes = project_test_patterns(root_s)
+    config = replace(config, local_modules=local_modules(root_s), test_globs=config.test_globs + globs,
+                     test_regexes=config.test_regexes + regexes)
     entries = list(walk(root_s, config, stats))
     if workers > 1 and len(entries) >= POOL_MIN_FILES:
         from concurrent.futures import ProcessPoolExecutor  # lazily: a pool is the exception, not the rule
@@ -108,6 +169,11 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
             out.files_scanned += 1
             out.env_files += entry.kind == ENV
             out.add(res)
+    candidates = [(e.path, e.rel) for e, r in zip(entries, results, strict=True)
+                  if isinstance(r, FileFacts) and r.secret_candidate]
+    found, waived = credentials.findings(candidates, out.findings)
+    out.findings += found
+    out.allowed += waived
     out.test_files = stats.test_files
     out.test_dirs = stats.test_dirs
     out.findings.extend(Finding(MOCKS_DIR, rel, 0, f"{n} file(s)") for rel, n in stats.mocks_dirs or [])

@@ -7,7 +7,9 @@ from bisect import bisect_right
 
 ALLOW = re.compile(r"preflight:\s*allow\b[ \t]*([^\n]*)")
 _COMMENT_END = re.compile(r"\s*(?:\*/|-->|\"\"\"|''')\s*$")
-_TRIPLE = re.compile(r"(?<![fF])(?:\"\"\"|''')")  # an f-string's triple quotes hold code: not skipped
+# A triple-quoted string and its prefix; an f-string's body holds code, so it is skipped over, not recorded
+# (recording its closing quotes as an opening hid the rest of the file).
+_TRIPLE = re.compile(r"(?<![A-Za-z0-9_])([rRbBuUfF]{0,2})(\"\"\"|''')")
 
 
 class Lines:
@@ -70,9 +72,10 @@ class Lines:
             if '"""' in text or "'''" in text:
                 i = 0
                 while (m := _TRIPLE.search(text, i)) is not None:
-                    end = text.find(m.group(), m.end())
+                    end = text.find(m.group(2), m.end())
                     end = len(text) if end < 0 else end + 3
-                    self._docs += (m.start(), end)
+                    if "f" not in m.group(1).lower():
+                        self._docs += (m.start(), end)
                     i = end
         # inside when an odd number of boundaries lie at or before pos
         return bisect_right(self._docs, pos) % 2 == 1

@@ -38,7 +38,7 @@ class Options:
     strict: bool = False
     send_signed_callback: bool = False
     task_defs: tuple[Path, ...] = ()
-    source_dirs: dict[str, Path] = field(default_factory=dict)
+    source_dirs: dict[str, Path | tuple[Path, ...]] = field(default_factory=dict)  # several trees per service
     aws_region: str | None = None
     aws_profile: str | None = None
     aws_endpoint: str | None = None

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from filot_preflight.audit.model import EnvRead, TreeScan
 from filot_preflight.audit.paths import compile_globs
 from filot_preflight.audit.queue_judge import judge_queues
-from filot_preflight.audit.report import audit_config, capped, no_sources, probe_scans, sources_results, where_list
+from filot_preflight.audit.report import (
+    audit_config,
+    by_service,
+    capped,
+    code_location,
+    no_sources,
+    probe_scans,
+    sources_results,
+    where_list,
+)
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Status
@@ -37,6 +46,10 @@ DEFAULT_IMPLICIT_READS = (
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     "AWS_PROFILE", "AWS_ENDPOINT_URL*", "NODE_ENV", "NODE_OPTIONS", "TZ",
 )
+_PARSE_FIX = (
+    "Fix the syntax error at that line (or exclude the file with checks.code.skip_dirs / extra_test_paths if it "
+    "is not production code): reads after the error may be missed."
+)
 _DYNAMIC_FIX = (
     "Read the variable by a literal name (process.env.NAME, os.environ['NAME']) so it can be audited; "
     "if the computed name is intended, add `preflight: allow <reason>` and declare every name it can take."
@@ -56,7 +69,7 @@ async def probe(ctx: CheckContext) -> DriftFacts:
     dirs = ctx.options.source_dirs
     if not dirs:
         return DriftFacts(())
-    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest))
+    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest, ctx.values.values))
     configured: dict[tuple[str, str], str] = {}
     for var in _queue_vars(ctx.manifest):
         for svc in dirs:
@@ -85,36 +98,54 @@ def judge(facts: DriftFacts, manifest: Manifest) -> list[CheckResult]:
     ignored = compile_globs((*DEFAULT_IGNORE_VARS, *code.ignore_vars)).match
     implicit = compile_globs((*DEFAULT_IMPLICIT_READS, *code.implicit_reads)).match
     reads: dict[str, dict[str, list[EnvRead]]] = {}
+    roots: dict[tuple[str, str], str] = {}  # (service, file) -> its tree, to name the file from the working dir
     found: list[CheckResult] = []
     for s in scans:
         for r in s.env_reads:
             if r.name is None:
                 found.append(result(f"{NAME}.dynamic", SUBSYSTEM, Status.WARN,
                                     f"{s.service}: env var read by a computed name: {r.expr}",
-                                    target=r.where, remediation=_DYNAMIC_FIX, evidence={"service": s.service}))
+                                    target=r.where, remediation=_DYNAMIC_FIX,
+                                    evidence={"service": s.service, **code_location(s.root, r.path, r.line)}))
             else:
                 reads.setdefault(r.name, {}).setdefault(s.service, []).append(r)
-    found += _undeclared(reads, manifest, ignored)
-    found += _consumers(reads, manifest, {s.service for s in scans}, implicit)
+                roots.setdefault((s.service, r.path), s.root)
+    for s in scans:
+        for e in s.parse_errors:
+            found.append(result(f"{NAME}.parse_error", SUBSYSTEM, Status.WARN,
+                                f"{s.service}: {e.where} does not parse ({e.message}); read as far as the parser "
+                                "recovered", target=e.where, remediation=_PARSE_FIX,
+                                evidence={"service": s.service, **code_location(s.root, e.path, e.line)}))
+    found += _undeclared(reads, manifest, ignored, roots)
+    found += _consumers(reads, manifest, {s.service for s in scans}, implicit, roots)
     for rule, summary in (
         ("undeclared", "every variable the code reads is in the manifest"),
         ("consumer_missing", "every variable a service reads lists that service as a consumer"),
         ("unread", "every manifest variable of the scanned services is read by their code"),
         ("consumer_unused", "every listed consumer reads its variables"),
         ("dynamic", "no env var is read by a computed name"),
+        ("parse_error", "every source file parses"),
     ):
         if not any(r.id == f"{NAME}.{rule}" for r in found):
             found.append(result(f"{NAME}.{rule}", SUBSYSTEM, Status.PASS, summary,
                                 evidence={"variables_read": len(reads)}))
-    by_service = {s.service: s for s in scans}
-    return head + capped(found) + judge_queues(by_service, facts.configured)
+    return head + capped(found) + judge_queues(by_service(scans), facts.configured)
 
 
 def _locs(by_svc: dict[str, list[EnvRead]]) -> list[str]:
     return [f"{svc}:{r.where}" for svc, rs in sorted(by_svc.items()) for r in rs]
 
 
-def _undeclared(reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, ignored: Matcher) -> list[CheckResult]:
+def _first(by_svc: dict[str, list[EnvRead]], roots: dict[tuple[str, str], str]) -> dict[str, str | int]:
+    """The first read's place (file, line, path), so outputs can point at code."""
+    svc, rs = sorted(by_svc.items())[0]
+    r = rs[0]
+    return code_location(roots.get((svc, r.path), ""), r.path, r.line)
+
+
+def _undeclared(
+    reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, ignored: Matcher, roots: dict[tuple[str, str], str]
+) -> list[CheckResult]:
     out: list[CheckResult] = []
     for var, by_svc in sorted(reads.items()):
         if m.has(var) or ignored(var):
@@ -123,17 +154,19 @@ def _undeclared(reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, ignored
         svcs = sorted(by_svc)
         out.append(result(
             f"{NAME}.undeclared", SUBSYSTEM, Status.FAIL,
-            f"{var} is read by {', '.join(svcs)} but missing from the manifest", target=var,
+            f"{var} is read by {', '.join(svcs)} but missing from the manifest (at {where_list(locs, 3)})",
+            target=var,
             detail=f"Read at {where_list(locs)}.",
             remediation=f"Add {var} to the manifest (section, description, consumers: [{', '.join(svcs)}]) or stop "
             "reading it; if the platform sets it, list it in checks.code.ignore_vars.",
-            evidence={"services": svcs, "locations": locs[:20]},
+            evidence={"services": svcs, "locations": locs, **_first(by_svc, roots)},
         ))
     return out
 
 
 def _consumers(
-    reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, scanned: set[str], implicit: Matcher
+    reads: dict[str, dict[str, list[EnvRead]]], m: Manifest, scanned: set[str], implicit: Matcher,
+    roots: dict[tuple[str, str], str],
 ) -> list[CheckResult]:
     out: list[CheckResult] = []
     for v in m.variables:
@@ -144,12 +177,14 @@ def _consumers(
             soft = all(r.has_default for r in rs)
             out.append(result(
                 f"{NAME}.consumer_missing", SUBSYSTEM, Status.WARN if soft else Status.FAIL,
-                f"{svc} reads {v.name}, but the manifest does not list {svc} as a consumer", target=v.name,
+                f"{svc} reads {v.name}, but the manifest does not list {svc} as a consumer "
+                f"(at {where_list([r.where for r in rs], 3)})", target=v.name,
                 detail=f"Read at {where_list([r.where for r in rs])}"
                 + ("; every read has a fallback, so the service runs with the fallback." if soft else "."),
                 remediation=f"Add {svc} to consumers of {v.name} in the manifest (its task definition then "
                 f"provides it), or stop reading it in {svc}.",
-                evidence={"service": svc, "consumers": list(v.consumers), "locations": [r.where for r in rs][:20]},
+                evidence={"service": svc, "consumers": list(v.consumers), "locations": [r.where for r in rs],
+                          **_first({svc: rs}, roots)},
             ))
         listed = [c for c in v.consumers if c in scanned]
         if not listed or implicit(v.name):

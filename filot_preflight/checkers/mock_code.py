@@ -10,8 +10,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from filot_preflight.audit import mocks
-from filot_preflight.audit.model import LOCALHOST, MOCK_IMPORT, MOCK_RULES, MOCK_SWITCH, MOCKS_DIR, TEST_KEY, TreeScan
-from filot_preflight.audit.report import audit_config, capped, no_sources, probe_scans, sources_results
+from filot_preflight.audit.model import (
+    COMMITTED_SECRET,
+    LOCALHOST,
+    MOCK_IMPORT,
+    MOCK_RULES,
+    MOCK_SWITCH,
+    MOCKS_DIR,
+    PROJECT_MOCK,
+    TEST_KEY,
+    TEST_PACKAGE,
+    TreeScan,
+)
+from filot_preflight.audit.report import (
+    audit_config,
+    capped,
+    code_location,
+    no_sources,
+    probe_scans,
+    sources_results,
+)
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.sources import Value
@@ -28,6 +46,15 @@ _FIX = {
     MOCK_SWITCH: "Remove the switch from the production env file or set it to false.",
     TEST_KEY: "Use the live key from the provider, kept in Secrets Manager; never commit keys. " + ALLOW_HINT,
     LOCALHOST: "Read the endpoint from a manifest variable and fail at start-up when it is unset. " + ALLOW_HINT,
+    PROJECT_MOCK: "Wire the real implementation in production code and keep the project's mock under a test "
+    "path (tests/, __tests__/, *.test.*); if a mock must stay selectable, inject it from test set-up only. "
+    + ALLOW_HINT,
+    COMMITTED_SECRET: "Treat it as leaked: rotate it at the provider now, remove it from the code (and from git "
+    "history), and read it from AWS Secrets Manager through a manifest variable (secret: true, aws_secret: ...). "
+    "If it is a placeholder, waive the line with `preflight: allow <reason>`.",
+    TEST_PACKAGE: "Do not import test-only packages from production code: move the import into a test file and "
+    "the package into devDependencies / the test extras (in `dependencies` it ships a test harness; in "
+    "devDependencies `npm ci --omit=dev` leaves it out and the import crashes). " + ALLOW_HINT,
 }
 _CLEAN = {
     MOCKS_DIR: "no __mocks__ folder on a production path",
@@ -35,6 +62,9 @@ _CLEAN = {
     MOCK_SWITCH: "no mock switch turned on in a production env file",
     TEST_KEY: "no test key in production code or config",
     LOCALHOST: "no hard-coded loopback endpoint in production code",
+    PROJECT_MOCK: "no project-defined mock/fake/stub/in-memory class or module imported by production code",
+    TEST_PACKAGE: "no test-only package imported by production code",
+    COMMITTED_SECRET: "no credential committed to a production path (detect-secrets)",
 }
 
 
@@ -72,7 +102,7 @@ async def probe(ctx: CheckContext) -> MockFacts:
     """Scan the trees (in a thread; the scan is shared with env_drift) and the run's env values."""
     hits = value_hits(ctx.values.values)
     dirs = ctx.options.source_dirs
-    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest)) if dirs else ()
+    scans = await ctx.blocking(probe_scans, dirs, audit_config(ctx.manifest, ctx.values.values)) if dirs else ()
     return MockFacts(scans, hits)
 
 
@@ -92,13 +122,19 @@ def judge(facts: MockFacts) -> list[CheckResult]:
                 status, summary = Status.FAIL, f"{s.service}: mock switch {f.what} in a production env file"
             elif f.rule == TEST_KEY:
                 status, summary = Status.FAIL, f"{s.service}: test key on a production path ({f.what})"
+            elif f.rule == COMMITTED_SECRET:
+                status, summary = Status.FAIL, f"{s.service}: committed credential on a production path ({f.what})"
+            elif f.rule == PROJECT_MOCK:
+                status, summary = Status.FAIL, f"{s.service}: production code {f.what} (the project's own mock)"
+            elif f.rule == TEST_PACKAGE:
+                status, summary = Status.FAIL, f"{s.service}: production code {f.what} (a test-only package)"
             else:
                 status, summary = Status.FAIL, f"{s.service}: {f.what} in production code"
             found.append(
                 result(
                     f"{NAME}.{f.rule}", SUBSYSTEM, status, summary, target=f.where,
                     remediation=_FIX[f.rule],
-                    evidence={"service": s.service, "file": f.path, "line": f.line},
+                    evidence={"service": s.service, **code_location(s.root, f.path, f.line)},
                 )
             )
     for h in facts.values:

@@ -132,15 +132,16 @@ SendSignedCallbackOpt = Annotated[
 ]
 
 
-def source_dirs(specs: list[str]) -> dict[str, Path]:
-    """Parse `--source-dir SERVICE=PATH` values."""
-    out = {}
+def source_dirs(specs: list[str]) -> dict[str, Path | tuple[Path, ...]]:
+    """Parse `--source-dir SERVICE=PATH` values; a service given several trees keeps all of them (in order)."""
+    trees: dict[str, list[Path]] = {}
     for spec in specs:
         svc, sep, path = spec.partition("=")
         if not sep or not svc or not path:
             raise UsageError(f"--source-dir {spec}: expected SERVICE=PATH, e.g. backend=../filot-backend")
-        out[svc] = Path(path)
-    return out
+        if Path(path) not in trees.setdefault(svc, []):
+            trees[svc].append(Path(path))
+    return {svc: paths[0] if len(paths) == 1 else tuple(paths) for svc, paths in trees.items()}
 
 
 def make_request(
@@ -178,7 +179,8 @@ def make_request(
         strict=bool(cfg.get("strict", False)) if strict is None else strict,
         send_signed_callback=send_signed_callback,
         task_defs=tuple(task_def or [Path(p) for p in cfg.get("task_defs", [])]),
-        source_dirs=source_dirs(source_dir or [f"{k}={v}" for k, v in cfg.get("source_dirs", {}).items()]),
+        source_dirs=source_dirs(source_dir or [f"{k}={p}" for k, v in cfg.get("source_dirs", {}).items()
+                                               for p in (v if isinstance(v, list) else [v])]),
         aws_region=aws_region,
         aws_profile=aws_profile,
         aws_endpoint=aws_endpoint,

@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # pydantic models are costly to import; `preflight --version`
 
 Renderer = Callable[..., str]
 
-FORMATS = ("console", "json", "junit", "github", "markdown")
+FORMATS = ("console", "json", "junit", "github", "markdown", "sarif")
 
 
 def get(name: str) -> Renderer:
@@ -25,6 +25,8 @@ def get(name: str) -> Renderer:
         from filot_preflight.render.github import render
     elif name == "markdown":
         from filot_preflight.render.markdown import render
+    elif name == "sarif":
+        from filot_preflight.render.sarif import render
     else:  # bad input from --format: one line, exit 2
         from filot_preflight.errors import UsageError
 
