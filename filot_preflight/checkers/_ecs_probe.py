@@ -98,7 +98,7 @@ class Facts:
     absent_secrets: dict[str, str] = field(default_factory=dict)  # secret id -> why DescribeSecret failed
     arn_calls: int = 0  # DescribeSecret calls (`calls` counts DescribeTaskDefinition)
     role_access: tuple[RoleAccess, ...] = ()  # per task definition, when IAM could be asked
-    arns_unchecked: str = "no AWS access in this run (--task-def files without --source aws)"  # "" once compared
+    arns_unchecked: str = "no AWS access in this run (--offline)"  # "" once compared
 
 
 # --- files -----------------------------------------------------------------------------------------
@@ -192,8 +192,9 @@ def probe(ctx: CheckContext) -> Facts:
         missing = tuple((f, "no --task-def file for this family") for f in expect.family_service
                         if f not in have)
         facts = Facts(expect, "files", tds, missing)
-        from_aws = any(v.source == "aws" for v in ctx.values.values)
-        return _with_real_arns(ctx, facts) if from_aws and not ctx.options.offline else facts
+        # Files are read without AWS, but the references they hold are only proven against Secrets Manager:
+        # compare whenever the run may reach AWS (a run without access says so in ecs_taskdefs.secret_arns).
+        return facts if ctx.options.offline else _with_real_arns(ctx, facts)
     if ctx.options.offline:
         return Facts(expectations(ctx), "none", skip_reason="--offline and no --task-def file given")
     facts = _probe_live(ctx)

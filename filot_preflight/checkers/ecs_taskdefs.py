@@ -87,8 +87,8 @@ def _role_access(facts: Facts) -> list[CheckResult]:
     """The execution role's permission to read each referenced secret, where IAM could be read."""
     if facts.arns_unchecked:
         return [_r("secret_access", Status.SKIP, "execution roles' permission to read the secrets not checked: "
-                   f"{facts.arns_unchecked}", remediation="Run with --source aws or live task definitions, with "
-                   "credentials that may read IAM (iam:GetRolePolicy, iam:GetPolicyVersion, ...).")]
+                   f"{facts.arns_unchecked}", remediation="Run without --offline, with credentials that may read "
+                   "Secrets Manager and IAM (secretsmanager:ListSecrets, iam:GetRolePolicy, ...).")]
     out = []
     for ra in facts.role_access:
         target = f"{ra.family}/{ra.role}"
@@ -273,8 +273,9 @@ def _arn_check(facts: Facts) -> CheckResult:
     """Whether the references were compared with the ARNs Secrets Manager returns, and which secrets it lacks."""
     if facts.arns_unchecked:
         return _r("secret_arns", Status.SKIP, f"references not compared with Secrets Manager's ARNs: "
-                  f"{facts.arns_unchecked}", remediation="Run with --source aws (or without --task-def, so "
-                  "the task definitions are read live) to compare every valueFrom with the real ARN.")
+                  f"{facts.arns_unchecked}", remediation="Run without --offline, with AWS credentials and region "
+                  "(or --aws-endpoint) that may call secretsmanager:ListSecrets, to compare every valueFrom with "
+                  "the real ARN.")
     if facts.absent_secrets:
         names = sorted(facts.absent_secrets)
         return _r("secret_arns", Status.FAIL, f"{len(names)} referenced secrets not found in Secrets Manager: "
