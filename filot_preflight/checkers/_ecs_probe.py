@@ -46,6 +46,7 @@ class TaskDef:
     containers: tuple[Container, ...]
     execution_role: str = ""
     task_role: str = ""
+    arn: str = ""  # taskDefinitionArn, when registered: it names the account the task really runs in
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def parse_taskdef(origin: str, td: dict[str, Any], secret_values: set[str]) -> T
         ))
     family = str(td.get("family") or Path(origin).stem)
     return TaskDef(family, origin, tuple(containers), str(td.get("executionRoleArn") or ""),
-                   str(td.get("taskRoleArn") or ""))
+                   str(td.get("taskRoleArn") or ""), str(td.get("taskDefinitionArn") or ""))
 
 
 # --- probe ------------------------------------------------------------------------------------------

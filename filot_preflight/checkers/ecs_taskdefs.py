@@ -290,8 +290,9 @@ def _arn_check(facts: Facts) -> CheckResult:
 def _account(td: TaskDef, e: Expect, real: dict[str, str] | None = None) -> CheckResult:
     """The seed's check: every ARN in the task definition names AWS_ACCOUNT_ID.
 
-    Which side to fix: when Secrets Manager told us the secrets' real ARNs, their account decides; without it,
-    ARNs that all agree on another account make the variable the odd one out."""
+    Which side to fix: when the real account is known (the secrets' ARNs from Secrets Manager, the registered
+    taskDefinitionArn), it decides; without it, ARNs that all agree on another account make the variable the odd
+    one out."""
     seen: dict[str, list[str]] = {}
     for label, value in [("executionRoleArn", td.execution_role), ("taskRoleArn", td.task_role)] + [
         (var, vf) for c in td.containers for var, vf in c.secrets
@@ -304,7 +305,9 @@ def _account(td: TaskDef, e: Expect, real: dict[str, str] | None = None) -> Chec
                   target=td.family, evidence={"accounts_found": sorted(seen)},
                   remediation="Set AWS_ACCOUNT_ID (aws sts get-caller-identity --query Account).")
     wrong = {a: where for a, where in seen.items() if a != e.account}
-    actual = {a.account for v in (real or {}).values() if (a := parse_arn(v)) is not None and a.account}
+    # Where the secrets really are (Secrets Manager's ARNs) and where the task definition is registered.
+    known = [*(real or {}).values(), td.arn]
+    actual = {a.account for v in known if v and (a := parse_arn(v)) is not None and a.account}
     variable_wrong = len(seen) == 1 and (not actual or actual == set(wrong))
     if wrong and variable_wrong:  # every ARN agrees on one account, and it is where the secrets are
         (found, where), n = next(iter(wrong.items())), len(next(iter(wrong.values())))
