@@ -146,10 +146,11 @@ def run_report(
     deadline: float | None = None,
     on_event: Callback | None = None,
     checkers: list[Checker] | None = None,
+    phase: str = "predeploy",
 ) -> Report:
     """Run the selected checkers and assemble the Report (exit code is computed from it, later)."""
     chosen = checkers if checkers is not None else registry.select(
-        registry.discover(), list(only), list(skip), options.offline
+        registry.discover(), list(only), list(skip), options.offline, phase
     )
     ctx = CheckContext(inputs.manifest, inputs.store, options, inputs.redactor)
     report = Report(
@@ -160,6 +161,7 @@ def run_report(
         offline=options.offline,
         only=list(only),
         skip=list(skip),
+        phase=phase,
     )
     outcome = asyncio.run(run_checks(chosen, ctx, deadline=deadline, on_event=on_event))
     broken = [
@@ -193,6 +195,7 @@ class RunRequest:
     sources: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
+    phase: str = "predeploy"  # which checkers run: predeploy | postdeploy | all (checkers/base.py PHASES)
     deadline: float | None = None
     base: Options = field(default_factory=Options)
     flags: dict[str, Any] = field(default_factory=dict)  # timeout, ca_file, insecure, allow_loopback, ...
@@ -220,5 +223,6 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
     deadline = req.deadline or cfg.get("deadline")
     if deadline is not None:  # the deadline counts from the start of the command, not of the checks
         deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)
-    report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event)
+    report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event,
+                        phase=req.phase)
     return inputs, waivers.apply(report, cfg.waivers)

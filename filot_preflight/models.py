@@ -68,6 +68,7 @@ class Report(BaseModel):
     offline: bool | None = Field(default=None, description="Whether the run was --offline (None: not recorded)")
     only: list[str] = Field(default_factory=list, description="--only checker names of the run")
     skip: list[str] = Field(default_factory=list, description="--skip checker names of the run")
+    phase: str = Field(default="predeploy", description="--phase of the run: predeploy, postdeploy or all")
     results: list[CheckResult] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
