@@ -18,6 +18,7 @@ class CheckerInfo:
     description: str
     network: bool = True
     needs: tuple[str, ...] = ()
+    phase: str = "predeploy"  # Checker.phase: predeploy | postdeploy | any
 
 
 @dataclass(frozen=True)
