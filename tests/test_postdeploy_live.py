@@ -24,6 +24,8 @@ from filot_preflight.runner import run_checks
 from filot_preflight.sandbox import aws_deploy
 
 CLUSTER = "filot-sandbox"  # the sandbox env file's ECS_CLUSTER
+# A generous per-call timeout: several boto3 clients load their models at once on a busy 2-core machine.
+SLOW = 10.0
 ALL = (EcsServicesChecker, AutoscalingChecker, AlarmsChecker, RotationChecker)
 
 
@@ -76,11 +78,11 @@ class Scratch:
                     "deploymentCircuitBreaker": {"enable": False, "rollback": False}})
 
     def context(self):
-        return self.moto.context(self.manifest, aws_region=self.region)
+        return self.moto.context(self.manifest, aws_region=self.region, timeout=SLOW)
 
 
 def test_the_sandbox_deployment_is_healthy(moto_aws):
-    res = run(moto_aws.context())
+    res = run(moto_aws.context(timeout=SLOW))
     assert not problems(res)
     assert {r.id.partition(".")[0] for r in res} == {"ecs_services", "autoscaling", "alarms", "rotation"}
     assert all(r.status is Status.PASS for r in res if r.id.endswith(".source"))
@@ -201,6 +203,25 @@ def test_offline_and_unconfigured_runs_skip_with_the_reason(moto_aws, clean_aws_
 def test_a_dead_endpoint_is_a_source_failure_with_the_fix(moto_aws, checker):
     from filot_preflight.sandbox.base import free_port
 
-    res = run(moto_aws.context(aws_endpoint=f"https://127.0.0.1:{free_port()}", timeout=2.0), checker)
+    res = run(moto_aws.context(aws_endpoint=f"https://127.0.0.1:{free_port()}", timeout=SLOW), checker)
     assert [(r.id.partition(".")[2], r.status) for r in res] == [("source", Status.FAIL)]
     assert res[0].remediation
+
+
+def test_the_postdeploy_probes_only_read(moto_aws, monkeypatch):
+    # Observe every API operation the real clients send (botocore's before-call event), then judge the names.
+    from filot_preflight import aws_client
+    from filot_preflight.checkers import _aws_live
+
+    ops: list[str] = []
+    real = aws_client.make_client
+
+    def observed(service, access):
+        made = real(service, access)
+        made.client.meta.events.register("before-call", lambda model, **_: ops.append(f"{service}:{model.name}"))
+        return made
+
+    monkeypatch.setattr(_aws_live, "make_client", observed)
+    assert not problems(run(moto_aws.context(timeout=SLOW)))
+    assert ops and all(op.split(":")[1].startswith(("Describe", "List")) for op in ops), ops
+    assert {op.split(":")[0] for op in ops} == {"ecs", "application-autoscaling", "cloudwatch", "secretsmanager"}

@@ -5,7 +5,8 @@ and the one ecs_taskdefs judged, and the service's recently stopped tasks. Read-
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from filot_preflight.checkers._aws_facts import AwsTrouble, epoch
@@ -121,8 +122,6 @@ def probe(ctx: CheckContext) -> Facts:
 
 
 def _with(base: Facts, **kw: Any) -> Facts:
-    from dataclasses import replace
-
     return replace(base, **kw)
 
 
@@ -131,25 +130,31 @@ def _describe(client: Any, cluster: str, wanted: list[tuple[str, str]], files: d
     resp = client.describe_services(cluster=cluster, services=[n for _, n in wanted][:10])
     by_name = {s.get("serviceName"): s for s in resp.get("services") or []}
     failures = {str(f.get("arn", "")).rsplit("/", 1)[-1]: str(f.get("reason", "")) for f in resp.get("failures") or []}
-    out = []
-    for service, name in wanted:
+
+    def one(pair: tuple[str, str]) -> ServiceFacts:
+        service, name = pair
         svc = by_name.get(name)
         if svc is None or svc.get("status") == "INACTIVE":
             why = failures.get(name) or ("INACTIVE" if svc is not None else "MISSING")
-            out.append(ServiceFacts(service, name, missing_reason=why))
-            continue
-        running = _taskdef(client, str(svc.get("taskDefinition", "")), "running")
-        reference = files.get(running.family) if running is not None else None
-        if reference is None and running is not None:
-            reference = _taskdef(client, running.family, "latest")
-        out.append(ServiceFacts(
+            return ServiceFacts(service, name, missing_reason=why)
+        arn = str(svc.get("taskDefinition", ""))
+        family = arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+        reference = files.get(family) or _taskdef(client, family, "latest")
+        # The service usually runs the latest revision: then one DescribeTaskDefinition serves both.
+        latest_arn = f"{family}:{reference.revision}" if reference is not None else ""
+        running = (replace(reference, origin="running") if reference is not None and reference.origin == "latest"
+                   and arn.endswith(f"/{latest_arn}") else _taskdef(client, arn, "running"))
+        return ServiceFacts(
             service, name, found=True, status=str(svc.get("status", "")),
             desired=int(svc.get("desiredCount") or 0), running=int(svc.get("runningCount") or 0),
             pending=int(svc.get("pendingCount") or 0), running_td=running, reference_td=reference,
             deployments=tuple(_deployment(d) for d in svc.get("deployments") or []),
             circuit_breaker=_breaker(svc), stopped=tuple(_stopped(client, cluster, name, since)),
-        ))
-    return out
+        )
+
+    # Services are independent: ask about them side by side (boto3 clients are thread-safe), bounded.
+    with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
+        return list(pool.map(one, wanted))
 
 
 def _taskdef(client: Any, ref: str, origin: str) -> TaskDefRef | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from filot_preflight.checkers._aws_facts import AwsTrouble, epoch
 from filot_preflight.checkers._aws_live import is_network, open_client, trouble
 from filot_preflight.checkers.base import CheckContext
+from filot_preflight.manifest_checks import RotatedSecret
 
 
 @dataclass(frozen=True)
@@ -45,19 +47,25 @@ def probe(ctx: CheckContext) -> Facts:
     opened = open_client(ctx, "secretsmanager")
     if opened.aws is None:
         return replace(base, skip_reason=opened.skip_reason)
-    out = []
-    for spec in wanted:
+    client = opened.aws.client
+
+    def one(spec: RotatedSecret) -> SecretRotation | BaseException:
         try:
-            d = opened.aws.client.describe_secret(SecretId=spec.id)
+            d = client.describe_secret(SecretId=spec.id)
         except Exception as e:  # noqa: BLE001 - a fact
-            if is_network(e):
-                return replace(base, trouble=trouble(e), calls=opened.calls, region=opened.region)
-            out.append(SecretRotation(spec.id, spec.period_days, False))
-            continue
+            return e if is_network(e) else SecretRotation(spec.id, spec.period_days, False)
         rules = d.get("RotationRules") or {}
         every = rules.get("AutomaticallyAfterDays")
-        out.append(SecretRotation(spec.id, spec.period_days, True, bool(d.get("RotationEnabled")),
-                                  int(every) if isinstance(every, int) else None,
-                                  str(rules.get("ScheduleExpression") or ""), epoch(d.get("LastRotatedDate")),
-                                  epoch(d.get("CreatedDate"))))
-    return replace(base, secrets=tuple(out), calls=opened.calls, region=opened.region)
+        return SecretRotation(spec.id, spec.period_days, True, bool(d.get("RotationEnabled")),
+                              int(every) if isinstance(every, int) else None,
+                              str(rules.get("ScheduleExpression") or ""), epoch(d.get("LastRotatedDate")),
+                              epoch(d.get("CreatedDate")))
+
+    # One call per secret, side by side (bounded): a long list must not serialise into the checker's budget.
+    with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
+        got = list(pool.map(one, wanted))
+    failed = next((g for g in got if isinstance(g, BaseException)), None)
+    if failed is not None:  # credentials / network: the whole probe is off
+        return replace(base, trouble=trouble(failed), calls=opened.calls, region=opened.region)
+    return replace(base, secrets=tuple(g for g in got if isinstance(g, SecretRotation)), calls=opened.calls,
+                   region=opened.region)
