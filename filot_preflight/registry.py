@@ -58,4 +58,6 @@ def select(
     chosen = [c for n, c in available.items() if (n in only if only else in_phase(c.phase, phase)) and n not in skip]
     if offline:
         chosen = [c for c in chosen if not c.network]
+        if not chosen and not only and phase == "postdeploy":  # a run that checks nothing must not read READY
+            raise UsageError("--phase postdeploy --offline: every post-deployment check needs the network")
     return [c() for c in chosen]

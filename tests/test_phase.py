@@ -79,3 +79,8 @@ def test_checklist_patterns_can_name_a_target():
     worker = cl.decide("ecs_services.*@filot-gpu-worker")
     assert not worker.done and "0 of 1" in worker.reason and "scale" in worker.reason
     assert not cl.decide("ecs_services.*").done
+
+
+def test_postdeploy_offline_checks_nothing_so_it_is_bad_input(capsys):
+    code, _, err = run(capsys, "check", "--offline", "--phase", "postdeploy")
+    assert code == 2 and "every post-deployment check needs the network" in err
