@@ -15,7 +15,7 @@ import sys
 
 from _util import Goals, median_wall, preflight_argv, run
 
-PROBE_LIBS = ("boto3", "botocore", "redis", "psycopg", "httpx", "temporalio")
+PROBE_LIBS = ("boto3", "botocore", "redis", "psycopg", "httpx", "temporalio", "prometheus_client")
 COMMANDS = (["--help"], ["--version"], ["checkers"], ["manifest", "validate"])
 RATIO_GOAL = 1.5
 

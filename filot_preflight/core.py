@@ -15,7 +15,7 @@ from typing import Any
 
 from filot_preflight import STARTED, consequences, registry, waivers
 from filot_preflight import manifest as manifest_mod
-from filot_preflight.checkers.base import CheckContext, Checker, Options, result
+from filot_preflight.checkers.base import CheckContext, Checker, Options, in_phase, result
 from filot_preflight.config import Config
 from filot_preflight.errors import UsageError
 from filot_preflight.fileio import MAX_PEM_BYTES, read_limited
@@ -154,14 +154,17 @@ def run_report(
     on_event: Callback | None = None,
     checkers: list[Checker] | None = None,
     partial_ok: bool = False,
+    phase: str = "predeploy",
 ) -> Report:
     """Run the selected checkers and assemble the Report (exit code is computed from it, later)."""
     available = registry.discover()
     chosen = checkers if checkers is not None else registry.select(
-        available, list(only), list(skip), options.offline
+        available, list(only), list(skip), options.offline, phase
     )
     ran = [c.name for c in chosen]
-    not_run = [] if checkers is not None else [n for n in available if n not in ran]
+    # Checkers of another phase are not this run's business (a predeploy gate does not miss ecs_services).
+    not_run = [] if checkers is not None else [n for n, c in available.items()
+                                               if n not in ran and in_phase(c.phase, phase)]
     ctx = CheckContext(inputs.manifest, inputs.store, options, inputs.redactor)
     report = Report(
         manifest_name=inputs.manifest.name,
@@ -174,6 +177,7 @@ def run_report(
         checkers_run=ran,
         checkers_not_run=not_run,
         partial_ok=partial_ok,
+        phase=phase,
     )
     outcome = asyncio.run(run_checks(chosen, ctx, deadline=deadline, on_event=on_event))
     broken = [
@@ -207,6 +211,7 @@ class RunRequest:
     sources: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
+    phase: str = "predeploy"  # which checkers run: predeploy | postdeploy | all (checkers/base.py PHASES)
     deadline: float | None = None
     base: Options = field(default_factory=Options)
     flags: dict[str, Any] = field(default_factory=dict)  # timeout, ca_file, insecure, allow_loopback, ...
@@ -240,5 +245,5 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
     if deadline is not None:  # the deadline counts from the start of the command, not of the checks
         deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)
     report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event,
-                        partial_ok=req.partial_ok)
+                        partial_ok=req.partial_ok, phase=req.phase)
     return inputs, waivers.apply(report, cfg.waivers)

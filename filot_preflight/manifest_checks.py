@@ -129,6 +129,64 @@ class CodeSettings(StrictModel):
     max_file_kb: int = 1024
 
 
+class EcsServicesSettings(StrictModel):
+    """The deployed ECS services (post-deployment checks `ecs_services` and `autoscaling`)."""
+
+    cluster: str | None = Field(default=None, description="ECS cluster; default: the value of `cluster_var`")
+    cluster_var: str = Field(default="ECS_CLUSTER", description="Variable naming the cluster")
+    service_names: dict[str, str] = Field(
+        default_factory=dict, description="Manifest service -> ECS service name (default: its ecs_family)"
+    )
+    stopped_window_min: int = Field(default=60, ge=1, description="How far back a stopped task with an error counts")
+
+
+class AutoscalingSettings(StrictModel):
+    """Application Auto Scaling of the ECS services."""
+
+    min_capacity: dict[str, int] = Field(
+        default_factory=lambda: {"backend": 1}, description="Service -> lowest allowed MinCapacity"
+    )
+    workload_metric_services: list[str] = Field(
+        default_factory=lambda: ["gpu-worker"],
+        description="Services whose scaling policy must follow queue depth or CPU/GPU utilisation",
+    )
+    workload_metrics: list[str] = Field(
+        default_factory=lambda: ["ApproximateNumberOfMessagesVisible", "QueueDepth", "OcrQueueDepth",
+                                 "OldestJobAgeSeconds", "CPUUtilization", "GPUUtilization",
+                                 "ECSServiceAverageCPUUtilization"],
+        description="Metric names (or predefined metric types) that count as queue depth or CPU/GPU",
+    )
+
+
+class AlarmSpec(StrictModel):
+    """One alarm the release needs: found by name, or by the metric it watches."""
+
+    id: str = Field(description="Short name used in results, e.g. backend_errors")
+    description: str = ""
+    names: list[str] = Field(default_factory=list, description="Alarm names that satisfy it (any of them)")
+    metrics: list[str] = Field(default_factory=list, description="Metric names that satisfy it (any alarm on one)")
+
+
+class AlarmsSettings(StrictModel):
+    """CloudWatch alarms of the deployment."""
+
+    required: list[AlarmSpec] = Field(default_factory=list)
+    insufficient_data_max_h: int = Field(default=24, ge=1, description="INSUFFICIENT_DATA for longer warns")
+
+
+class RotatedSecret(StrictModel):
+    """A Secrets Manager secret that must rotate automatically within `period_days`."""
+
+    id: str
+    period_days: int = Field(default=90, ge=1)
+
+
+class RotationSettings(StrictModel):
+    """Which secrets rotate (the seed's rotation policy)."""
+
+    secrets: list[RotatedSecret] = Field(default_factory=list)
+
+
 class Checks(StrictModel):
     """Per-subsystem settings that the checkers read."""
 
@@ -140,3 +198,7 @@ class Checks(StrictModel):
     backend: BackendSettings = BackendSettings()
     r2: R2Settings = R2Settings()
     code: CodeSettings = CodeSettings()
+    ecs: EcsServicesSettings = EcsServicesSettings()
+    autoscaling: AutoscalingSettings = AutoscalingSettings()
+    alarms: AlarmsSettings = AlarmsSettings()
+    rotation: RotationSettings = RotationSettings()

@@ -79,6 +79,7 @@ class Report(BaseModel):
         default=None, description="Installed checkers that --only/--skip/--offline left out (None: not recorded)"
     )
     partial_ok: bool = Field(default=False, description="--partial-ok: a narrowed run that found nothing exits 0")
+    phase: str = Field(default="predeploy", description="--phase of the run: predeploy, postdeploy or all")
     results: list[CheckResult] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]

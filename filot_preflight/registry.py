@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 
-from filot_preflight.checkers.base import Checker
+from filot_preflight.checkers.base import PHASES, Checker, in_phase
 from filot_preflight.errors import UsageError
 from filot_preflight.runner import safe_str
 
@@ -42,18 +42,25 @@ def load_errors() -> tuple[tuple[str, str], ...]:
 
 
 def select(
-    available: dict[str, type[Checker]], only: list[str], skip: list[str], offline: bool
+    available: dict[str, type[Checker]], only: list[str], skip: list[str], offline: bool, phase: str = "predeploy"
 ) -> list[Checker]:
-    """Instances of the checkers to run; unknown names in --only/--skip are bad input (exit 2)."""
+    """Instances of the checkers to run; unknown names in --only/--skip are bad input (exit 2).
+
+    `phase` keeps the checkers of that phase; a checker named by --only runs whatever its phase.
+    """
+    if phase not in PHASES:
+        raise UsageError(f"--phase {phase}: unknown phase; choose from {', '.join(PHASES)}")
     for flag, names in (("--only", only), ("--skip", skip)):
         unknown = [n for n in names if n not in available]
         if unknown:
             raise UsageError(
                 f"{flag} {unknown[0]}: unknown checker; available: {', '.join(available)}"
             )
-    chosen = [c for n, c in available.items() if (not only or n in only) and n not in skip]
+    chosen = [c for n, c in available.items() if (n in only if only else in_phase(c.phase, phase)) and n not in skip]
     if offline:
         chosen = [c for c in chosen if not c.network]
+        if not chosen and not only and phase == "postdeploy":  # a run that checks nothing must not read READY
+            raise UsageError("--phase postdeploy --offline: every post-deployment check needs the network")
     if not chosen and (only or skip or offline):  # a run that can check nothing is a mistake in the flags
         flags = " ".join([*(f"--only {n}" for n in only), *(f"--skip {n}" for n in skip), *(["--offline"] * offline)])
         why = " (the selected checkers need network access)" if offline and only else ""

@@ -2,7 +2,8 @@
 # `make demo`: preflight against a real local FiLot-shaped stack, documents into out/.
 # (--send-signed-callback is safe here: the sandbox backend is a stand-in; never a default in production.)
 #   1. offline check of manifests/example.prod.env (the seed's T8-A situation: 3 missing secrets, Redis without TLS)
-#   2. sandbox up; full live check against it; every document rendered from that run; sandbox down
+#   2. sandbox up; full live check against it (--phase all: before and after the deployment, since the sandbox
+#      seeds moto with a healthy deployment); every document rendered from that run; sandbox down
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
@@ -18,7 +19,7 @@ echo
 echo "== 2/2 live: a real local stack (Redis TLS, Postgres SSL, Temporal, S3, moto, BULI2 + backend apps, workers)"
 preflight sandbox up --dir "$SB" || exit 1
 trap 'preflight sandbox down --dir "$SB"' EXIT
-preflight check \
+preflight check --phase all \
   --env-file "$SB/sandbox.env" --env-file "gpu-worker=$SB/gpu-worker.env" \
   --task-def "$SB/taskdefs/filot-backend.json" --task-def "$SB/taskdefs/filot-gpu-worker.json" \
   --source-dir backend=tests/fixtures/trees/clean/backend --source-dir gpu-worker=tests/fixtures/trees/clean/gpu-worker \

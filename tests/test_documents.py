@@ -43,6 +43,10 @@ CHECKERS = [
     CheckerInfo("buli2", "buli2", "API key, callback URL and signature", True),
     CheckerInfo("mock_code", "code", "No mock code on production paths", False),
     CheckerInfo("env_drift", "code", "Code and manifest agree on variables", False),
+    CheckerInfo("ecs_services", "aws", "Deployed ECS services", True, ("ECS_CLUSTER",), "postdeploy"),
+    CheckerInfo("autoscaling", "aws", "ECS auto scaling", True, ("ECS_CLUSTER",), "postdeploy"),
+    CheckerInfo("alarms", "aws", "CloudWatch alarms", True, (), "postdeploy"),
+    CheckerInfo("rotation", "aws", "Secret rotation", True, (), "postdeploy"),
 ]
 RUN = RunInfo(offline=False, skip=("temporal", "r2"))
 

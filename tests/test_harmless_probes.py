@@ -245,8 +245,9 @@ def observed(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
         folder = tmp_path_factory.mktemp("harmless")
         manifest, tmpdir = migration_manifest(folder), folder / "tmp"
         tmpdir.mkdir()
+        # --phase all: the post-deployment probes (ECS services, scaling, alarms, rotation) are observed too.
         proc = preflight("check", "--manifest", str(manifest), *env_args(sandbox_stack), "--format", "json",
-                         "--timeout", "5", tmpdir=tmpdir)
+                         "--timeout", "5", "--phase", "all", tmpdir=tmpdir)
         commands = monitor.stop()
         stats_after = admin.info("commandstats")
         calls = {k.removeprefix("cmdstat_"): v["calls"] - stats_before.get(k, {}).get("calls", 0)

@@ -246,6 +246,7 @@ class BackendChecker(Checker):
     description = "API_BASE_URL health and ready endpoints answer 2xx JSON over https; certificate not expiring"
     needs = (URL_VAR,)
     network = True
+    phase = "any"  # also post-deployment: liveness of the deployed endpoints
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe, then judge."""

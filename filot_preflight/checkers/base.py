@@ -89,6 +89,14 @@ def _settle(fut: asyncio.Future[Any], res: Any, exc: BaseException | None) -> No
         fut.set_result(res)
 
 
+PHASES = ("predeploy", "postdeploy", "all")  # what `preflight check --phase` accepts
+
+
+def in_phase(checker_phase: str, run_phase: str) -> bool:
+    """Whether a checker of `checker_phase` runs in a `--phase run_phase` run."""
+    return run_phase == "all" or checker_phase in ("any", run_phase)
+
+
 class Checker(ABC):
     """Base of every checker, built-in or plugin."""
 
@@ -97,6 +105,9 @@ class Checker(ABC):
     description: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()
     network: ClassVar[bool] = True  # False: runs under --offline
+    # When it runs: "predeploy" (is the environment ready to deploy?), "postdeploy" (is the deployment live
+    # and healthy?) or "any" (both, e.g. liveness of the deployed endpoints). See PHASES.
+    phase: ClassVar[str] = "predeploy"
 
     @abstractmethod
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

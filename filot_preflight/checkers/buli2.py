@@ -203,6 +203,7 @@ class Buli2Checker(Checker):
     description = "BULI2 key accepted and required; callback URL public https; webhook refuses unsigned/tampered"
     needs = (API_URL, API_KEY, SECRET, CALLBACK)
     network = True
+    phase = "any"  # also post-deployment: liveness of the deployed endpoints
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe, then judge."""

@@ -184,6 +184,7 @@ class GpuWorkerChecker(Checker):
         "dead letters, heartbeat (read-only)"
     )
     needs: ClassVar[tuple[str, ...]] = (URL_VAR, "OCR_QUEUE_KEY")
+    phase: ClassVar[str] = "any"  # also post-deployment: the deployed worker consumes the queue
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe both views and the live queue, then judge against `checks.queue`."""

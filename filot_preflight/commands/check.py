@@ -28,6 +28,7 @@ from filot_preflight.commands.common import (
     OfflineOpt,
     OnlyOpt,
     PartialOkOpt,
+    PhaseOpt,
     SendSignedCallbackOpt,
     SkipOpt,
     SourceDirOpt,
@@ -53,6 +54,7 @@ def check(
     source: SourceOpt = None,
     only: OnlyOpt = None,
     skip: SkipOpt = None,
+    phase: PhaseOpt = "predeploy",
     offline: OfflineOpt = False,
     timeout: TimeoutOpt = None,
     deadline: DeadlineOpt = None,
@@ -93,7 +95,7 @@ def check(
         allow_loopback=allow_loopback, allow_plaintext_auth=allow_plaintext_auth, task_def=task_def,
         source_dir=source_dir,
         send_signed_callback=send_signed_callback, aws_region=aws_region, aws_profile=aws_profile,
-        aws_endpoint=aws_endpoint, partial_ok=partial_ok,
+        aws_endpoint=aws_endpoint, partial_ok=partial_ok, phase=phase,
     )
     with _progress() as on_event:
         _, report = core.execute(req, redactor, on_event=on_event)
@@ -159,7 +161,8 @@ def checkers() -> None:
 
     from filot_preflight import registry
 
-    table = Table("name", "subsystem", "offline", "needs", "what it checks", box=None, pad_edge=False)
+    table = Table("name", "subsystem", "phase", "offline", "needs", "what it checks", box=None, pad_edge=False)
     for name, cls in registry.discover().items():
-        table.add_row(name, cls.subsystem, "yes" if not cls.network else "no", ", ".join(cls.needs), cls.description)
+        table.add_row(name, cls.subsystem, cls.phase, "yes" if not cls.network else "no", ", ".join(cls.needs),
+                      cls.description)
     Console().print(table)  # Rich's own width detection: the terminal's, COLUMNS, or 80

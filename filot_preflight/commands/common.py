@@ -69,6 +69,11 @@ SkipOpt = Annotated[list[str] | None, typer.Option("--skip", help="Do not run th
 OfflineOpt = Annotated[
     bool, typer.Option("--offline", help="Run only checks that need no network (secrets, code audits).")
 ]
+PhaseOpt = Annotated[
+    str,
+    typer.Option("--phase", help="predeploy: is the environment ready to deploy (default); postdeploy: is the "
+                 "deployment live and healthy (ECS services, scaling, alarms, rotation, live endpoints); all: both."),
+]
 TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", min=0.1, help="Seconds for each network step (default 10).")
 ]
@@ -167,6 +172,7 @@ def make_request(
     aws_profile: str | None = None,
     aws_endpoint: str | None = None,
     partial_ok: bool = False,
+    phase: str = "predeploy",
 ) -> RunRequest:
     """Turn the shared flags into a RunRequest; flags win over the config file, which fills the gaps."""
     from filot_preflight import config as config_mod
@@ -191,6 +197,7 @@ def make_request(
         sources=tuple(source or ()),
         only=tuple(only or ()),
         skip=tuple(skip or ()),
+        phase=phase,
         deadline=deadline,
         base=base,
         flags={"timeout": timeout, "ca_file": ca_file, "insecure": insecure, "allow_loopback": allow_loopback,

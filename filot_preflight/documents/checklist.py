@@ -3,7 +3,8 @@
 An item is ticked only when results decide it: at least one matching result ran, none of them
 warns, fails or errors, and none was skipped (a waived result counts as passed and says so). Otherwise the box stays
 open and says why: the finding and its fix, the skip reason, or that the subsystem was not checked
-in this run. Patterns are result ids, with `*` wildcards (`ecs_taskdefs.*`).
+in this run. Patterns are result ids, with `*` wildcards (`ecs_taskdefs.*`), optionally narrowed to
+targets after an `@` (`ecs_services.*@filot-backend`, `autoscaling.*@*/filot-backend`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class Decision:
         return "[x]" if self.done else "[ ]"
 
 
+def _matches(r: CheckResult, pattern: str) -> bool:
+    ids, at, targets = pattern.partition("@")
+    return fnmatchcase(r.id, ids) and (not at or fnmatchcase(r.target, targets))
+
+
 class Checklist:
     """Decides checklist items from one report."""
 
@@ -42,10 +48,12 @@ class Checklist:
         self._results = sorted(report.results, key=sort_key)
         self._subsystems = subsystems
         self._checker_subsystem = {c.name: c.subsystem for c in checkers}
+        self._checker_phase = {c.name: c.phase for c in checkers}
+        self._run_phase = report.phase
 
     def matching(self, *patterns: str) -> list[CheckResult]:
         """Results whose id matches any pattern, worst first."""
-        return [r for r in self._results if any(fnmatchcase(r.id, p) for p in patterns)]
+        return [r for r in self._results if any(_matches(r, p) for p in patterns)]
 
     def decide(self, *patterns: str) -> Decision:
         """Tick when matching results ran and all passed; otherwise say why the box stays open."""
@@ -76,6 +84,10 @@ class Checklist:
         broken = [r for r in self._results if r.id in {f"{c}.{w}" for c in checkers for w in _BROKEN}]
         if broken:  # the checker crashed, timed out or was cut off: nothing it would have said is known
             return f"the `{broken[0].id.partition('.')[0]}` check did not finish: {broken[0].summary}"
+        if self._run_phase == "predeploy" and checkers and all(
+                self._checker_phase.get(c) == "postdeploy" for c in checkers):
+            return ("post-deployment check, not part of this predeploy run: after the rollout run "
+                    "`preflight check --phase postdeploy`")
         subs = []
         for p in patterns:
             checker = p.partition(".")[0]

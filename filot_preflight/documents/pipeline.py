@@ -38,7 +38,8 @@ def value_masker(manifest: Manifest, store: ValueStore) -> Callable[[str], str]:
 def checker_infos() -> list[CheckerInfo]:
     """The installed checkers as the documents describe them."""
     return [
-        CheckerInfo(name, cls.subsystem, cls.description, cls.network, tuple(cls.needs))
+        CheckerInfo(name, cls.subsystem, cls.description, cls.network, tuple(cls.needs),
+                    getattr(cls, "phase", "predeploy"))
         for name, cls in registry.discover().items()
     ]
 

@@ -19,6 +19,7 @@ class CheckerInfo:
     description: str
     network: bool = True
     needs: tuple[str, ...] = ()
+    phase: str = "predeploy"  # Checker.phase: predeploy | postdeploy | any
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,10 @@ def seed_aws(folder: Path, manifest: Manifest) -> dict[str, Any]:
         grant_execution_role(iam, taskdef)
         registered = ecs.register_task_definition(**taskdef)["taskDefinition"]["taskDefinitionArn"]
         ecs.create_service(cluster=cluster, serviceName=service.ecs_family, taskDefinition=registered, desiredCount=1)
-    return {"secrets": arns, "taskdefs": paths}
+    from filot_preflight.sandbox.aws_deploy import seed_deployment  # the post-deployment view (issue 19)
+
+    deployed = seed_deployment(session, _client_args(backend), manifest, cluster)
+    return {"secrets": arns, "taskdefs": paths, "deployment": deployed}
 
 
 def grant_execution_role(iam: Any, taskdef: dict[str, Any]) -> None:

@@ -30,7 +30,9 @@ def start(ctx: SandboxContext, *, name: str = "moto", timeout: float = 30.0) -> 
         name,
         argv,
         timeout,
-        proc_env={"MOTO_ACCOUNT_ID": account},
+        # MOTO_ECS_SERVICE_RUNNING: a created service reports this many running tasks and a COMPLETED rollout
+        # when it asks for no more (the seed's desiredCount is 1), like a healthy deployment.
+        proc_env={"MOTO_ACCOUNT_ID": account, "MOTO_ECS_SERVICE_RUNNING": "1"},
         cwd=ctx.state_dir(name),
         ports={"https": port},
         env={

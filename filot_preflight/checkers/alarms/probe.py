@@ -1,0 +1,65 @@
+"""alarms' probe: the account's CloudWatch metric alarms (bounded pages), reduced to what the judge needs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from filot_preflight.checkers._aws_facts import AwsTrouble, epoch
+from filot_preflight.checkers._aws_live import open_client, pages, trouble
+from filot_preflight.checkers.base import CheckContext
+from filot_preflight.manifest_checks import AlarmSpec
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One metric alarm: name, metrics, state and since when, its actions."""
+
+    name: str
+    metrics: tuple[str, ...]
+    state: str
+    state_since: float | None
+    actions: tuple[str, ...]
+    actions_enabled: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The required alarms (manifest) and the alarms found, or why CloudWatch could not be asked."""
+
+    required: tuple[AlarmSpec, ...]
+    insufficient_max_h: int
+    now: float
+    alarms: tuple[Alarm, ...] = ()
+    skip_reason: str = ""
+    trouble: AwsTrouble | None = None
+    calls: int = 0
+    region: str = ""
+
+
+def probe(ctx: CheckContext) -> Facts:
+    """DescribeAlarms (metric alarms, up to 5 pages of 100)."""
+    s = ctx.manifest.checks.alarms
+    base = Facts(tuple(s.required), s.insufficient_data_max_h, time.time())
+    if not s.required:
+        return replace(base, skip_reason="the manifest lists no required alarms (checks.alarms.required)")
+    opened = open_client(ctx, "cloudwatch")
+    if opened.aws is None:
+        return replace(base, skip_reason=opened.skip_reason)
+    try:
+        raw = pages(opened.aws.client.describe_alarms, "MetricAlarms", AlarmTypes=["MetricAlarm"], MaxRecords=100)
+    except Exception as e:  # noqa: BLE001 - a fact
+        return replace(base, trouble=trouble(e), calls=opened.calls, region=opened.region)
+    return replace(base, alarms=tuple(_alarm(a) for a in raw), calls=opened.calls, region=opened.region)
+
+
+def _alarm(a: dict[str, Any]) -> Alarm:
+    metrics = [str(a["MetricName"])] if a.get("MetricName") else []
+    for m in a.get("Metrics") or []:  # metric math alarms
+        name = ((m.get("MetricStat") or {}).get("Metric") or {}).get("MetricName")
+        if name:
+            metrics.append(str(name))
+    return Alarm(str(a.get("AlarmName", "")), tuple(metrics), str(a.get("StateValue", "")),
+                 epoch(a.get("StateUpdatedTimestamp")), tuple(str(x) for x in a.get("AlarmActions") or []),
+                 bool(a.get("ActionsEnabled", True)))

@@ -1,0 +1,217 @@
+"""ecs_services' probe: DescribeServices in the manifest's cluster, the task definition each service runs
+and the one ecs_taskdefs judged, and the service's recently stopped tasks. Read-only, a few calls per service.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from filot_preflight.checkers._aws_facts import AwsTrouble, epoch
+from filot_preflight.checkers._aws_live import is_network, open_client, trouble
+from filot_preflight.checkers.base import CheckContext
+
+MAX_STOPPED = 20  # stopped tasks described per service: enough to show a crash loop, bounded
+
+
+@dataclass(frozen=True)
+class TaskDefRef:
+    """A task definition: family, revision (None: a file without one) and its secrets (name, valueFrom)."""
+
+    family: str
+    revision: int | None
+    secrets: tuple[tuple[str, str], ...]
+    origin: str  # running | latest | file
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One entry of a service's `deployments[]`."""
+
+    status: str
+    rollout_state: str
+    reason: str
+    task_definition: str
+    created_at: float | None
+    failed_tasks: int
+
+
+@dataclass(frozen=True)
+class StoppedTask:
+    """A stopped task: why it stopped, when (None when ECS did not say)."""
+
+    task_id: str
+    reason: str
+    stop_code: str
+    stopped_at: float | None
+    container_reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What ECS says about one manifest service."""
+
+    service: str
+    ecs_name: str
+    found: bool = False
+    status: str = ""
+    desired: int = 0
+    running: int = 0
+    pending: int = 0
+    running_td: TaskDefRef | None = None
+    reference_td: TaskDefRef | None = None
+    deployments: tuple[Deployment, ...] = ()
+    circuit_breaker: tuple[bool, bool] | None = None  # (enable, rollback); None: not configured
+    stopped: tuple[StoppedTask, ...] = ()
+    missing_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The cluster and each service, or why ECS could not be asked."""
+
+    cluster: str | None
+    cluster_var: str
+    window_min: int
+    now: float
+    services: tuple[ServiceFacts, ...] = ()
+    skip_reason: str = ""
+    trouble: AwsTrouble | None = None
+    calls: int = 0
+    region: str = ""
+    files: bool = False  # the reference task definitions came from --task-def files
+    wanted: tuple[tuple[str, str], ...] = field(default=())  # (manifest service, ECS service name)
+
+
+def wanted_services(ctx: CheckContext) -> list[tuple[str, str]]:
+    """(manifest service, ECS service name) for each service that runs on ECS."""
+    names = ctx.manifest.checks.ecs.service_names
+    out = []
+    for s in ctx.manifest.services:
+        ecs_name = names.get(s.name) or s.ecs_family
+        if ecs_name:
+            out.append((s.name, ecs_name))
+    return out
+
+
+def cluster_of(ctx: CheckContext) -> str | None:
+    """The cluster: `checks.ecs.cluster`, else the value of `checks.ecs.cluster_var` (ECS_CLUSTER)."""
+    settings = ctx.manifest.checks.ecs
+    return settings.cluster or (ctx.value(settings.cluster_var) or "").strip() or None
+
+
+def probe(ctx: CheckContext) -> Facts:
+    """Describe each service, its task definitions and stopped tasks; a failure is a fact."""
+    settings = ctx.manifest.checks.ecs
+    wanted = wanted_services(ctx)
+    base = Facts(cluster_of(ctx), settings.cluster_var, settings.stopped_window_min, time.time(), wanted=tuple(wanted))
+    opened = open_client(ctx, "ecs")
+    if opened.aws is None:
+        return _with(base, skip_reason=opened.skip_reason)
+    if base.cluster is None or not wanted:
+        return _with(base, region=opened.region)
+    client = opened.aws.client
+    files = _file_refs(ctx)
+    try:
+        services = _describe(client, base.cluster, wanted, files, base.now - settings.stopped_window_min * 60)
+    except Exception as e:  # noqa: BLE001 - a fact
+        return _with(base, trouble=trouble(e), calls=opened.calls, region=opened.region)
+    return _with(base, services=tuple(services), calls=opened.calls, region=opened.region, files=bool(files))
+
+
+def _with(base: Facts, **kw: Any) -> Facts:
+    return replace(base, **kw)
+
+
+def _describe(client: Any, cluster: str, wanted: list[tuple[str, str]], files: dict[str, TaskDefRef],
+              since: float) -> list[ServiceFacts]:
+    resp = client.describe_services(cluster=cluster, services=[n for _, n in wanted][:10])
+    by_name = {s.get("serviceName"): s for s in resp.get("services") or []}
+    failures = {str(f.get("arn", "")).rsplit("/", 1)[-1]: str(f.get("reason", "")) for f in resp.get("failures") or []}
+
+    def one(pair: tuple[str, str]) -> ServiceFacts:
+        service, name = pair
+        svc = by_name.get(name)
+        if svc is None or svc.get("status") == "INACTIVE":
+            why = failures.get(name) or ("INACTIVE" if svc is not None else "MISSING")
+            return ServiceFacts(service, name, missing_reason=why)
+        arn = str(svc.get("taskDefinition", ""))
+        family = arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+        reference = files.get(family) or _taskdef(client, family, "latest")
+        # The service usually runs the latest revision: then one DescribeTaskDefinition serves both.
+        latest_arn = f"{family}:{reference.revision}" if reference is not None else ""
+        running = (replace(reference, origin="running") if reference is not None and reference.origin == "latest"
+                   and arn.endswith(f"/{latest_arn}") else _taskdef(client, arn, "running"))
+        return ServiceFacts(
+            service, name, found=True, status=str(svc.get("status", "")),
+            desired=int(svc.get("desiredCount") or 0), running=int(svc.get("runningCount") or 0),
+            pending=int(svc.get("pendingCount") or 0), running_td=running, reference_td=reference,
+            deployments=tuple(_deployment(d) for d in svc.get("deployments") or []),
+            circuit_breaker=_breaker(svc), stopped=tuple(_stopped(client, cluster, name, since)),
+        )
+
+    # Services are independent: ask about them side by side (boto3 clients are thread-safe), bounded.
+    with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
+        return list(pool.map(one, wanted))
+
+
+def _taskdef(client: Any, ref: str, origin: str) -> TaskDefRef | None:
+    if not ref:
+        return None
+    try:
+        td = client.describe_task_definition(taskDefinition=ref)["taskDefinition"]
+    except Exception as e:
+        if is_network(e):
+            raise
+        return None  # deregistered / unknown: judged as "cannot tell"
+    return _ref(td, origin)
+
+
+def _ref(td: dict[str, Any], origin: str) -> TaskDefRef:
+    secrets = tuple(sorted((str(s.get("name", "")), str(s.get("valueFrom", "")))
+                           for c in td.get("containerDefinitions") or [] if isinstance(c, dict)
+                           for s in c.get("secrets") or [] if isinstance(s, dict)))
+    rev = td.get("revision")
+    return TaskDefRef(str(td.get("family", "")), int(rev) if isinstance(rev, int) else None, secrets, origin)
+
+
+def _file_refs(ctx: CheckContext) -> dict[str, TaskDefRef]:
+    """The --task-def files ecs_taskdefs judged, by family (the CLI validated them before any probe)."""
+    if not ctx.options.task_defs:
+        return {}
+    from filot_preflight.checkers._ecs_probe import load_files
+
+    return {td.get("family", ""): _ref(td, "file") for _, td in load_files(ctx.options.task_defs)}
+
+
+def _deployment(d: dict[str, Any]) -> Deployment:
+    return Deployment(str(d.get("status", "")), str(d.get("rolloutState", "")), str(d.get("rolloutStateReason", "")),
+                      str(d.get("taskDefinition", "")), epoch(d.get("createdAt")), int(d.get("failedTasks") or 0))
+
+
+def _breaker(svc: dict[str, Any]) -> tuple[bool, bool] | None:
+    cb = (svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")
+    if not isinstance(cb, dict):
+        return None
+    return bool(cb.get("enable")), bool(cb.get("rollback"))
+
+
+def _stopped(client: Any, cluster: str, service: str, since: float) -> list[StoppedTask]:
+    arns = client.list_tasks(cluster=cluster, serviceName=service, desiredStatus="STOPPED",
+                             maxResults=MAX_STOPPED).get("taskArns") or []
+    if not arns:
+        return []
+    out = []
+    for t in client.describe_tasks(cluster=cluster, tasks=arns[:MAX_STOPPED]).get("tasks") or []:
+        at = epoch(t.get("stoppedAt"))
+        if at is not None and at < since:
+            continue
+        out.append(StoppedTask(
+            str(t.get("taskArn", "")).rsplit("/", 1)[-1], " ".join(str(t.get("stoppedReason", "")).split())[:300],
+            str(t.get("stopCode", "") or ""), at,
+            tuple(" ".join(str(c.get("reason", "")).split())[:200]
+                  for c in t.get("containers") or [] if c.get("reason")),
+        ))
+    return out
