@@ -237,7 +237,7 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
         with contextlib.suppress(OSError):
             read_limited(options.ca_file, MAX_PEM_BYTES, "--ca-file", UsageError)
     if options.task_defs:  # a broken file is bad input (exit 2), not a failed check
-        from filot_preflight.checkers._ecs_probe import load_files
+        from filot_preflight.checkers.ecs_taskdefs.probe import load_files
 
         load_files(options.task_defs)
     inputs.read_remote(options)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from filot_preflight import manifest
-from filot_preflight.aws_source import AwsProblem, AwsRead, SecretFact
+from filot_preflight.net.secrets_manager import AwsProblem, AwsRead, SecretFact
 from filot_preflight.checkers.aws_secrets import Facts, SecretRef, judge, refs_of
 from filot_preflight.manifest import AwsSettings
 from filot_preflight.models import Status

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from filot_preflight.checkers._http_probe import HttpOutcome, _unhealthy, failure_text, join_url, safe_url, url_problem
+from filot_preflight.net.http_probe import HttpOutcome, _unhealthy, failure_text, join_url, safe_url, url_problem
 from filot_preflight.checkers.backend import BackendFacts, CertFacts, judge
 from filot_preflight.manifest import BackendSettings
 from filot_preflight.models import CheckResult, Status

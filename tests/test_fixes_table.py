@@ -12,17 +12,17 @@ from collections.abc import Callable
 
 import pytest
 
-from filot_preflight.aws_client import AwsProblem
-from filot_preflight.aws_source import AwsRead
+from filot_preflight.net.aws import AwsProblem
+from filot_preflight.net.secrets_manager import AwsRead
 from filot_preflight.checkers import _fixes, _tls
-from filot_preflight.checkers._buli2_judge import Buli2Facts
-from filot_preflight.checkers._buli2_judge import judge as buli2_judge
-from filot_preflight.checkers._http_probe import HttpOutcome
-from filot_preflight.checkers._postgres_dsn import DsnInfo
-from filot_preflight.checkers._redis_judge import RedisFacts, RedisSettings
-from filot_preflight.checkers._redis_judge import judge as redis_judge
-from filot_preflight.checkers._temporal_judge import TemporalFacts, TemporalJudgeSettings
-from filot_preflight.checkers._temporal_judge import judge as temporal_judge
+from filot_preflight.checkers.buli2.judge import Buli2Facts
+from filot_preflight.checkers.buli2.judge import judge as buli2_judge
+from filot_preflight.net.http_probe import HttpOutcome
+from filot_preflight.checkers.postgres.dsn import DsnInfo
+from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings
+from filot_preflight.checkers.redis.judge import judge as redis_judge
+from filot_preflight.checkers.temporal.judge import TemporalFacts, TemporalJudgeSettings
+from filot_preflight.checkers.temporal.judge import judge as temporal_judge
 from filot_preflight.checkers.aws_secrets import Facts as AwsFacts
 from filot_preflight.checkers.aws_secrets import judge as aws_judge
 from filot_preflight.checkers.backend import BackendFacts, CertFacts

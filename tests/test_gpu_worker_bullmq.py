@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis
 
-from filot_preflight.checkers._gpu_judge import READ_GRANTS
+from filot_preflight.checkers.gpu_worker.judge import READ_GRANTS
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
 from filot_preflight.manifest import Manifest

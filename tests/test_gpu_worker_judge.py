@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from filot_preflight.checkers._gpu_judge import GpuFacts, KeyPair, LiveFacts, RedisView
-from filot_preflight.checkers._queue_bullmq import ready_at
-from filot_preflight.checkers._queue_live import (
+from filot_preflight.checkers.gpu_worker.judge import GpuFacts, KeyPair, LiveFacts, RedisView
+from filot_preflight.checkers.gpu_worker.bullmq import ready_at
+from filot_preflight.checkers.gpu_worker.live import (
     BullFacts,
     CountFacts,
     HeartbeatFacts,

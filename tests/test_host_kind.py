@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filot_preflight.checkers._tls import host_kind
+from filot_preflight.net.tls import host_kind
 from filot_preflight.rules.hosts import classify_host
 
 

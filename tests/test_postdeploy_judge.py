@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from filot_preflight.checkers import alarms, autoscaling, ecs_services, rotation
-from filot_preflight.checkers._aws_facts import AwsTrouble
+from filot_preflight.net.aws_facts import AwsTrouble
 from filot_preflight.checkers.alarms.probe import Alarm
 from filot_preflight.checkers.alarms.probe import Facts as AlarmFacts
 from filot_preflight.checkers.autoscaling.probe import Facts as ScalingFacts

@@ -210,8 +210,8 @@ def test_a_dead_endpoint_is_a_source_failure_with_the_fix(moto_aws, checker):
 
 def test_the_postdeploy_probes_only_read(moto_aws, monkeypatch):
     # Observe every API operation the real clients send (botocore's before-call event), then judge the names.
-    from filot_preflight import aws_client
-    from filot_preflight.checkers import _aws_live
+    from filot_preflight.net import aws as aws_client
+    from filot_preflight.net import aws_live as _aws_live
 
     ops: list[str] = []
     real = aws_client.make_client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filot_preflight.checkers._postgres_writable import WriteFacts, judge_writable
+from filot_preflight.checkers.postgres.writable import WriteFacts, judge_writable
 from filot_preflight.models import Status
 
 OK = WriteFacts(role="filot_app", database="filot", schema="public", in_recovery=False, default_read_only=False,

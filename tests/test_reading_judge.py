@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from filot_preflight import manifest
-from filot_preflight.checkers._reading_judge import RESULT_IDS, judge, reading_facts
+from filot_preflight.checkers.secrets.reading import RESULT_IDS, judge, reading_facts
 from filot_preflight.errors import EnvFileError
 from filot_preflight.sources import Value, load_values
 
@@ -135,7 +135,7 @@ def test_labelled_file_over_shared_is_layering_not_a_duplicate(m, tmp_path):
 
 def test_gpu_worker_comparison_uses_each_services_reading(m, tmp_path):
     """One shared line, two readers: the backend (dotenv) strips the backticks, the worker (python-dotenv) does not."""
-    from filot_preflight.checkers._gpu_judge import GpuFacts, RedisView
+    from filot_preflight.checkers.gpu_worker.judge import GpuFacts, RedisView
     from filot_preflight.checkers.base import CheckContext, Options
     from filot_preflight.checkers.gpu_worker import judge as gpu_judge
     from filot_preflight.checkers.gpu_worker import key_pairs

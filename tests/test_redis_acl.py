@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from filot_preflight.checkers._gpu_judge import READ_GRANTS
-from filot_preflight.checkers._redis_judge import MINIMAL_GRANTS
+from filot_preflight.checkers.gpu_worker.judge import READ_GRANTS
+from filot_preflight.checkers.redis.judge import MINIMAL_GRANTS
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
 from filot_preflight.checkers.redis import RedisChecker

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from filot_preflight.checkers._tls import CertInfo
+from filot_preflight.net.tls import CertInfo
 from filot_preflight.checkers.redis import RedisFacts, RedisSettings, judge
 from filot_preflight.models import Status
 

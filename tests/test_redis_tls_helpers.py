@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from filot_preflight.checkers import _tls
-from filot_preflight.checkers._tls import ErrorKind
+from filot_preflight.net import tls as _tls
+from filot_preflight.net.tls import ErrorKind
 
 if TYPE_CHECKING:
     from fixtures_redis_faults import RedisFaults

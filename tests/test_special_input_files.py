@@ -80,7 +80,7 @@ def test_a_fifo_named_by_a_value_does_not_block(fifo, tmp_path):
 
 
 def test_ca_file_that_is_a_fifo_is_a_result_not_a_hang(fifo):
-    from filot_preflight.checkers import _tls
+    from filot_preflight.net import tls as _tls
 
     t0 = time.monotonic()
     with pytest.raises(OSError, match="not a regular file"):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from filot_preflight.checkers._temporal_judge import Poller
-from filot_preflight.checkers._tls import CertInfo
+from filot_preflight.checkers.temporal.judge import Poller
+from filot_preflight.net.tls import CertInfo
 from filot_preflight.checkers.temporal import TemporalFacts, TemporalJudgeSettings, judge, parse_address
 from filot_preflight.models import Status
 

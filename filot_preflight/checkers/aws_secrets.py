@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from filot_preflight.aws_source import AwsRead, SecretFact, read_secrets
-from filot_preflight.checkers._fixes import insecure_fix
+from filot_preflight.net.secrets_manager import AwsRead, SecretFact, read_secrets
+from filot_preflight.net.fixes import insecure_fix
 from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.manifest import AwsSettings, Manifest
 from filot_preflight.models import CheckResult, EvidenceValue, Status

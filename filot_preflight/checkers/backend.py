@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from filot_preflight.checkers import _fixes as fixes
-from filot_preflight.checkers import _tls
-from filot_preflight.checkers._http_probe import (
+from filot_preflight.net import fixes
+from filot_preflight.net import tls as _tls
+from filot_preflight.net.http_probe import (
     BOUND,
     CA_FILE,
     HttpOutcome,

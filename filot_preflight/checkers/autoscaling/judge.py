@@ -3,7 +3,7 @@ worker's policy follows its workload (queue depth or CPU/GPU utilisation)."""
 
 from __future__ import annotations
 
-from filot_preflight.checkers._aws_facts import source_parts
+from filot_preflight.net.aws_facts import source_parts
 from filot_preflight.checkers.autoscaling.probe import Facts, Target
 from filot_preflight.checkers.base import results_for
 from filot_preflight.models import CheckResult, EvidenceValue, Status

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from filot_preflight.checkers._aws_facts import AwsTrouble
-from filot_preflight.checkers._aws_live import open_client, pages, trouble
+from filot_preflight.net.aws_facts import AwsTrouble
+from filot_preflight.net.aws_live import open_client, pages, trouble
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.ecs_services.probe import cluster_of, wanted_services
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from filot_preflight.checkers._aws_facts import AwsTrouble, epoch
-from filot_preflight.checkers._aws_live import is_network, open_client, trouble
+from filot_preflight.net.aws_facts import AwsTrouble, epoch
+from filot_preflight.net.aws_live import is_network, open_client, trouble
 from filot_preflight.checkers.base import CheckContext
 
 MAX_STOPPED = 20  # stopped tasks described per service: enough to show a crash loop, bounded
@@ -181,7 +181,7 @@ def _file_refs(ctx: CheckContext) -> dict[str, TaskDefRef]:
     """The --task-def files ecs_taskdefs judged, by family (the CLI validated them before any probe)."""
     if not ctx.options.task_defs:
         return {}
-    from filot_preflight.checkers._ecs_probe import load_files
+    from filot_preflight.checkers.ecs_taskdefs.probe import load_files
 
     return {td.get("family", ""): _ref(td, "file") for _, td in load_files(ctx.options.task_defs)}
 

@@ -1,0 +1,65 @@
+"""What the post-deployment AWS checkers share on the probe side: a client built the one way
+(`aws_client.make_client`: endpoint, region, CA, timeouts) and problems turned into `AwsTrouble`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from filot_preflight.net.aws import AwsAccess, AwsClient, classify, make_client
+from filot_preflight.net.aws_facts import AwsTrouble
+from filot_preflight.checkers.base import CheckContext
+
+
+@dataclass
+class Opened:
+    """A client, or why there is none (`skip_reason` for offline / not configured)."""
+
+    aws: AwsClient | None
+    skip_reason: str = ""
+
+    @property
+    def calls(self) -> int:
+        """API operations made so far."""
+        return self.aws.counter.calls if self.aws is not None else 0
+
+    @property
+    def region(self) -> str:
+        """The client's region ('' without a client)."""
+        return self.aws.region if self.aws is not None else ""
+
+
+def open_client(ctx: CheckContext, service: str) -> Opened:
+    """A bounded boto3 client for `service`, or a skip reason (offline, no region or credentials)."""
+    if ctx.options.offline:
+        return Opened(None, "--offline")
+    try:
+        return Opened(make_client(service, AwsAccess.from_options(ctx.options, ctx.values)))
+    except Exception as e:  # noqa: BLE001 - not configured is a fact; aws_secrets says how to configure
+        p = classify(e)
+        return Opened(None, f"AWS is not usable ({p.kind}: {p.message})")
+
+
+def trouble(e: BaseException) -> AwsTrouble:
+    """An API call's exception as a judge-side fact (kind, message, code and the fix)."""
+    p = classify(e)
+    return AwsTrouble(p.kind, p.message, p.code, p.remedy)
+
+
+def is_network(e: BaseException) -> bool:
+    """Credentials, access or network: the whole probe stops (as opposed to one missing resource)."""
+    return classify(e).kind != "error"
+
+
+def pages(call: Any, key: str, max_pages: int = 5, **kwargs: Any) -> list[dict[str, Any]]:
+    """Up to `max_pages` pages of a NextToken-paginated call: bounded even on a huge account."""
+    out: list[dict[str, Any]] = []
+    token = None
+    for _ in range(max_pages):
+        resp = call(**kwargs, **({"NextToken": token} if token else {}))
+        out.extend(resp.get(key) or [])
+        token = resp.get("NextToken")
+        if not token:
+            break
+    return out
