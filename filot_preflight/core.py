@@ -50,7 +50,7 @@ class Inputs:
         """
         if "aws" not in self.sources:
             return
-        from filot_preflight import aws_source  # boto3 is heavy; only when asked for
+        from filot_preflight.net import secrets_manager as aws_source  # boto3 is heavy; only when asked for
 
         read = aws_source.read_secrets(self.manifest, options, self.store)
         self.store.add(read.values)
@@ -237,7 +237,7 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
         with contextlib.suppress(OSError):
             read_limited(options.ca_file, MAX_PEM_BYTES, "--ca-file", UsageError)
     if options.task_defs:  # a broken file is bad input (exit 2), not a failed check
-        from filot_preflight.checkers.ecs_taskdefs.probe import load_files
+        from filot_preflight.taskdefs import load_files
 
         load_files(options.task_defs)
     inputs.read_remote(options)

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from filot_preflight import manifest
-from filot_preflight.net.secrets_manager import AwsProblem, AwsRead, SecretFact
 from filot_preflight.checkers.aws_secrets import Facts, SecretRef, judge, refs_of
 from filot_preflight.manifest import AwsSettings
 from filot_preflight.models import Status
+from filot_preflight.net.secrets_manager import AwsProblem, AwsRead, SecretFact
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 SETTINGS = AwsSettings(rotation_max_age_days=180)

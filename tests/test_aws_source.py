@@ -12,9 +12,9 @@ import pytest
 from pydantic import SecretStr
 
 from filot_preflight import manifest as manifest_mod
-from filot_preflight.net.secrets_manager import BATCH_SIZE, AwsUnavailable, put_generated, read_secrets
 from filot_preflight.errors import UsageError
 from filot_preflight.manifest import AwsSecretRef, Manifest, Section, Service, Variable
+from filot_preflight.net.secrets_manager import BATCH_SIZE, AwsUnavailable, put_generated, read_secrets
 from filot_preflight.sandbox.base import free_port
 
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from filot_preflight.net.http_probe import HttpOutcome, _unhealthy, failure_text, join_url, safe_url, url_problem
 from filot_preflight.checkers.backend import BackendFacts, CertFacts, judge
 from filot_preflight.manifest import BackendSettings
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net.http_probe import HttpOutcome, _unhealthy, failure_text, join_url, safe_url, url_problem
 
 OK = HttpOutcome(True, status=200, elapsed_ms=12.5, body_bytes=15, is_json=True)
 CERT = CertFacts(tcp_ok=True, verified=True, not_after="2030-01-01", days_left=400.0, issuer="R3", tls_version="TLSv1.3")

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from filot_preflight.checkers.buli2.judge import Buli2Facts, DnsFacts, SchemeTest, judge
-from filot_preflight.net.http_probe import HttpOutcome
 from filot_preflight.checkers.buli2 import address_kind, probe_body, self_test, sign, verify
+from filot_preflight.checkers.buli2.judge import Buli2Facts, DnsFacts, SchemeTest, judge
 from filot_preflight.manifest import Buli2Settings, Buli2Signature
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net.http_probe import HttpOutcome
 
 SETTINGS = Buli2Settings(signature=Buli2Signature(prefix="sha256="))
 

@@ -457,7 +457,8 @@ def _entry_points() -> dict[str, str]:
 def scanned() -> tuple[SourceIndex, dict[str, set[str]], set[str]]:
     index = SourceIndex({"filot_preflight": ROOT / "filot_preflight"})
     checkers = set(_entry_points())
-    helpers = [f"filot_preflight.checkers.{p.stem}" for p in (ROOT / "filot_preflight" / "checkers").glob("*.py")]
+    helpers = [".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+               for top in ("checkers", "net") for p in (ROOT / "filot_preflight" / top).rglob("*.py")]
     modules = index.closure([*(v.split(":")[0] for v in _entry_points().values()), *helpers, *CORE_MODULES])
     index.closure(m.name for m in index.loaded())  # callers of helpers are indexed too
     return index, scan_ids(index, modules, checkers | CORE_PREFIXES), checkers

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from filot_preflight import manifest
-from filot_preflight.checkers.ecs_taskdefs.arns import parse_arn, partition_of
 from filot_preflight.checkers.ecs_taskdefs import Facts, expectations, judge, judge_taskdef, parse_taskdef
+from filot_preflight.checkers.ecs_taskdefs.arns import parse_arn, partition_of
 from filot_preflight.models import Status
 from tests.test_ecs_taskdefs_judge import ACCOUNT, EXPECT, REGION, _set_secret, ctx, good_taskdef, mutate, only
 

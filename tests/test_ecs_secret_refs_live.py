@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from filot_preflight.checkers.ecs_taskdefs.arns import parse_arn, resolve_secret_id
 from filot_preflight.checkers.ecs_taskdefs import EcsTaskDefsChecker, expectations
+from filot_preflight.checkers.ecs_taskdefs.arns import parse_arn, resolve_secret_id
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.runner import run_checks
 from filot_preflight.sandbox.aws_seed import grant_execution_role

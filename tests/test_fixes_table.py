@@ -12,27 +12,28 @@ from collections.abc import Callable
 
 import pytest
 
-from filot_preflight.net.aws import AwsProblem
-from filot_preflight.net.secrets_manager import AwsRead
-from filot_preflight.checkers import _fixes, _tls
-from filot_preflight.checkers.buli2.judge import Buli2Facts
-from filot_preflight.checkers.buli2.judge import judge as buli2_judge
-from filot_preflight.net.http_probe import HttpOutcome
-from filot_preflight.checkers.postgres.dsn import DsnInfo
-from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings
-from filot_preflight.checkers.redis.judge import judge as redis_judge
-from filot_preflight.checkers.temporal.judge import TemporalFacts, TemporalJudgeSettings
-from filot_preflight.checkers.temporal.judge import judge as temporal_judge
 from filot_preflight.checkers.aws_secrets import Facts as AwsFacts
 from filot_preflight.checkers.aws_secrets import judge as aws_judge
 from filot_preflight.checkers.backend import BackendFacts, CertFacts
 from filot_preflight.checkers.backend import judge as backend_judge
+from filot_preflight.checkers.buli2.judge import Buli2Facts
+from filot_preflight.checkers.buli2.judge import judge as buli2_judge
 from filot_preflight.checkers.postgres import PgFacts
 from filot_preflight.checkers.postgres import judge as pg_judge
+from filot_preflight.checkers.postgres.dsn import DsnInfo
 from filot_preflight.checkers.r2 import R2Facts
 from filot_preflight.checkers.r2 import judge as r2_judge
+from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings
+from filot_preflight.checkers.redis.judge import judge as redis_judge
+from filot_preflight.checkers.temporal.judge import TemporalFacts, TemporalJudgeSettings
+from filot_preflight.checkers.temporal.judge import judge as temporal_judge
 from filot_preflight.manifest import AwsSettings, BackendSettings, Buli2Settings, PostgresSettings, R2Settings
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net import fixes as _fixes
+from filot_preflight.net import tls as _tls
+from filot_preflight.net.aws import AwsProblem
+from filot_preflight.net.http_probe import HttpOutcome
+from filot_preflight.net.secrets_manager import AwsRead
 
 HOST = "svc.example.com"
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import redis
 
-from filot_preflight.checkers.gpu_worker.judge import READ_GRANTS
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
+from filot_preflight.checkers.gpu_worker.judge import READ_GRANTS
 from filot_preflight.manifest import Manifest
 from filot_preflight.manifest import load as load_manifest
 from filot_preflight.models import CheckResult, Status

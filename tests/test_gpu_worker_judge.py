@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from filot_preflight.checkers.gpu_worker.judge import GpuFacts, KeyPair, LiveFacts, RedisView
+from filot_preflight.checkers.gpu_worker import judge
 from filot_preflight.checkers.gpu_worker.bullmq import ready_at
+from filot_preflight.checkers.gpu_worker.judge import GpuFacts, KeyPair, LiveFacts, RedisView
 from filot_preflight.checkers.gpu_worker.live import (
     BullFacts,
     CountFacts,
@@ -16,7 +17,6 @@ from filot_preflight.checkers.gpu_worker.live import (
     job_timestamp,
     parse_time,
 )
-from filot_preflight.checkers.gpu_worker import judge
 from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import Status
 
@@ -199,8 +199,7 @@ def test_every_id_in_the_code_is_documented_and_vice_versa() -> None:
     from pathlib import Path
 
     root = Path(__file__).parents[1]
-    code = "".join((root / "filot_preflight" / "checkers" / m).read_text() for m in ('gpu_worker.py', '_gpu_judge.py',
-                                                                               '_bullmq_judge.py'))
+    code = "".join(m.read_text() for m in sorted((root / "filot_preflight" / "checkers" / "gpu_worker").glob("*.py")))
     emitted = set(re.findall(r'"(gpu_worker\.[a-z_]+)"', code))
     documented = set(re.findall(r"^## (gpu_worker\.[a-z_]+)$", (root / "docs" / "checks" / "gpu_worker.md").read_text(), re.M))
     assert emitted == documented

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from filot_preflight.checkers import alarms, autoscaling, ecs_services, rotation
-from filot_preflight.net.aws_facts import AwsTrouble
 from filot_preflight.checkers.alarms.probe import Alarm
 from filot_preflight.checkers.alarms.probe import Facts as AlarmFacts
 from filot_preflight.checkers.autoscaling.probe import Facts as ScalingFacts
@@ -16,6 +15,7 @@ from filot_preflight.checkers.rotation.probe import Facts as RotationFacts
 from filot_preflight.checkers.rotation.probe import SecretRotation
 from filot_preflight.manifest_checks import AlarmSpec
 from filot_preflight.models import Status
+from filot_preflight.net.aws_facts import AwsTrouble
 
 NOW = 1_800_000_000.0
 SECRETS = (("JWT_SECRET", "arn:aws:secretsmanager:eu-central-1:123456789012:secret:filot/prod/jwt-secret"),)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from filot_preflight.checkers.postgres.probe import classify_pg_error, parse_dsn
 from filot_preflight.checkers.postgres import CONNECT_FAILURES, DsnInfo, PgFacts, judge
+from filot_preflight.checkers.postgres.probe import classify_pg_error, parse_dsn
 from filot_preflight.manifest import PostgresSettings
 from filot_preflight.models import CheckResult, Status
 

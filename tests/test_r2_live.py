@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from filot_preflight.checkers.r2 import probe as _r2_probe
-from filot_preflight.net.tls import client_context
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.r2 import R2Checker
+from filot_preflight.checkers.r2 import probe as _r2_probe
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net.tls import client_context
 from filot_preflight.sandbox.base import SandboxContext
 
 if TYPE_CHECKING:

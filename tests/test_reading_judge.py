@@ -135,10 +135,10 @@ def test_labelled_file_over_shared_is_layering_not_a_duplicate(m, tmp_path):
 
 def test_gpu_worker_comparison_uses_each_services_reading(m, tmp_path):
     """One shared line, two readers: the backend (dotenv) strips the backticks, the worker (python-dotenv) does not."""
-    from filot_preflight.checkers.gpu_worker.judge import GpuFacts, RedisView
     from filot_preflight.checkers.base import CheckContext, Options
     from filot_preflight.checkers.gpu_worker import judge as gpu_judge
     from filot_preflight.checkers.gpu_worker import key_pairs
+    from filot_preflight.checkers.gpu_worker.judge import GpuFacts, RedisView
     from filot_preflight.redact import Redactor
 
     p = tmp_path / "prod.env"

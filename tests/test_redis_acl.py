@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from filot_preflight.checkers.gpu_worker.judge import READ_GRANTS
-from filot_preflight.checkers.redis.judge import MINIMAL_GRANTS
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
+from filot_preflight.checkers.gpu_worker.judge import READ_GRANTS
 from filot_preflight.checkers.redis import RedisChecker
+from filot_preflight.checkers.redis.judge import MINIMAL_GRANTS
 from filot_preflight.models import CheckResult, Status
 from tests.fixtures_redis_faults import RedisFaults
 

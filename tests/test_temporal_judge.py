@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from filot_preflight.checkers.temporal.judge import Poller
-from filot_preflight.net.tls import CertInfo
 from filot_preflight.checkers.temporal import TemporalFacts, TemporalJudgeSettings, judge, parse_address
+from filot_preflight.checkers.temporal.judge import Poller
 from filot_preflight.models import Status
+from filot_preflight.net.tls import CertInfo
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 S = TemporalJudgeSettings(poller_max_age_s=120, cert_expiry_warn_days=30, now=NOW)
@@ -157,7 +157,7 @@ def test_every_id_in_the_code_is_documented_and_vice_versa() -> None:
     from pathlib import Path
 
     root = Path(__file__).parents[1]
-    code = "".join((root / "filot_preflight" / "checkers" / m).read_text() for m in ('temporal.py', '_temporal_judge.py'))
+    code = "".join(m.read_text() for m in sorted((root / "filot_preflight" / "checkers" / "temporal").glob("*.py")))
     emitted = set(re.findall(r'"(temporal\.[a-z_]+)"', code))
     documented = set(re.findall(r"^## (temporal\.[a-z_]+)$", (root / "docs" / "checks" / "temporal.md").read_text(), re.M))
     assert emitted == documented

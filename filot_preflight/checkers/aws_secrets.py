@@ -1,6 +1,6 @@
 """AWS Secrets Manager: every manifest secret exists at its path, has a current value, holds its JSON key.
 
-Probe: one batched read through `aws_source.read_secrets` (about N/20 calls for N secret ids).
+Probe: one batched read through `net.secrets_manager.read_secrets` (about N/20 calls for N secret ids).
 Judge: pure; missing AWS configuration or an unreachable endpoint is ONE failure with the fix,
 never one per secret. Secrets unchanged for longer than `checks.aws.rotation_max_age_days` warn.
 """
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from filot_preflight.net.secrets_manager import AwsRead, SecretFact, read_secrets
-from filot_preflight.net.fixes import insecure_fix
 from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.manifest import AwsSettings, Manifest
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net.fixes import insecure_fix
+from filot_preflight.net.secrets_manager import AwsRead, SecretFact, read_secrets
 
 NAME = "aws_secrets"
 SUBSYSTEM = "aws"

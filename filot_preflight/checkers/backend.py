@@ -1,7 +1,7 @@
 """Backend API: health and readiness answer 2xx JSON over verified https; the API host's certificate is not expiring.
 
 Probe (bounded, concurrent: two GETs and one TLS handshake), then a pure judge. The HTTP toolkit lives in
-`_http_probe` (shared with buli2).
+`net.http_probe` (shared with buli2).
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.manifest import BackendSettings
+from filot_preflight.models import CheckResult, Status
 from filot_preflight.net import fixes
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.http_probe import (
@@ -25,9 +28,6 @@ from filot_preflight.net.http_probe import (
     safe_url,
     url_problem,
 )
-from filot_preflight.checkers.base import CheckContext, Checker, result
-from filot_preflight.manifest import BackendSettings
-from filot_preflight.models import CheckResult, Status
 
 NAME = "backend"
 URL_VAR = "API_BASE_URL"

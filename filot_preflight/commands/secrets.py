@@ -189,8 +189,9 @@ def generate(
             sys.stdout.write(f"{name}={new_value(recipe)}\n")
         sys.stdout.flush()
         return
-    from filot_preflight import aws_source, core
+    from filot_preflight import core
     from filot_preflight.checkers.base import Options
+    from filot_preflight.net import secrets_manager as aws_source
     from filot_preflight.sources import load_values
 
     store = load_values(m, env_file or [], use_process_env=True)

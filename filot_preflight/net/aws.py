@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from filot_preflight.fileio import read_pem
 from filot_preflight.net import fixes
 from filot_preflight.net.fixes import Endpoint
-from filot_preflight.fileio import read_pem
 from filot_preflight.sources import ValueStore
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """What the post-deployment AWS checkers share on the judge side (pure): why AWS could not be asked.
 
-The probes turn an `aws_client.AwsProblem` into an `AwsTrouble` (plain strings), so a judge never
+The probes turn an `net.aws.AwsProblem` into an `AwsTrouble` (plain strings), so a judge never
 imports the client code. `source_parts` gives the `<checker>.source` result's fields for any checker.
 """
 

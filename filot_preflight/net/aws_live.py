@@ -1,5 +1,5 @@
 """What the post-deployment AWS checkers share on the probe side: a client built the one way
-(`aws_client.make_client`: endpoint, region, CA, timeouts) and problems turned into `AwsTrouble`.
+(`net.aws.make_client`: endpoint, region, CA, timeouts) and problems turned into `AwsTrouble`.
 """
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from filot_preflight.checkers.base import CheckContext
 from filot_preflight.net.aws import AwsAccess, AwsClient, classify, make_client
 from filot_preflight.net.aws_facts import AwsTrouble
-from filot_preflight.checkers.base import CheckContext
 
 
 @dataclass
@@ -63,3 +63,20 @@ def pages(call: Any, key: str, max_pages: int = 5, **kwargs: Any) -> list[dict[s
         if not token:
             break
     return out
+
+
+def wanted_services(ctx: CheckContext) -> list[tuple[str, str]]:
+    """(manifest service, ECS service name) for each service that runs on ECS."""
+    names = ctx.manifest.checks.ecs.service_names
+    out = []
+    for s in ctx.manifest.services:
+        ecs_name = names.get(s.name) or s.ecs_family
+        if ecs_name:
+            out.append((s.name, ecs_name))
+    return out
+
+
+def cluster_of(ctx: CheckContext) -> str | None:
+    """The cluster: `checks.ecs.cluster`, else the value of `checks.ecs.cluster_var` (ECS_CLUSTER)."""
+    settings = ctx.manifest.checks.ecs
+    return settings.cluster or (ctx.value(settings.cluster_var) or "").strip() or None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 CA_FLAGS = "--ca-file / PREFLIGHT_CA_FILE"
 
 # Every spelling the probes use -> the kind of the table (ErrorKind names, the coarse postgres/r2 kinds,
-# the redis/temporal names, http's read_timeout, aws_client's problem kinds).
+# the redis/temporal names, http's read_timeout, net.aws's problem kinds).
 ALIASES: dict[str, str] = {
     "connect_timeout": "unreachable",
     "read_timeout": "no_answer",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from filot_preflight.net import tls as _tls
+from filot_preflight.net.redis_fixes import CA_VAR as CA_VAR
 
 if TYPE_CHECKING:
     import redis
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 6379
 SCHEMES = ("redis", "rediss")
-CA_VAR = "REDIS_TLS_CA_FILE"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ the current version, error code); a whole-call problem (no credentials, no regio
 one `AwsProblem`, never a traceback. boto3 is imported lazily: `preflight --help` must stay cheap.
 
 Entry points: `read_secrets(manifest, options, values)` (the `--source aws` reader and the checker's
-probe) and `put_generated(...)` (the only write, for `preflight secrets generate --put`; in aws_put.py).
-Reaching AWS (settings, bounded client, problem kinds and fixes) lives in aws_client.py.
+probe) and `put_generated(...)` (the only write, for `preflight secrets generate --put`; in secrets_put.py).
+Reaching AWS (settings, bounded client, problem kinds and fixes) lives in net/aws.py.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from filot_preflight.manifest import Manifest
 from filot_preflight.net.aws import AwsAccess, AwsProblem, classify, error_code, error_message, make_client
 from filot_preflight.net.secrets_put import AwsUnavailable, PutResult, put_generated
-from filot_preflight.manifest import Manifest
 from filot_preflight.sources import Value, ValueStore, decode_json_secret
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ __all__ = [
 
 BATCH_SIZE = 20  # BatchGetSecretValue accepts at most 20 ids in SecretIdList
 LIST_FILTER_SIZE = 10  # ListSecrets accepts at most 10 values per filter
-NOT_FOUND = "ResourceNotFoundException"  # also aws_put.NOT_FOUND
+NOT_FOUND = "ResourceNotFoundException"  # also secrets_put.NOT_FOUND
 CONFIRM_MAX = 50  # at most 5 ListSecrets calls to tell "no such secret" from "secret without a value"
 _NO_VALUE = re.compile(r"staging label|VersionId|version ?stage|AWSCURRENT", re.IGNORECASE)
 

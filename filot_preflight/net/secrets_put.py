@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from filot_preflight.net.aws import AwsAccess, classify, error_code, make_client
 from filot_preflight.errors import PreflightError, UsageError
 from filot_preflight.manifest import Manifest
+from filot_preflight.net.aws import AwsAccess, classify, error_code, make_client
 from filot_preflight.redact import Redactor
 from filot_preflight.sources import ValueStore
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from filot_preflight.net.aws_facts import age_text, source_parts
-from filot_preflight.checkers.alarms.probe import Alarm, Facts
+from filot_preflight.checkers.alarms.facts import Alarm, Facts
 from filot_preflight.checkers.base import results_for
 from filot_preflight.manifest_checks import AlarmSpec
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net.aws_facts import age_text, source_parts
 
 NAME = "alarms"
 SUBSYSTEM = "aws"

@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from filot_preflight.net.aws_facts import AwsTrouble, epoch
-from filot_preflight.net.aws_live import open_client, pages, trouble
+from filot_preflight.checkers.alarms.facts import Alarm as Alarm
+from filot_preflight.checkers.alarms.facts import Facts as Facts
 from filot_preflight.checkers.base import CheckContext
-from filot_preflight.manifest_checks import AlarmSpec
-
-
-@dataclass(frozen=True)
-class Alarm:
-    """One metric alarm: name, metrics, state and since when, its actions."""
-
-    name: str
-    metrics: tuple[str, ...]
-    state: str
-    state_since: float | None
-    actions: tuple[str, ...]
-    actions_enabled: bool
-
-
-@dataclass(frozen=True)
-class Facts:
-    """The required alarms (manifest) and the alarms found, or why CloudWatch could not be asked."""
-
-    required: tuple[AlarmSpec, ...]
-    insufficient_max_h: int
-    now: float
-    alarms: tuple[Alarm, ...] = ()
-    skip_reason: str = ""
-    trouble: AwsTrouble | None = None
-    calls: int = 0
-    region: str = ""
+from filot_preflight.net.aws_facts import epoch
+from filot_preflight.net.aws_live import open_client, pages, trouble
 
 
 def probe(ctx: CheckContext) -> Facts:

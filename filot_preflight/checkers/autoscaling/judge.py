@@ -3,10 +3,10 @@ worker's policy follows its workload (queue depth or CPU/GPU utilisation)."""
 
 from __future__ import annotations
 
-from filot_preflight.net.aws_facts import source_parts
-from filot_preflight.checkers.autoscaling.probe import Facts, Target
+from filot_preflight.checkers.autoscaling.facts import Facts, Target
 from filot_preflight.checkers.base import results_for
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net.aws_facts import source_parts
 
 NAME = "autoscaling"
 SUBSYSTEM = "aws"

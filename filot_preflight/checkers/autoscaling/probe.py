@@ -5,52 +5,16 @@ metric each policy follows (target tracking: its metric; step scaling: the metri
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from filot_preflight.net.aws_facts import AwsTrouble
-from filot_preflight.net.aws_live import open_client, pages, trouble
+from filot_preflight.checkers.autoscaling.facts import Facts as Facts
+from filot_preflight.checkers.autoscaling.facts import Policy as Policy
+from filot_preflight.checkers.autoscaling.facts import Target as Target
 from filot_preflight.checkers.base import CheckContext
-from filot_preflight.checkers.ecs_services.probe import cluster_of, wanted_services
+from filot_preflight.net.aws_live import cluster_of, open_client, pages, trouble, wanted_services
 
 DIMENSION = "ecs:service:DesiredCount"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A scaling policy and the metrics it scales on (names or predefined metric types)."""
-
-    name: str
-    type: str
-    metrics: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Target:
-    """One service's scalable target (None fields: not registered)."""
-
-    service: str
-    resource_id: str
-    registered: bool
-    min_capacity: int = 0
-    max_capacity: int = 0
-    policies: tuple[Policy, ...] = ()
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Targets per service, the manifest's expectations, or why AWS could not be asked."""
-
-    cluster: str | None
-    targets: tuple[Target, ...] = ()
-    min_capacity: tuple[tuple[str, int], ...] = ()
-    workload_services: tuple[str, ...] = ()
-    workload_metrics: tuple[str, ...] = ()
-    skip_reason: str = ""
-    trouble: AwsTrouble | None = None
-    calls: int = 0
-    region: str = ""
-    now: float = 0.0
 
 
 def probe(ctx: CheckContext) -> Facts:

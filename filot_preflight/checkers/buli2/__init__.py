@@ -3,7 +3,7 @@ the backend's webhook refuses unsigned and tampered callbacks (proof that verifi
 
 Probes are harmless: the webhook gets bodies marked `"preflight_probe": true` that it must refuse; a
 correctly signed callback (which could start real work) is sent only with --send-signed-callback.
-No secret, computed signature or full URL ever enters a fact. Facts and judge: `_buli2_judge`.
+No secret, computed signature or full URL ever enters a fact. Facts and judge: `judge`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from filot_preflight.net import tls as _tls
+from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.checkers.buli2.judge import (
     API_KEY,
     API_URL,
@@ -34,6 +34,9 @@ from filot_preflight.checkers.buli2.judge import (
     SchemeTest,
     judge,
 )
+from filot_preflight.manifest import Buli2Signature
+from filot_preflight.models import CheckResult
+from filot_preflight.net import tls as _tls
 from filot_preflight.net.http_probe import (
     CA_FILE,
     HttpOutcome,
@@ -43,9 +46,6 @@ from filot_preflight.net.http_probe import (
     safe_url,
     url_problem,
 )
-from filot_preflight.checkers.base import CheckContext, Checker
-from filot_preflight.manifest import Buli2Signature
-from filot_preflight.models import CheckResult
 
 # --- the signature scheme (pure) ------------------------------------------------------------------
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from filot_preflight.net.fixes import insecure_fix
-from filot_preflight.net.http_probe import HttpOutcome, failure_text
 from filot_preflight.checkers.base import result
 from filot_preflight.manifest import Buli2Settings
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net.fixes import insecure_fix
+from filot_preflight.net.http_facts import HttpOutcome, failure_text
 
 NAME = "buli2"
 API_URL, API_KEY, SECRET, CALLBACK = "BULI2_API_URL", "BULI2_API_KEY", "BULI2_SIGNATURE_SECRET", "BULI2_CALLBACK_URL"

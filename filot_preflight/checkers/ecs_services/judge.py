@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from filot_preflight.net.aws_facts import age_text, source_parts
 from filot_preflight.checkers.base import results_for
-from filot_preflight.checkers.ecs_services.probe import Facts, ServiceFacts, StoppedTask
+from filot_preflight.checkers.ecs_services.facts import Facts, ServiceFacts, StoppedTask
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net.aws_facts import age_text, source_parts
 
 NAME = "ecs_services"
 SUBSYSTEM = "aws"

@@ -6,100 +6,19 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from filot_preflight.net.aws_facts import AwsTrouble, epoch
-from filot_preflight.net.aws_live import is_network, open_client, trouble
 from filot_preflight.checkers.base import CheckContext
+from filot_preflight.checkers.ecs_services.facts import Deployment as Deployment
+from filot_preflight.checkers.ecs_services.facts import Facts as Facts
+from filot_preflight.checkers.ecs_services.facts import ServiceFacts as ServiceFacts
+from filot_preflight.checkers.ecs_services.facts import StoppedTask as StoppedTask
+from filot_preflight.checkers.ecs_services.facts import TaskDefRef as TaskDefRef
+from filot_preflight.net.aws_facts import epoch
+from filot_preflight.net.aws_live import cluster_of, is_network, open_client, trouble, wanted_services
 
 MAX_STOPPED = 20  # stopped tasks described per service: enough to show a crash loop, bounded
-
-
-@dataclass(frozen=True)
-class TaskDefRef:
-    """A task definition: family, revision (None: a file without one) and its secrets (name, valueFrom)."""
-
-    family: str
-    revision: int | None
-    secrets: tuple[tuple[str, str], ...]
-    origin: str  # running | latest | file
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One entry of a service's `deployments[]`."""
-
-    status: str
-    rollout_state: str
-    reason: str
-    task_definition: str
-    created_at: float | None
-    failed_tasks: int
-
-
-@dataclass(frozen=True)
-class StoppedTask:
-    """A stopped task: why it stopped, when (None when ECS did not say)."""
-
-    task_id: str
-    reason: str
-    stop_code: str
-    stopped_at: float | None
-    container_reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ServiceFacts:
-    """What ECS says about one manifest service."""
-
-    service: str
-    ecs_name: str
-    found: bool = False
-    status: str = ""
-    desired: int = 0
-    running: int = 0
-    pending: int = 0
-    running_td: TaskDefRef | None = None
-    reference_td: TaskDefRef | None = None
-    deployments: tuple[Deployment, ...] = ()
-    circuit_breaker: tuple[bool, bool] | None = None  # (enable, rollback); None: not configured
-    stopped: tuple[StoppedTask, ...] = ()
-    missing_reason: str = ""
-
-
-@dataclass(frozen=True)
-class Facts:
-    """The cluster and each service, or why ECS could not be asked."""
-
-    cluster: str | None
-    cluster_var: str
-    window_min: int
-    now: float
-    services: tuple[ServiceFacts, ...] = ()
-    skip_reason: str = ""
-    trouble: AwsTrouble | None = None
-    calls: int = 0
-    region: str = ""
-    files: bool = False  # the reference task definitions came from --task-def files
-    wanted: tuple[tuple[str, str], ...] = field(default=())  # (manifest service, ECS service name)
-
-
-def wanted_services(ctx: CheckContext) -> list[tuple[str, str]]:
-    """(manifest service, ECS service name) for each service that runs on ECS."""
-    names = ctx.manifest.checks.ecs.service_names
-    out = []
-    for s in ctx.manifest.services:
-        ecs_name = names.get(s.name) or s.ecs_family
-        if ecs_name:
-            out.append((s.name, ecs_name))
-    return out
-
-
-def cluster_of(ctx: CheckContext) -> str | None:
-    """The cluster: `checks.ecs.cluster`, else the value of `checks.ecs.cluster_var` (ECS_CLUSTER)."""
-    settings = ctx.manifest.checks.ecs
-    return settings.cluster or (ctx.value(settings.cluster_var) or "").strip() or None
 
 
 def probe(ctx: CheckContext) -> Facts:
@@ -181,7 +100,7 @@ def _file_refs(ctx: CheckContext) -> dict[str, TaskDefRef]:
     """The --task-def files ecs_taskdefs judged, by family (the CLI validated them before any probe)."""
     if not ctx.options.task_defs:
         return {}
-    from filot_preflight.checkers.ecs_taskdefs.probe import load_files
+    from filot_preflight.taskdefs import load_files
 
     return {td.get("family", ""): _ref(td, "file") for _, td in load_files(ctx.options.task_defs)}
 

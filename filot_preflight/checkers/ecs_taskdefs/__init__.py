@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.checkers.ecs_taskdefs.arns import parse_arn, partition_of, resolve_secret_id
 from filot_preflight.checkers.ecs_taskdefs.probe import (
     Container,
@@ -26,7 +27,6 @@ from filot_preflight.checkers.ecs_taskdefs.probe import (
     parse_taskdef,
     probe,
 )
-from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.models import CheckResult, Status
 
 __all__ = [

@@ -6,24 +6,18 @@ Environment values are compared with known secret values here and dropped: the f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from filot_preflight.net.aws import AwsAccess, AwsProblem, classify, make_client
+from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.ecs_taskdefs.arns import fetch_arns, parse_arn, resolve_secret_id
 from filot_preflight.checkers.ecs_taskdefs.iam import may_read, read_role_policies, role_name
-from filot_preflight.checkers.base import CheckContext
-from filot_preflight.errors import PreflightError
-from filot_preflight.fileio import read_limited
 from filot_preflight.manifest import Manifest
-
-MAX_FILE_BYTES = 2 * 1024 * 1024
-
-
-class TaskDefFileError(PreflightError):
-    """A --task-def file is unreadable, not JSON, or not a task definition. Names the file and line."""
+from filot_preflight.net.aws import AwsAccess, AwsProblem, classify, make_client
+from filot_preflight.taskdefs import MAX_FILE_BYTES as MAX_FILE_BYTES
+from filot_preflight.taskdefs import TaskDefFileError as TaskDefFileError
+from filot_preflight.taskdefs import load_files as load_files
 
 
 @dataclass(frozen=True)
@@ -103,30 +97,6 @@ class Facts:
 
 
 # --- files -----------------------------------------------------------------------------------------
-
-
-def load_files(paths: tuple[Path, ...] | list[Path]) -> list[tuple[str, dict[str, Any]]]:
-    """Read task-definition JSON files (register input, describe output, or a list); raise on bad input."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    for p in paths:
-        try:
-            text = read_limited(p, MAX_FILE_BYTES, "task definition file", TaskDefFileError).decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            raise TaskDefFileError(f"{p}: cannot read task definition: {e.__class__.__name__}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise TaskDefFileError(f"{p}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
-        except (ValueError, RecursionError) as e:  # deep nesting, an int of > 4300 digits
-            raise TaskDefFileError(f"{p}: invalid JSON: {' '.join(str(e).split())[:200]}") from None
-        items = data if isinstance(data, list) else [data]
-        for i, item in enumerate(items):
-            td = item.get("taskDefinition", item) if isinstance(item, dict) else None
-            if not isinstance(td, dict) or not isinstance(td.get("containerDefinitions"), list):
-                where = f"[{i}]" if isinstance(data, list) else ""
-                raise TaskDefFileError(f"{p}{where}: not an ECS task definition (no containerDefinitions list)")
-            out.append((str(p), td))
-    return out
 
 
 def parse_taskdef(origin: str, td: dict[str, Any], secret_values: set[str]) -> TaskDef:

@@ -2,7 +2,7 @@
 
 Two parts. Consistency (no I/O): the backend's values against the worker's (`--env-file
 gpu-worker=worker.env`): Redis endpoint, database, TLS and every queue key named in `checks.queue`.
-Live (read-only, see `_queue_live` and `_queue_bullmq`): queue depth, oldest job age, dead letters,
+Live (read-only, see `live` and `_queue_bullmq`): queue depth, oldest job age, dead letters,
 stalled jobs and the workers (BullMQ's named connections, or the manifest's heartbeat key), read from
 the backend's Redis. Never a command that pops, moves or writes; never a password over plain redis://
 (unless --allow-plaintext-auth).
@@ -16,10 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from filot_preflight.net import redis_conn as rc
-from filot_preflight.net import tls as _tls
-from filot_preflight.checkers.gpu_worker.judge import GpuFacts, KeyPair, LiveFacts, RedisView, judge
+from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.checkers.gpu_worker.bullmq import queue_base
+from filot_preflight.checkers.gpu_worker.judge import GpuFacts, KeyPair, LiveFacts, RedisView, judge
 from filot_preflight.checkers.gpu_worker.layouts import read_queue
 from filot_preflight.checkers.gpu_worker.live import (
     CountFacts,
@@ -29,9 +28,10 @@ from filot_preflight.checkers.gpu_worker.live import (
     depth_of,
     parse_time,
 )
-from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import CheckResult
+from filot_preflight.net import redis_conn as rc
+from filot_preflight.net import tls as _tls
 
 __all__ = ["GpuFacts", "GpuWorkerChecker", "judge", "probe"]
 

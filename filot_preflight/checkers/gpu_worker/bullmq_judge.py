@@ -5,8 +5,8 @@ Depth and the oldest job's age are judged with the other layouts in `_gpu_judge`
 
 from __future__ import annotations
 
-from filot_preflight.checkers.gpu_worker.live import QueueFacts
 from filot_preflight.checkers.base import result
+from filot_preflight.checkers.gpu_worker.live import QueueFacts
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 
 SUB = "gpu-worker"

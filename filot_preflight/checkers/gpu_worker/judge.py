@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from filot_preflight.checkers.base import result
 from filot_preflight.checkers.gpu_worker.bullmq_judge import bull_gate, bull_results
 from filot_preflight.checkers.gpu_worker.live import CountFacts, HeartbeatFacts, QueueFacts
-from filot_preflight.checkers.redis.judge import connection_fix
-from filot_preflight.checkers.base import result
 from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net.redis_fixes import connection_fix
 
 SUB = "gpu-worker"
 # Every command the live probe may send (AUTH needs no grant; +select for a database other than 0).

@@ -1,4 +1,4 @@
-"""Per-layout readers of the OCR queue (list, stream; BullMQ in `_queue_bullmq`); read-only, see `_queue_live`."""
+"""Per-layout readers of the OCR queue (list, stream; BullMQ in `_queue_bullmq`); read-only, see `live`."""
 
 from __future__ import annotations
 

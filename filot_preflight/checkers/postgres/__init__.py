@@ -1,20 +1,20 @@
 """Neon Postgres: TLS mode, login, server version, latency, pooled vs direct endpoint, headroom, migrations.
 
-The probe (`_postgres_probe.probe`) verifies the certificate, bounds the connect and runs every query
+The probe (`probe.probe`) verifies the certificate, bounds the connect and runs every query
 inside one READ ONLY transaction that is rolled back; `judge` (pure) turns the facts into results.
 Each connection failure has its own id and fix.
 """
 
 from __future__ import annotations
 
-from filot_preflight.net import fixes
-from filot_preflight.net.fixes import Endpoint, credentials_fix
+from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.checkers.postgres.migration import judge_migration
 from filot_preflight.checkers.postgres.probe import VAR, VAR_DIRECT, DsnInfo, PgFacts
 from filot_preflight.checkers.postgres.writable import judge_writable
-from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import PostgresSettings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net import fixes
+from filot_preflight.net.fixes import Endpoint, credentials_fix
 
 __all__ = ["PostgresChecker", "PgFacts", "DsnInfo", "judge"]
 
@@ -26,7 +26,7 @@ OLDEST_SUPPORTED_MAJOR = 14  # PostgreSQL 13 reached end of life in November 202
 CERT_WARN_DAYS = 14
 _NEON_CONSOLE = "Neon console (Connection details)"
 
-# error_kind -> (result id, summary). Network and TLS kinds take their fix from the shared table (_fixes);
+# error_kind -> (result id, summary). Network and TLS kinds take their fix from the shared table (net.fixes);
 # the Postgres-only kinds have their own (OWN_FIXES).
 CONNECT_FAILURES: dict[str, tuple[str, str]] = {
     "refused": ("postgres.refused", "connection refused: nothing listens on the host and port"),

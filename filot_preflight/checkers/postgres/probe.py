@@ -1,6 +1,6 @@
 """The I/O half of the postgres checker: the facts it gathers, and how (DSN, TLS handshake, read-only session).
 
-The DSN is read by `_postgres_dsn`, the blocking session (handshake, connect, queries) is `_postgres_session`;
+The DSN is read by `dsn`, the blocking session (handshake, connect, queries) is `session`;
 `probe` runs them within the checker's time and turns what they found into `PgFacts`.
 psycopg is imported lazily inside the functions that use it, so importing this module stays cheap.
 Driver messages are redacted before they become facts.
@@ -12,11 +12,11 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from filot_preflight.net import tls as _tls
+from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.postgres.dsn import DsnInfo, parse_dsn
 from filot_preflight.checkers.postgres.session import WAIT_FACTOR, _session, classify_pg_error
 from filot_preflight.checkers.postgres.writable import WriteFacts
-from filot_preflight.checkers.base import CheckContext
+from filot_preflight.net import tls as _tls
 
 __all__ = ["VAR", "VAR_DIRECT", "DsnInfo", "PgFacts", "classify_pg_error", "parse_dsn", "probe"]
 

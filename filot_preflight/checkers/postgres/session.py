@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from filot_preflight.net import tls as _tls
 from filot_preflight.checkers.postgres.dsn import DsnInfo
 from filot_preflight.checkers.postgres.writable import read_writability
+from filot_preflight.net import tls as _tls
 
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 PLAINTEXT_MODES = (None, "disable", "allow", "prefer")  # libpq sends the password without TLS under these

@@ -2,7 +2,7 @@
 app origin, anonymous listing denied, clock skew, presign expiry. Wrong keys, a missing bucket, missing CORS
 and clock skew each get their own result.
 
-The probe (`_r2_probe.probe`) does the I/O; `judge` is pure. Presigned URLs are secrets: the probe teaches
+The probe (`probe.probe`) does the I/O; `judge` is pure. Presigned URLs are secrets: the probe teaches
 them to the redactor as soon as they are minted, and no fact or result ever carries one.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from filot_preflight.net import fixes
-from filot_preflight.net.fixes import Endpoint
-from filot_preflight.checkers.r2.probe import BUCKET, R2_MAX_PRESIGN_S, CorsRule, R2Facts
 from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.checkers.r2.probe import BUCKET, R2_MAX_PRESIGN_S, CorsRule, R2Facts
 from filot_preflight.manifest import R2Settings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net import fixes
+from filot_preflight.net.fixes import Endpoint
 
 __all__ = ["R2Checker", "R2Facts", "CorsRule", "judge"]
 
@@ -54,7 +54,7 @@ AUTH_FAILURES: dict[str, tuple[str, str, str]] = {
 # the variable a rejected credential is about (the bucket is the target of the other results)
 AUTH_TARGETS = {"r2.secret_key": "CF_R2_SECRET_ACCESS_KEY", "r2.access_key": "CF_R2_ACCESS_KEY_ID"}
 SKEW_FIX = "Synchronise the clock (NTP / chrony): SigV4 refuses requests more than 15 minutes off."
-# error kind of an unreachable endpoint -> summary; the fix comes from the shared table (_fixes), except for
+# error kind of an unreachable endpoint -> summary; the fix comes from the shared table (net.fixes), except for
 # a client that could not be built at all.
 UNREACHABLE = {
     "dns": "the endpoint host does not resolve",

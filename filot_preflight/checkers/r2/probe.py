@@ -1,6 +1,6 @@
 """The I/O half of the r2 checker: its facts, and how they are gathered (boto3 signed calls, httpx for
-presigned and unsigned requests). The steps live in `_r2_bucket` (bucket, CORS, anonymous listing, clock
-skew) and `_r2_canary` (canary round trip, stale canaries); this module sets up the clients and runs them.
+presigned and unsigned requests). The steps live in `bucket` (bucket, CORS, anonymous listing, clock
+skew) and `canary` (canary round trip, stale canaries); this module sets up the clients and runs them.
 
 Everything runs in one daemon thread with its own deadline. The canary is deleted in a `finally`
 (so also when a step failed, and even when the runner stopped waiting: the thread carries on).
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from filot_preflight.net import tls as _tls
+from filot_preflight.checkers.base import CheckContext, Options
 from filot_preflight.checkers.r2.bucket import CorsRule, _anonymous, _bucket, _cors, _describe
 from filot_preflight.checkers.r2.canary import R2_MAX_PRESIGN_S, _canary, _stale
-from filot_preflight.checkers.base import CheckContext, Options
 from filot_preflight.manifest import R2Settings
+from filot_preflight.net import tls as _tls
 from filot_preflight.redact import Redactor
 
 __all__ = ["BUCKET", "R2_MAX_PRESIGN_S", "CorsRule", "R2Facts", "probe"]

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from filot_preflight.checkers.base import CheckContext, Checker
+from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings, judge
+from filot_preflight.models import CheckResult
 from filot_preflight.net import redis_conn as rc
 from filot_preflight.net import tls as _tls
-from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings, judge
-from filot_preflight.checkers.base import CheckContext, Checker
-from filot_preflight.models import CheckResult
 
 __all__ = ["RedisChecker", "RedisFacts", "RedisSettings", "judge", "probe"]
 

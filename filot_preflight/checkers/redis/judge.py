@@ -10,15 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from filot_preflight.net import fixes
-from filot_preflight.net.fixes import Endpoint, credentials_fix
-from filot_preflight.net.tls import CertInfo, ErrorKind
 from filot_preflight.checkers.base import result
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net import fixes
+from filot_preflight.net.kinds import ErrorKind
+from filot_preflight.net.redis_fixes import CA_VAR as CA_VAR
+from filot_preflight.net.redis_fixes import MINIMAL_GRANTS as MINIMAL_GRANTS
+from filot_preflight.net.redis_fixes import VAR as VAR
+from filot_preflight.net.redis_fixes import connection_fix, endpoint, permission_fix
+from filot_preflight.net.x509 import CertInfo
 
 SUB = "redis"
-VAR = "REDIS_URL"
-CA_VAR = "REDIS_TLS_CA_FILE"
 SAFE_POLICY = "noeviction"
 EVICTION_FIX = (
     "Set maxmemory-policy to noeviction (Upstash: database Configuration, turn Eviction off; "
@@ -82,7 +84,7 @@ class RedisSettings:
     now: datetime | None = None  # fixed in tests
 
 
-# error_kind -> (result id, summary template); the fix comes from the shared table (_fixes) or _OWN_FIXES.
+# error_kind -> (result id, summary template); the fix comes from net.redis_fixes.
 _FAILURES: dict[str, tuple[str, str]] = {
     ErrorKind.DNS: ("redis.unresolvable", "host {host} does not resolve"),
     ErrorKind.REFUSED: ("redis.refused", "connection to {addr} refused"),
@@ -104,32 +106,6 @@ _TLS_FALLBACK = ("redis.tls_handshake", "TLS handshake with {addr} failed")
 _OTHER = ("redis.connection", "connection to Redis at {addr} failed")
 # A reset keeps the id of its stage (tls_handshake / connection) but says what happened.
 _RESET_SUMMARY = "{addr} closed the connection without an answer"
-_OWN_FIXES = {
-    "auth": credentials_fix(VAR, "password (and user, if any)", "the Upstash console (database page, Connect)"),
-}
-# What the probe sends: AUTH needs no grant; SELECT only for a database other than 0; CONFIG GET is optional.
-MINIMAL_GRANTS = "+ping +info"
-
-
-def permission_fix(refused: tuple[str, ...] | list[str], user: str = "<user>") -> str:
-    """The exact ACL grant for the refused commands (and the documented minimal set)."""
-    grant = " ".join(f"+{c}" for c in refused) or MINIMAL_GRANTS
-    return (f"Grant the ACL user of REDIS_URL the refused command(s): ACL SETUSER {user} {grant} (or the "
-            f"provider's ACL settings). The redis checker needs only {MINIMAL_GRANTS} (+select for a database "
-            "other than 0); it sends no HELLO and no CLIENT SETNAME. See docs/checks/redis.md.")
-
-
-def endpoint(host: str | None, port: int | None) -> Endpoint:
-    """REDIS_URL's endpoint for the shared fix table."""
-    return Endpoint(
-        VAR, "Redis", host=host or "", port=port, source="the Upstash console (database page, Connect)",
-        default_port="Upstash: 6379",
-        tls_switch="change the scheme of REDIS_URL to rediss:// (same host, port and password)",
-        ca_vars=(CA_VAR,), managed_by="Upstash",
-        notes={"not_tls": "Self-hosted: add tls-port (with tls-cert-file and tls-key-file) to redis.conf."},
-    )
-
-
 def judge(f: RedisFacts, s: RedisSettings) -> list[CheckResult]:
     """Turn Redis facts into results (pure)."""
     if not f.configured:
@@ -225,19 +201,6 @@ def _failure(f: RedisFacts, addr: str, target: str) -> CheckResult:
                   "trusted_extra_ca": list(f.ca_sources), "handshake": list(f.handshake),
                   "credentials_sent": not f.login_skipped and f.has_password},
     )
-
-
-def connection_fix(kind: str, host: str | None, port: int | None, stage: str | None = None) -> str:
-    """The fix for a failed Redis connection of `kind` (also the gpu_worker checker's, on the same Redis)."""
-    if kind in _OWN_FIXES:
-        return _OWN_FIXES[kind]
-    if kind == "permission":
-        return permission_fix(())
-    # The fix follows the kind when the shared table knows it (a reset, a certificate problem), else the stage.
-    fix_kind = "no_answer" if kind == ErrorKind.TIMEOUT else kind
-    if fixes.canonical(fix_kind) == "other":
-        fix_kind = "tls_error" if stage == "tls" else "other"
-    return fixes.fix(fix_kind, endpoint(host, port))
 
 
 def _verify(f: RedisFacts, target: str) -> CheckResult:

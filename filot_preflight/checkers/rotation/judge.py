@@ -3,10 +3,10 @@ period, and the last rotation is not overdue (the seed's "rotation policy")."""
 
 from __future__ import annotations
 
-from filot_preflight.net.aws_facts import source_parts
 from filot_preflight.checkers.base import results_for
-from filot_preflight.checkers.rotation.probe import Facts, SecretRotation
+from filot_preflight.checkers.rotation.facts import Facts, SecretRotation
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net.aws_facts import source_parts
 
 NAME = "rotation"
 SUBSYSTEM = "aws"

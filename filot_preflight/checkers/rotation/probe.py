@@ -4,38 +4,14 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from filot_preflight.net.aws_facts import AwsTrouble, epoch
-from filot_preflight.net.aws_live import is_network, open_client, trouble
 from filot_preflight.checkers.base import CheckContext
+from filot_preflight.checkers.rotation.facts import Facts as Facts
+from filot_preflight.checkers.rotation.facts import SecretRotation as SecretRotation
 from filot_preflight.manifest_checks import RotatedSecret
-
-
-@dataclass(frozen=True)
-class SecretRotation:
-    """A secret's rotation settings as Secrets Manager reports them (found=False: no such secret)."""
-
-    id: str
-    period_days: int
-    found: bool
-    enabled: bool = False
-    every_days: int | None = None
-    schedule: str = ""
-    last_rotated: float | None = None
-    created: float | None = None
-
-
-@dataclass(frozen=True)
-class Facts:
-    """One entry per rotated secret, or why Secrets Manager could not be asked."""
-
-    now: float
-    secrets: tuple[SecretRotation, ...] = ()
-    skip_reason: str = ""
-    trouble: AwsTrouble | None = None
-    calls: int = 0
-    region: str = ""
+from filot_preflight.net.aws_facts import epoch
+from filot_preflight.net.aws_live import is_network, open_client, trouble
 
 
 def probe(ctx: CheckContext) -> Facts:

@@ -13,8 +13,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from filot_preflight.checkers.secrets import reading as _reading
 from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.checkers.secrets import reading as _reading
 from filot_preflight.manifest import Manifest, Variable
 from filot_preflight.models import CheckResult, EvidenceValue
 from filot_preflight.registry import GROUP

@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from filot_preflight.net import tls as _tls
-from filot_preflight.net.redis_conn import Deadline
-from filot_preflight.checkers.temporal.judge import Poller, TemporalFacts, TemporalJudgeSettings, judge
 from filot_preflight.checkers.base import CheckContext, Checker
+from filot_preflight.checkers.temporal.judge import Poller, TemporalFacts, TemporalJudgeSettings, judge
 from filot_preflight.fileio import read_pem, sweep_stale_dirs
 from filot_preflight.models import CheckResult
+from filot_preflight.net import tls as _tls
+from filot_preflight.net.redis_conn import Deadline
 
 __all__ = ["TemporalChecker", "TemporalFacts", "TemporalJudgeSettings", "judge", "probe"]
 

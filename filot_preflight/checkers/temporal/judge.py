@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from filot_preflight.net import fixes
-from filot_preflight.net.fixes import Endpoint
-from filot_preflight.net.tls import CertInfo, ErrorKind
 from filot_preflight.checkers.base import result
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net import fixes
+from filot_preflight.net.fixes import Endpoint
+from filot_preflight.net.kinds import ErrorKind
+from filot_preflight.net.x509 import CertInfo
 
 SUB = "temporal"
 AUTH_FIX = (
@@ -69,7 +70,7 @@ class TemporalJudgeSettings:
     now: datetime | None = field(default=None)  # fixed in tests
 
 
-# error_kind -> (result id, summary); the fix comes from the shared table (_fixes) or from _own_fix.
+# error_kind -> (result id, summary); the fix comes from the shared table (net.fixes) or from _own_fix.
 _FAILURES: dict[str, tuple[str, str]] = {
     ErrorKind.DNS: ("temporal.unresolvable", "host {host} does not resolve"),
     ErrorKind.REFUSED: ("temporal.refused", "connection to {addr} refused"),
