@@ -74,7 +74,7 @@ def test_offline_a_lookalike_cannot_be_told_from_a_suffix() -> None:
 def test_arn_comparison_is_reported() -> None:
     td = parse_taskdef("td.json", good_taskdef(), set())
     (skip,) = only(judge(Facts(EXPECT, "files", (td,))), "ecs_taskdefs.secret_arns")
-    assert skip.status is Status.SKIP and "--source aws" in skip.remediation
+    assert skip.status is Status.SKIP and "--offline" in skip.summary and "secretsmanager:ListSecrets" in skip.remediation
     gone = Facts(EXPECT, "live", (td,), arns_unchecked="", absent_secrets={"filot/prod/jwt-secret": "NotFound"})
     (fail,) = only(judge(gone), "ecs_taskdefs.secret_arns")
     assert fail.status is Status.FAIL and "filot/prod/jwt-secret" in fail.summary
