@@ -87,7 +87,8 @@ def scratch_region() -> str:
     """A region of moto no other test uses (moto keeps regions apart), for tests that write."""
     regions = ["us-west-1", "us-west-2", "us-east-2", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
                "ap-southeast-1", "ap-southeast-2", "ca-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
-               "eu-north-1", "sa-east-1", "me-south-1", "af-south-1"]
+               "eu-north-1", "sa-east-1", "me-south-1", "af-south-1", "ap-northeast-3", "ap-southeast-3",
+               "ap-east-1", "eu-south-1", "me-central-1", "eu-central-2", "ap-south-2", "eu-south-2"]
     return _next_region(regions)
 
 

@@ -68,17 +68,21 @@ def test_stale_suffix_and_lookalike_fail_with_the_real_arn(moto_aws: Any, scratc
     assert look.status is Status.FAIL and new_arn in look.remediation and "jwt-secret-backup" in look.summary
 
 
-def test_files_with_source_aws_are_compared_too(moto_aws: Any, tmp_path: Any) -> None:
+def test_files_are_compared_too_unless_offline(moto_aws: Any, tmp_path: Any) -> None:
     values = moto_aws.values()
     values.add([Value("JWT_SECRET", SecretStr("from-aws-" + "z" * 32), "aws", "aws:filot/prod/jwt-secret")])
     res = run(moto_aws.context(values=values, task_defs=tuple(moto_aws.taskdefs)))
     (compared,) = [r for r in res if r.id == "ecs_taskdefs.secret_arns"]
     assert compared.status is Status.PASS and compared.evidence["calls"] >= 1
     assert not [r for r in res if r.status is Status.FAIL]
-    # Without --source aws (no value came from AWS) the files are judged offline: the comparison is said undone.
+    # Without --source aws too: files hold references that only Secrets Manager can prove.
     res = run(moto_aws.context(task_defs=tuple(moto_aws.taskdefs)))
+    (compared,) = [r for r in res if r.id == "ecs_taskdefs.secret_arns"]
+    assert compared.status is Status.PASS and compared.evidence["calls"] >= 1
+    # --offline: the comparison is said undone, never passed.
+    res = run(moto_aws.context(task_defs=tuple(moto_aws.taskdefs), offline=True))
     (skipped,) = [r for r in res if r.id == "ecs_taskdefs.secret_arns"]
-    assert skipped.status is Status.SKIP
+    assert skipped.status is Status.SKIP and "--offline" in skipped.summary
 
 
 def test_execution_role_permission_read_from_iam(moto_aws: Any, scratch_region: str) -> None:
