@@ -22,6 +22,8 @@ from filot_preflight.sources import ValueStore
 if TYPE_CHECKING:
     from filot_preflight.checkers.base import Options
 
+RETRY_MIN_TIMEOUT = 5.0  # below this --timeout, an AWS call is not retried (it would not fit)
+
 
 @dataclass(frozen=True)
 class AwsAccess:
@@ -244,12 +246,14 @@ def make_client(service: str, access: AwsAccess) -> AwsClient:
         raise NoRegionError()
     if creds is None:
         raise NoCredentialsError()
-    # Two attempts of (connect + read) stay inside the runner's budget of 1.5 x timeout.
+    # The checker's whole budget is --timeout: one attempt of (connect + read) takes at most ~3/4 of it;
+    # a retry (and its backoff, up to 1 s) fits only from RETRY_MIN_TIMEOUT on, with shorter attempts.
     t = max(access.timeout, 1.0)
+    retry = t >= RETRY_MIN_TIMEOUT
     config = Config(
-        connect_timeout=max(t / 3, 0.5),
-        read_timeout=max(t / 2.5, 0.5),
-        retries={"total_max_attempts": 2, "mode": "standard"},
+        connect_timeout=max(t / (6 if retry else 3), 0.5),
+        read_timeout=max(t / (5 if retry else 2.5), 0.5),
+        retries={"total_max_attempts": 2 if retry else 1, "mode": "standard"},
     )
     name: Any = service  # the stubs only accept literal service names
     client = sess.client(name, region_name=region, endpoint_url=access.endpoint, config=config,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from filot_preflight.checkers import _fixes as fixes
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._fixes import Endpoint
-from filot_preflight.checkers.base import Options
+from filot_preflight.checkers.base import GRACE, Options
 
 if TYPE_CHECKING:
     import httpx
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 MAX_BODY = 256 * 1024  # enough for any health document; a bigger body is not a health answer
 READ_TIMEOUT = "read_timeout"  # connected, request sent, no response: the "accepts and never answers" case
 CA_FILE = "ca_file"  # the --ca-file could not be loaded
-# A step's whole-time bound, as a multiple of --timeout: httpx's per-phase timeouts (connect, read, ...)
-# fire first; this catches a server that trickles bytes. Below the runner's 1.5 budget, since the steps
-# of a checker run concurrently.
-BOUND = 1.3
 
 
 @dataclass(frozen=True)
@@ -108,18 +104,29 @@ async def http_call(
     headers: dict[str, str] | None = None,
     content: bytes | None = None,
 ) -> HttpOutcome:
-    """One request, bounded as a whole (a server that trickles bytes cannot hold it past the bound)."""
+    """One request, bounded as a whole (a server that trickles bytes cannot hold it past the bound).
+
+    `timeout` is what the checker's budget leaves for this step (`ctx.budget().step()`): httpx's own
+    phase timeouts (connect, read ...) get it; the whole-time bound, a little later, catches a server
+    that trickles bytes. Either way the failure is named by the stage the request had reached (httpcore's
+    trace events): on a loaded machine the whole-time bound can fire before httpx's own phase timer
+    (started later, after the connection pool and the GIL), and it must still say "while connecting".
+    """
     t0 = time.perf_counter()
+    stage = ["connect"]
 
     def ms() -> float:
         return round((time.perf_counter() - t0) * 1000, 1)
 
+    async def trace(event: str, _info: Any) -> None:
+        stage[0] = event
+
     try:
         status, body, location = await asyncio.wait_for(
-            _fetch(client, method, url, headers or {}, content), timeout=timeout * BOUND
+            _fetch(client, method, url, headers or {}, content, timeout, trace), timeout=timeout + GRACE
         )
     except TimeoutError:
-        return HttpOutcome(False, elapsed_ms=ms(), error_kind=_tls.ErrorKind.TIMEOUT, error="overall time limit")
+        return HttpOutcome(False, elapsed_ms=ms(), error_kind=_stage_kind(stage[0]), error="overall time limit")
     except Exception as e:  # noqa: BLE001 - every failure becomes a fact
         return HttpOutcome(False, elapsed_ms=ms(), error_kind=classify_http(e), error=redactor.redact(str(e))[:300])
     parsed = _parse_json(body)
@@ -135,15 +142,29 @@ async def http_call(
 
 
 async def _fetch(
-    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], content: bytes | None
+    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], content: bytes | None, timeout: float,
+    trace: Any,
 ) -> tuple[int, bytes, str]:
-    async with client.stream(method, url, headers=headers, content=content) as resp:
+    extensions = {"trace": trace}
+    async with client.stream(method, url, headers=headers, content=content, timeout=timeout,
+                             extensions=extensions) as resp:
         body = b""
         async for chunk in resp.aiter_bytes():
             body += chunk
             if len(body) >= MAX_BODY:
                 break
         return resp.status_code, body, resp.headers.get("location", "")
+
+
+def _stage_kind(event: str) -> str:
+    """The timeout kind for a request stopped by the whole-time bound, from httpcore's last trace event
+    (`connection.start_tls.started`, `http11.receive_response_headers.started` ...)."""
+    if event.startswith("connect") or event.endswith(("connect_tcp.started", "start_tls.started")):
+        return _tls.ErrorKind.CONNECT_TIMEOUT
+    if "send_request" in event or event.endswith(("start_tls.complete", "connect_tcp.complete",
+                                                   "receive_response_headers.started")):
+        return READ_TIMEOUT
+    return _tls.ErrorKind.TIMEOUT  # the answer had begun: a server trickling bytes
 
 
 def classify_http(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._postgres_dsn import DsnInfo, parse_dsn
-from filot_preflight.checkers._postgres_session import WAIT_FACTOR, _session, classify_pg_error
+from filot_preflight.checkers._postgres_session import _session, classify_pg_error
 from filot_preflight.checkers.base import CheckContext
 
 __all__ = ["VAR", "VAR_DIRECT", "DsnInfo", "PgFacts", "classify_pg_error", "parse_dsn", "probe"]
@@ -71,14 +71,14 @@ async def probe(ctx: CheckContext) -> PgFacts:
         insecure=o.insecure,
         allow_loopback=o.allow_loopback,
     )
-    bound = o.timeout * WAIT_FACTOR
+    budget = ctx.budget()  # the checker's; the session's steps share it
     try:
         found = await asyncio.wait_for(
-            ctx.blocking(_session, raw, info, o.timeout, o.ca_file, o.insecure, ctx.manifest.checks.postgres),
-            bound,
+            ctx.blocking(_session, raw, info, o.timeout, o.ca_file, o.insecure, ctx.manifest.checks.postgres, budget),
+            budget.bound(),
         )
     except TimeoutError:
-        return replace(facts, error_kind="timeout", error=f"no answer within {bound:g}s")
+        return replace(facts, error_kind="timeout", error=f"no answer within {o.timeout:g}s")
     if "error" in found:
         found["error"] = ctx.redactor.redact(str(found["error"]))[:500]
     if found.get("migration_error"):

@@ -19,26 +19,29 @@ from typing import Any
 
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._postgres_dsn import DsnInfo
+from filot_preflight.checkers.base import Budget
 
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 LATENCY_SAMPLES = 5
-WAIT_FACTOR = 1.3  # the whole probe, under the runner's budget of 1.5 x timeout
 
 
 def _session(
-    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any
+    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
-    """Blocking: TLS handshake, then connect and query inside a READ ONLY transaction. Never raises."""
+    """Blocking: TLS handshake, then connect and query inside a READ ONLY transaction. Never raises.
+
+    Every step gets what is left of `budget` (the checker's, shared by all steps; default: `timeout` from now).
+    """
     try:
-        return _steps(raw, info, timeout, ca_file, insecure, settings)
+        return _steps(raw, info, timeout, ca_file, insecure, settings, budget or Budget(timeout))
     except Exception as e:  # noqa: BLE001 - an unforeseen failure is a fact, not a crashed checker
         return {"error_kind": "other", "error": f"{e.__class__.__name__}: {e}"}
 
 
 def _steps(
-    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any
+    raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any, budget: Budget
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout * WAIT_FACTOR
     ca_files = [info.sslrootcert] if info.sslrootcert and info.sslrootcert != "system" else []
     if ca_file is not None and not ca_files:
         ca_files = [str(ca_file)]
@@ -48,7 +51,7 @@ def _steps(
             context = _tls.client_context(ca_files, insecure=insecure)
         except (OSError, ssl.SSLError) as e:  # an unreadable CA file: libpq will say which, as tls_ca
             return {"error_kind": "tls_ca", "error": f"cannot load the CA file: {e.__class__.__name__}: {e}"}
-        hs = _handshake(info, context, timeout)
+        hs = _handshake(info, context, budget.step())
         if hs.get("error_kind") in ("refused", "dns", "timeout", "server_ssl"):
             return hs  # libpq would fail the same way; spare the second wait
         out.update({k: v for k, v in hs.items() if k != "error"})
@@ -56,13 +59,14 @@ def _steps(
     try:
         params: dict[str, Any] = {
             "sslmode": "require" if insecure else "verify-full",
-            "connect_timeout": max(2, int(min(timeout, deadline - time.monotonic()))),
+            # libpq takes whole seconds, at least 2; the probe's outer bound (the budget) still holds.
+            "connect_timeout": max(2, int(budget.step())),
             "application_name": "filot-preflight",
         }
         if not insecure and not info.sslrootcert:
             bundle = _trust_bundle(ca_file)
             params["sslrootcert"] = bundle or "system"
-        out.update(_query(raw, params, timeout, settings, out.get("error_kind")))
+        out.update(_query(raw, params, budget.step(), settings, out.get("error_kind")))
     finally:
         if bundle:
             with contextlib.suppress(OSError):

@@ -7,10 +7,12 @@ never one per secret. Secrets unchanged for longer than `checks.aws.rotation_max
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from filot_preflight.aws_client import AwsProblem
 from filot_preflight.aws_source import AwsRead, SecretFact, read_secrets
 from filot_preflight.checkers._fixes import insecure_fix
 from filot_preflight.checkers.base import CheckContext, Checker, results_for
@@ -204,6 +206,11 @@ class AwsSecretsChecker(Checker):
     network = True
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
-        """Probe in a daemon thread (boto3 blocks), then judge."""
-        facts = await ctx.blocking(probe, ctx)
+        """Probe in a daemon thread (boto3 blocks), bounded by the checker's budget, then judge."""
+        try:
+            facts = await asyncio.wait_for(ctx.blocking(probe, ctx), ctx.budget().bound())
+        except TimeoutError:  # boto3's own timeouts did not fire first (a slow setup, a stuck DNS lookup)
+            problem = AwsProblem("timeout", f"no answer within --timeout {ctx.options.timeout:g}s")
+            facts = Facts(AwsRead(problem=problem), refs_of(ctx.manifest, set(ctx.values.names())),
+                          ctx.options.insecure)
         return judge(facts, ctx.manifest.checks.aws)
