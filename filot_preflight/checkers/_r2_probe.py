@@ -189,7 +189,9 @@ def _client(endpoint: str, creds: tuple[str, str], options: Options, bundle: str
         response_checksum_validation="when_required",
     )
     verify: bool | str = False if options.insecure else (bundle or True)
-    return boto3.session.Session().client(
+    from filot_preflight.aws_client import botocore_session  # its data loader is shared with the aws checkers
+
+    return boto3.session.Session(botocore_session=botocore_session()).client(
         "s3",
         endpoint_url=endpoint,
         region_name="auto",
