@@ -13,6 +13,7 @@ A goal missed names the checkers that ran longest (the unbounded ones).
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import socket
 import tempfile
@@ -98,7 +99,8 @@ def report_line(r: Run, rep: dict) -> str:
     """Wall time, its phases and the checkers' own durations of one run."""
     times = checker_times(rep)
     slowest = sorted(times.items(), key=lambda kv: kv[1], reverse=True)
-    return (f"process wall {r.seconds:.2f} s ({r.phases(rep)}), partial={rep.get('partial')}, "
+    return (f"process wall {r.seconds:.2f} s ({r.phases(rep)}), CPU {r.cpu_s:.2f} s, load average "
+            f"{os.getloadavg()[0]:.1f}, partial={rep.get('partial')}, "
             f"sum of checker durations {sum(times.values()) / 1000:.2f} s over {len(times)} checkers; "
             "slowest: " + ", ".join(f"{n} {ms / 1000:.2f}s" for n, ms in slowest[:5]))
 
