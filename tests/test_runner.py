@@ -124,6 +124,9 @@ def test_budget_outside_the_runner_starts_when_asked():
     spent = Budget(1.0, start=time.monotonic() - 5)
     assert spent.left() < 0 and spent.step() == MIN_STEP and spent.step(0.05) == MIN_STEP
     assert Budget(10).step(2.0) == 2.0 and spent.bound() == MIN_STEP + GRACE
+    # A step that may need a classifying step after it keeps a share of the budget for that one.
+    b = Budget(1.0)
+    assert 0.7 < b.step(keep=b.keep_for_next()) <= 0.75 and b.step() > 0.75
 
 
 def test_built_in_results_link_to_their_docs_heading():

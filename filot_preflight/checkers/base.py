@@ -31,6 +31,10 @@ MIN_STEP = 0.1
 # bounded) waits: the probe's steps end at the budget's end (+ MIN_STEP at most), so its own, precise
 # facts arrive first; the outer bound only catches a step nothing else bounds (a stuck DNS lookup).
 GRACE = 0.3
+# A step whose failure needs a second step to be classified (a TLS handshake with no answer: a silent host,
+# or a plain-text server waiting for a newline?) leaves this share of the budget for the second one: on a
+# busy machine a starved server needs more than MIN_STEP to answer the classifying PING.
+KEEP_SHARE = 0.25
 
 
 class Budget:
@@ -50,10 +54,15 @@ class Budget:
         """Seconds left (negative once spent)."""
         return self.end - time.monotonic()
 
-    def step(self, cap: float | None = None) -> float:
-        """Timeout for the next step: what is left (at most `cap`), never below MIN_STEP."""
-        left = self.left() if cap is None else min(cap, self.left())
-        return max(MIN_STEP, left)
+    def step(self, cap: float | None = None, keep: float = 0.0) -> float:
+        """Timeout for the next step: what is left minus `keep` (kept for a later step), at most `cap`,
+        never below MIN_STEP."""
+        left = self.left() - keep
+        return max(MIN_STEP, left if cap is None else min(cap, left))
+
+    def keep_for_next(self) -> float:
+        """What a step that may need a classifying step after it keeps for that one (KEEP_SHARE of the total)."""
+        return self.total * KEEP_SHARE
 
     def bound(self) -> float:
         """Timeout for an outer wait around steps that bound themselves by this budget (see GRACE)."""

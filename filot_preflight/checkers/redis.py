@@ -101,7 +101,7 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
             ctx = _tls.client_context(inp.ca_files, insecure=inp.insecure)
         except (ssl.SSLError, ValueError):  # a CA file that exists but holds no PEM certificate
             return RedisFacts(ca_error=f"{' / '.join(inp.ca_sources)}: not a PEM CA bundle", **base)
-        tls = _tls.probe_tls(ep.host, ep.port, ctx, dl.step(inp.timeout))
+        tls = _tls.probe_tls(ep.host, ep.port, ctx, dl.step(inp.timeout, keep=dl.keep_for_next()))
         if not tls.tls_ok:
             kind = tls.error_kind
             if kind in (_tls.ErrorKind.HANDSHAKE_TIMEOUT, _tls.ErrorKind.NOT_TLS):
@@ -120,7 +120,8 @@ _TCP_KINDS = (_tls.ErrorKind.DNS, _tls.ErrorKind.REFUSED, _tls.ErrorKind.CONNECT
 
 def _reach_only(ep: rc.Endpoint, inp: ProbeInput, dl: Budget, base: dict[str, Any]) -> RedisFacts:
     """redis:// with credentials: reachability and "TLS or plain RESP?" only, no credential sent."""
-    tls = _tls.probe_tls(ep.host, ep.port, _tls.client_context(insecure=True), dl.step(inp.timeout))
+    tls = _tls.probe_tls(ep.host, ep.port, _tls.client_context(insecure=True),
+                         dl.step(inp.timeout, keep=dl.keep_for_next()))
     if tls.tls_ok:
         return RedisFacts(stage="tls", error_kind="plain_on_tls", port_speaks="tls",
                           error="the port completed a TLS handshake (no credentials were sent)", **base)
@@ -135,7 +136,9 @@ def _reach_only(ep: rc.Endpoint, inp: ProbeInput, dl: Budget, base: dict[str, An
 def _talk(ep: rc.Endpoint, inp: ProbeInput, dl: Budget, base: dict[str, Any]) -> RedisFacts:
     import redis.exceptions as rex
 
-    client = rc.connect(ep, ca_files=inp.ca_files, insecure=inp.insecure, timeout=dl.step(inp.timeout))
+    # Plain redis:// may be a TLS port that never answers a plain command: keep time to ask it for TLS.
+    keep = dl.keep_for_next() if not ep.tls else 0.0
+    client = rc.connect(ep, ca_files=inp.ca_files, insecure=inp.insecure, timeout=dl.step(inp.timeout, keep=keep))
     refused: list[str] = []
     try:
         try:
