@@ -113,7 +113,7 @@ async def http_call(
     (started later, after the connection pool and the GIL), and it must still say "while connecting".
     """
     t0 = time.perf_counter()
-    stage = ["connect"]
+    stage = ["pool"]  # before httpcore's first event: waiting for a connection
 
     def ms() -> float:
         return round((time.perf_counter() - t0) * 1000, 1)
@@ -159,11 +159,11 @@ async def _fetch(
 def _stage_kind(event: str) -> str:
     """The timeout kind for a request stopped by the whole-time bound, from httpcore's last trace event
     (`connection.start_tls.started`, `http11.receive_response_headers.started` ...)."""
-    if event.startswith("connect") or event.endswith(("connect_tcp.started", "start_tls.started")):
+    if event == "pool" or event.endswith(("connect_tcp.started", "start_tls.started")):
         return _tls.ErrorKind.CONNECT_TIMEOUT
-    if "send_request" in event or event.endswith(("start_tls.complete", "connect_tcp.complete",
+    if "send_request" in event or event.endswith(("connect_tcp.complete", "start_tls.complete",
                                                    "receive_response_headers.started")):
-        return READ_TIMEOUT
+        return READ_TIMEOUT  # connected, the request sent or about to be: no answer
     return _tls.ErrorKind.TIMEOUT  # the answer had begun: a server trickling bytes
 
 
