@@ -44,6 +44,7 @@ import pytest
 import redis
 
 from filot_preflight import manifest as manifest_mod
+from filot_preflight.checkers._r2_canary import MARKER
 from filot_preflight.models import Report, Status
 from filot_preflight.sandbox import envfiles, workers
 from filot_preflight.sandbox.base import LOOPBACK, wait_until
@@ -249,7 +250,7 @@ def observed(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
         # --timeout is the whole check's budget: generous, healthy paths never wait for it, and on a busy
         # machine a starved probe must not change what is observed.
         proc = preflight("check", "--manifest", str(manifest), *env_args(sandbox_stack), "--format", "json",
-                         "--timeout", "20", tmpdir=tmpdir)
+                         "--timeout", "60", tmpdir=tmpdir)
         commands = monitor.stop()
         stats_after = admin.info("commandstats")
         calls = {k.removeprefix("cmdstat_"): v["calls"] - stats_before.get(k, {}).get("calls", 0)
@@ -461,13 +462,13 @@ def test_canary_of_a_run_killed_between_put_and_delete_is_removed_by_a_later_run
         proxy.close()
     left = canaries()
     assert len(left) == 1, "the killed run's canary must still be there (its DELETE never went out)"
-    stamp, _, rest = left[0][len(prefix):].partition("-")
+    stamp, _, rest = left[0][len(prefix):].removeprefix(MARKER).partition("-")  # <prefix>preflight-canary-<unix>-<uuid>
     assert stamp.isdigit() and rest, left[0]
-    aged = f"{prefix}{int(time.time()) - 7200}-{rest}"
+    aged = f"{prefix}{MARKER}{int(time.time()) - 7200}-{rest}"
     s3.copy_object(Bucket=bucket, Key=aged, CopySource={"Bucket": bucket, "Key": left[0]})
     s3.delete_object(Bucket=bucket, Key=left[0])
     try:
-        proc = preflight("check", "--only", "r2", *env_args(sandbox_stack), "--format", "json", "--timeout", "20")
+        proc = preflight("check", "--only", "r2", *env_args(sandbox_stack), "--format", "json", "--timeout", "60")
         by_id = {r.id: r for r in Report.model_validate_json(proc.stdout).results}
         assert by_id["r2.canary_stale"].evidence == {"found": 1, "deleted": 1}
         assert by_id["r2.canary_cleanup"].status is Status.PASS  # and its own canary went too
