@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 MAX_BODY = 256 * 1024  # enough for any health document; a bigger body is not a health answer
 READ_TIMEOUT = "read_timeout"  # connected, request sent, no response: the "accepts and never answers" case
 CA_FILE = "ca_file"  # the --ca-file could not be loaded
+# The HTTP client (importing httpx, loading the CA bundles) was not ready within the budget: on a machine
+# this busy no request could have been answered in time either; the checker says so itself.
+SETUP_SLOW = "the HTTP client was not ready within --timeout (this machine is very busy); no request was sent"
 
 
 @dataclass(frozen=True)

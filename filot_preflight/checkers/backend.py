@@ -15,6 +15,7 @@ from filot_preflight.checkers import _fixes as fixes
 from filot_preflight.checkers import _tls
 from filot_preflight.checkers._http_probe import (
     CA_FILE,
+    SETUP_SLOW,
     HttpOutcome,
     endpoint,
     failure_text,
@@ -79,7 +80,10 @@ async def probe(ctx: CheckContext) -> BackendFacts:
     try:
         # Off the event loop: importing httpx and loading CA bundles takes ~150 ms that would
         # otherwise delay every other checker's start.
-        client = await ctx.blocking(http_client, opts)
+        client = await asyncio.wait_for(ctx.blocking(http_client, opts), budget.bound())
+    except TimeoutError:
+        slow = HttpOutcome(False, error_kind=_tls.ErrorKind.TIMEOUT, error=SETUP_SLOW)
+        return replace(facts, health=slow, ready=slow)
     except (OSError, ValueError) as e:
         failed = HttpOutcome(False, error_kind=CA_FILE, error=ctx.redactor.redact(str(e))[:300])
         return replace(facts, health=failed, ready=failed)

@@ -36,6 +36,7 @@ from filot_preflight.checkers._buli2_judge import (
 )
 from filot_preflight.checkers._http_probe import (
     CA_FILE,
+    SETUP_SLOW,
     HttpOutcome,
     http_call,
     http_client,
@@ -150,7 +151,10 @@ async def probe(ctx: CheckContext) -> Buli2Facts:
     try:
         # Off the event loop: importing httpx and loading CA bundles takes ~150 ms that would
         # otherwise delay every other checker's start.
-        client = await ctx.blocking(http_client, opts)
+        client = await asyncio.wait_for(ctx.blocking(http_client, opts), budget.bound())
+    except TimeoutError:
+        slow = HttpOutcome(False, error_kind=_tls.ErrorKind.TIMEOUT, error=SETUP_SLOW)
+        return replace(facts, with_key=slow, without_key=slow, unsigned=slow, tampered=slow)
     except (OSError, ValueError) as e:
         fail = HttpOutcome(False, error_kind=CA_FILE, error=ctx.redactor.redact(str(e))[:300])
         return replace(facts, with_key=fail, without_key=fail, unsigned=fail, tampered=fail)
