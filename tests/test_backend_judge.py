@@ -152,10 +152,14 @@ def test_every_emitted_id_is_documented() -> None:
     ("pool", "connect_timeout"),
     ("connection.connect_tcp.started", "connect_timeout"),
     ("connection.start_tls.started", "connect_timeout"),
+    ("connection.start_tls.failed", "connect_timeout"),
+    ("connection.connect_tcp.failed", "connect_timeout"),
     ("connection.start_tls.complete", "read_timeout"),
     ("connection.connect_tcp.complete", "read_timeout"),
     ("http11.send_request_headers.started", "read_timeout"),
     ("http11.receive_response_headers.started", "read_timeout"),
+    ("http11.receive_response_headers.failed", "read_timeout"),
+    ("http11.receive_response_headers.complete", "timeout"),
     ("http11.receive_response_body.started", "timeout"),
 ])
 def test_a_request_stopped_by_its_whole_time_bound_is_named_by_its_stage(event: str, kind: str) -> None:

@@ -132,7 +132,7 @@ def test_dns_failure(http_faults: HttpFaults, http_ctx: Ctx) -> None:
 def test_server_that_never_answers_is_bounded(http_faults: HttpFaults, http_ctx: Ctx) -> None:
     got, elapsed = check(f"https://127.0.0.1:{http_faults.silent_port}", http_faults, http_ctx, timeout=SHORT)
     within(elapsed, SHORT + 0.5, "backend against a silent server")  # the checker's budget, --timeout
-    assert got["backend.health"].evidence["error_kind"] == "connect_timeout"
+    assert got["backend.health"].evidence["error_kind"] == "connect_timeout", (got["backend.health"].detail, got["backend.health"].evidence)
     assert got["backend.tls_cert"].evidence["error_kind"] == "handshake_timeout"
     assert got["backend.tls_cert"].status == Status.FAIL
 

@@ -162,10 +162,12 @@ async def _fetch(
 def _stage_kind(event: str) -> str:
     """The timeout kind for a request stopped by the whole-time bound, from httpcore's last trace event
     (`connection.start_tls.started`, `http11.receive_response_headers.started` ...)."""
-    if event == "pool" or event.endswith(("connect_tcp.started", "start_tls.started")):
-        return _tls.ErrorKind.CONNECT_TIMEOUT
-    if "send_request" in event or event.endswith(("connect_tcp.complete", "start_tls.complete",
-                                                   "receive_response_headers.started")):
+    name, _, phase = event.rpartition(".")  # "connection.start_tls" + "started" | "complete" | "failed"
+    step = name.rpartition(".")[2]
+    if event == "pool" or (step in ("connect_tcp", "start_tls") and phase != "complete"):
+        return _tls.ErrorKind.CONNECT_TIMEOUT  # (a .failed event: httpx's own timeout was on its way)
+    if step in ("connect_tcp", "start_tls", "send_request_headers", "send_request_body") or (
+            step == "receive_response_headers" and phase != "complete"):
         return READ_TIMEOUT  # connected, the request sent or about to be: no answer
     return _tls.ErrorKind.TIMEOUT  # the answer had begun: a server trickling bytes
 

@@ -30,7 +30,7 @@ MIN_STEP = 0.1
 # How far past the budget an outer bound (asyncio.wait_for around a blocking probe whose own steps are
 # bounded) waits: the probe's steps end at the budget's end (+ MIN_STEP at most), so its own, precise
 # facts arrive first; the outer bound only catches a step nothing else bounds (a stuck DNS lookup).
-GRACE = 0.3
+GRACE = 0.15
 # A step whose failure needs a second step to be classified (a TLS handshake with no answer: a silent host,
 # or a plain-text server waiting for a newline?) leaves this share of the budget for the second one: on a
 # busy machine a starved server needs more than MIN_STEP to answer the classifying PING.
