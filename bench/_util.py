@@ -40,6 +40,7 @@ class Run:
     stderr: str
     seconds: float
     maxrss_mb: float  # peak resident memory of this child (ru_maxrss), MB
+    cpu_s: float = 0.0  # CPU time of this child (user + system, ru_utime + ru_stime), s
     began: datetime = field(default_factory=lambda: datetime.now(UTC))  # wall clock just before the start
     ended: datetime = field(default_factory=lambda: datetime.now(UTC))  # wall clock just after the exit
 
@@ -87,7 +88,7 @@ def run(argv: Sequence[str], *, env: dict[str, str] | None = None, timeout: floa
     for t in readers:
         t.join()
     return Run(list(argv), proc.returncode, out.get("out", ""), out.get("err", ""), seconds,
-               usage.ru_maxrss / 1024.0, began, ended)
+               usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime, began, ended)
 
 
 def median_wall(argv: Sequence[str], runs: int = 15, env: dict[str, str] | None = None) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -17,15 +18,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.checkers.base import Budget, CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.models import docs_link as models_docs_link
 
 log = logging.getLogger("filot_preflight")
 
-# A checker bounds each network step by --timeout; several steps may run back to back, so its
-# whole budget is a little larger. The runner's own cap is the backstop for a checker that forgets.
-BUDGET_FACTOR = 1.5
+# A checker's own budget is --timeout, counted from its start and shared by all of its steps
+# (ctx.budget()). The runner's cap is only the safety net for a checker that ignores it: well above,
+# so that on a loaded machine a late thread or a slow import never lets it fire before the checker's
+# own, precise result (with 1.5 x timeout it did: "backend.timeout: no answer within 3s").
+BACKSTOP_FACTOR = 1.5
+BACKSTOP_MARGIN = 2.0
+
+
+def backstop(timeout: float) -> float:
+    """The runner's cap on one checker, in seconds."""
+    return timeout * BACKSTOP_FACTOR + BACKSTOP_MARGIN
 
 
 @dataclass
@@ -61,7 +70,7 @@ async def run_checks(
                 installed.append((sig, previous))
 
     async def one(c: Checker) -> None:
-        log.info("%s: started (budget %gs)", c.name, ctx.options.timeout * BUDGET_FACTOR)
+        log.info("%s: started (budget %gs)", c.name, ctx.options.timeout)
         if on_event:
             on_event(c, None)
         res = await _run_one(c, ctx)
@@ -118,8 +127,10 @@ async def run_checks(
 
 
 async def _run_one(c: Checker, ctx: CheckContext) -> list[CheckResult]:
-    budget = ctx.options.timeout * BUDGET_FACTOR
+    budget = backstop(ctx.options.timeout)
     t0 = time.perf_counter()
+    # The checker's own budget starts now, in its own task, on its own copy of the context.
+    ctx = dataclasses.replace(ctx, checker_budget=Budget(ctx.options.timeout))
     try:
         # The budget counts from this checker's own start, in its own task. Checkers begin one after
         # another on the shared loop, and one whose first step does synchronous work (importing its

@@ -16,6 +16,7 @@ from filot_preflight.errors import UsageError
 from filot_preflight.manifest import AwsSecretRef, Manifest, Section, Service, Variable
 from filot_preflight.net.secrets_manager import BATCH_SIZE, AwsUnavailable, put_generated, read_secrets
 from filot_preflight.sandbox.base import free_port
+from tests._timing import within
 
 
 @pytest.fixture
@@ -75,7 +76,8 @@ def test_1000_secrets_cost_about_n_over_20_calls(moto_aws, scratch_region, api_c
         list(pool.map(lambda sid: sm.create_secret(Name=sid, SecretString=json.dumps({"v": sid})), stored))
     api_calls.clear()
     t0 = time.perf_counter()
-    read = read_secrets(synthetic_manifest(ids), moto_aws.options(aws_region=scratch_region, timeout=10),
+    # The deadline for new batches is half the --timeout; this test counts calls, so its timeout is generous.
+    read = read_secrets(synthetic_manifest(ids), moto_aws.options(aws_region=scratch_region, timeout=60),
                         moto_aws.values())
     elapsed = time.perf_counter() - t0
     assert read.problem is None
@@ -132,7 +134,7 @@ def test_unreachable_endpoint_is_a_fact_within_the_timeout(moto_aws):
     read = read_secrets(manifest_mod.load(), moto_aws.options(aws_endpoint=f"https://127.0.0.1:{free_port()}",
                                                              timeout=2), moto_aws.values())
     assert read.problem is not None and read.problem.kind == "unreachable"
-    assert time.perf_counter() - t0 < 3
+    within(time.perf_counter() - t0, 2.5, "an unreachable AWS endpoint")  # --timeout 2
 
 
 def test_untrusted_certificate_is_a_tls_fact(moto_aws, clean_aws_env):

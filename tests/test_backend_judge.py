@@ -9,7 +9,15 @@ import pytest
 from filot_preflight.checkers.backend import BackendFacts, CertFacts, judge
 from filot_preflight.manifest import BackendSettings
 from filot_preflight.models import CheckResult, Status
-from filot_preflight.net.http_probe import HttpOutcome, _unhealthy, failure_text, join_url, safe_url, url_problem
+from filot_preflight.net.http_probe import (
+    HttpOutcome,
+    _stage_kind,
+    _unhealthy,
+    failure_text,
+    join_url,
+    safe_url,
+    url_problem,
+)
 
 OK = HttpOutcome(True, status=200, elapsed_ms=12.5, body_bytes=15, is_json=True)
 CERT = CertFacts(tcp_ok=True, verified=True, not_after="2030-01-01", days_left=400.0, issuer="R3", tls_version="TLSv1.3")
@@ -138,3 +146,23 @@ def test_every_emitted_id_is_documented() -> None:
     ids = {r.id for _, facts, _ in CASES for r in judge(facts, BackendSettings())}
     assert ids == {"backend.url", "backend.insecure", "backend.health", "backend.ready", "backend.tls_cert"}
     assert not [i for i in ids if f"## {i}\n" not in doc]
+
+
+@pytest.mark.parametrize(("event", "kind"), [
+    ("pool", "connect_timeout"),
+    ("connection.connect_tcp.started", "connect_timeout"),
+    ("connection.start_tls.started", "connect_timeout"),
+    ("connection.start_tls.failed", "connect_timeout"),
+    ("connection.connect_tcp.failed", "connect_timeout"),
+    ("connection.start_tls.complete", "read_timeout"),
+    ("connection.connect_tcp.complete", "read_timeout"),
+    ("http11.send_request_headers.started", "read_timeout"),
+    ("http11.receive_response_headers.started", "read_timeout"),
+    ("http11.receive_response_headers.failed", "read_timeout"),
+    ("http11.receive_response_headers.complete", "timeout"),
+    ("http11.receive_response_body.started", "timeout"),
+])
+def test_a_request_stopped_by_its_whole_time_bound_is_named_by_its_stage(event: str, kind: str) -> None:
+    """httpcore's last trace event says how far the request got when the budget ran out (on a busy machine
+    that bound can fire before httpx's own phase timeout): connecting, waiting for the answer, or reading it."""
+    assert _stage_kind(event) == kind

@@ -48,6 +48,7 @@ from filot_preflight.models import Report, Status
 from filot_preflight.sandbox import envfiles, workers
 from filot_preflight.sandbox.base import LOOPBACK, wait_until
 from filot_preflight.sandbox.stack import Stack
+from tests._timing import within
 from tests.fixtures_faults import established, stack_certs, write_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,8 +247,10 @@ def observed(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
         manifest, tmpdir = migration_manifest(folder), folder / "tmp"
         tmpdir.mkdir()
         # --phase all: the post-deployment probes (ECS services, scaling, alarms, rotation) are observed too.
+        # --timeout is the whole check's budget: generous, healthy paths never wait for it, and on a busy
+        # machine a starved probe must not change what is observed.
         proc = preflight("check", "--manifest", str(manifest), *env_args(sandbox_stack), "--format", "json",
-                         "--timeout", "5", "--phase", "all", tmpdir=tmpdir)
+                         "--timeout", "60", "--phase", "all", tmpdir=tmpdir)
         commands = monitor.stop()
         stats_after = admin.info("commandstats")
         calls = {k.removeprefix("cmdstat_"): v["calls"] - stats_before.get(k, {}).get("calls", 0)
@@ -468,7 +471,7 @@ def test_canary_of_a_run_killed_between_put_and_delete_is_removed_by_a_later_run
     s3.copy_object(Bucket=bucket, Key=aged, CopySource={"Bucket": bucket, "Key": left[0]})
     s3.delete_object(Bucket=bucket, Key=left[0])
     try:
-        proc = preflight("check", "--only", "r2", *env_args(sandbox_stack), "--format", "json", "--timeout", "5")
+        proc = preflight("check", "--only", "r2", *env_args(sandbox_stack), "--format", "json", "--timeout", "60")
         by_id = {r.id: r for r in Report.model_validate_json(proc.stdout).results}
         assert by_id["r2.canary_stale"].evidence == {"found": 1, "deleted": 1}
         assert by_id["r2.canary_cleanup"].status is Status.PASS  # and its own canary went too
@@ -530,7 +533,7 @@ def test_interrupt_during_the_checks_gives_a_partial_report_and_130(
         argv += ["--output", str(out_file)]
     code, out, err, seconds = interrupt_when_connected(argv, silent_port, sig, connections=5)
     assert code == 130, err
-    assert seconds < 5, f"took {seconds:.1f}s to stop after the signal"
+    within(seconds, 2, "stopping after the signal")  # --timeout 30: a run that did not stop waits for it
     assert "Traceback" not in err
     text = out if sig == signal.SIGINT else out_file.read_text()
     report = Report.model_validate_json(text)
@@ -548,4 +551,5 @@ def test_sigterm_while_secrets_manager_is_read_exits_130(sandbox_stack: Stack, s
             "--timeout", "30", "--format", "json"]
     code, out, err, seconds = interrupt_when_connected(argv, silent_port, signal.SIGTERM, connections=1)
     assert code == 130 and "preflight: interrupted" in err, err
-    assert seconds < 5 and "Traceback" not in err
+    assert "Traceback" not in err
+    within(seconds, 2, "stopping after the signal")

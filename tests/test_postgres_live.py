@@ -16,6 +16,7 @@ from filot_preflight.checkers.postgres import PostgresChecker
 from filot_preflight.manifest import load as load_manifest
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.sandbox.base import SandboxContext, ServiceHandle
+from tests._timing import within
 
 TIMEOUT = 3.0
 FAULT_TIMEOUT = 1.0
@@ -105,7 +106,7 @@ def test_healthy_database_passes_and_writes_nothing(postgres_server: ServiceHand
     assert res["postgres.connections"].evidence["in_use"] >= 1  # type: ignore[operator]
     assert 300 < res["postgres.certificate"].evidence["days_left"] <= 366  # type: ignore[operator]
     assert db_password(url) not in text_of(results)
-    assert elapsed < TIMEOUT
+    within(elapsed, TIMEOUT, "healthy postgres")
 
 
 def test_probe_transaction_really_refuses_writes(postgres_server: ServiceHandle) -> None:
@@ -156,14 +157,14 @@ def test_connection_refused(pg: Callable[..., CheckContext], closed_port: int) -
     res, _, elapsed = run(pg(f"postgresql://filot_app:pw-1234@127.0.0.1:{closed_port}/filot?sslmode=verify-full",
                              timeout=FAULT_TIMEOUT))
     assert res["postgres.refused"].status is Status.FAIL
-    assert elapsed < FAULT_TIMEOUT
+    within(elapsed, FAULT_TIMEOUT, "postgres refused")
 
 
 def test_silent_host_times_out_within_the_bound(pg: Callable[..., CheckContext], silent_port: int) -> None:
     res, _, elapsed = run(pg(f"postgresql://filot_app:pw-1234@127.0.0.1:{silent_port}/filot?sslmode=verify-full",
                              timeout=FAULT_TIMEOUT))
     assert res["postgres.connect_timeout"].status is Status.FAIL
-    assert elapsed < FAULT_TIMEOUT * 1.5  # the runner's budget for the whole checker
+    within(elapsed, FAULT_TIMEOUT + 0.5, "a silent host")  # the checker's budget, --timeout
 
 
 def test_server_without_ssl(pg_nossl: ServiceHandle, pg: Callable[..., CheckContext]) -> None:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from filot_preflight.redact import MASK, RedactingFilter, Redactor
+from tests._timing import within
 
 SECRET = "s3cr3t/Val+ue=="
 
@@ -87,4 +88,4 @@ def test_huge_secret_values_are_masked_fast():
     red = Redactor([big, "short-secret"])
     out = red.redact(f"a {big} b short-secret c")
     assert out == "a *** b *** c"
-    assert time.perf_counter() - t0 < 2.0
+    within(time.perf_counter() - t0, 2.0, "masking a 3 MB secret")

@@ -18,6 +18,7 @@ from filot_preflight.manifest import load as load_manifest
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.sandbox import certs, workers
 from filot_preflight.sandbox.base import SandboxContext, ServiceHandle
+from tests._timing import within
 
 if TYPE_CHECKING:
     from fixtures_redis_faults import RedisFaults
@@ -121,7 +122,7 @@ def test_plain_to_a_remote_host_fails_without_connecting(make_ctx: Callable[...,
     res, elapsed = run(make_ctx(env, timeout=TIMEOUT))
     assert statuses(res) == {"temporal.tls": Status.FAIL}
     assert "TEMPORAL_API_KEY" in res["temporal.tls"].remediation
-    assert elapsed < 0.5
+    within(elapsed, 0.5, "temporal refusing to connect in plain text")
 
 
 def test_unknown_namespace_fails(
@@ -198,5 +199,5 @@ def test_failure_modes(
     res, elapsed = run(make_ctx(env, timeout=FAULT_TIMEOUT, ca_file=ca_file, allow_loopback=True))
     failed = [r.id for r in res.values() if r.status is Status.FAIL]
     assert failed == [expected], [(r.id, r.status, r.summary, r.detail) for r in res.values()]
-    assert elapsed < FAULT_TIMEOUT * 1.5, f"{case} took {elapsed:.1f}s"
+    within(elapsed, FAULT_TIMEOUT + 0.5, f"temporal {case}")
     assert key not in str([r.model_dump() for r in res.values()])

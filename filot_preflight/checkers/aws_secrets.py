@@ -7,6 +7,7 @@ never one per secret. Secrets unchanged for longer than `checks.aws.rotation_max
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.manifest import AwsSettings, Manifest
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net.aws import AwsProblem
 from filot_preflight.net.fixes import insecure_fix
 from filot_preflight.net.secrets_manager import AwsRead, SecretFact, read_secrets
 
@@ -204,6 +206,11 @@ class AwsSecretsChecker(Checker):
     network = True
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
-        """Probe in a daemon thread (boto3 blocks), then judge."""
-        facts = await ctx.blocking(probe, ctx)
+        """Probe in a daemon thread (boto3 blocks), bounded by the checker's budget, then judge."""
+        try:
+            facts = await asyncio.wait_for(ctx.blocking(probe, ctx), ctx.budget().bound())
+        except TimeoutError:  # boto3's own timeouts did not fire first (a slow setup, a stuck DNS lookup)
+            problem = AwsProblem("timeout", f"no answer within --timeout {ctx.options.timeout:g}s")
+            facts = Facts(AwsRead(problem=problem), refs_of(ctx.manifest, set(ctx.values.names())),
+                          ctx.options.insecure)
         return judge(facts, ctx.manifest.checks.aws)

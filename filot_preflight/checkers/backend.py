@@ -11,14 +11,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from filot_preflight.checkers.base import CheckContext, Checker, result
+from filot_preflight.checkers.base import Budget, CheckContext, Checker, result
 from filot_preflight.manifest import BackendSettings
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.net import fixes
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.http_probe import (
-    BOUND,
     CA_FILE,
+    SETUP_SLOW,
     HttpOutcome,
     endpoint,
     failure_text,
@@ -69,6 +69,7 @@ class BackendFacts:
 async def probe(ctx: CheckContext) -> BackendFacts:
     """GET health and ready, and one TLS handshake for the certificate, all concurrently and bounded."""
     opts, s = ctx.options, ctx.manifest.checks.backend
+    budget = ctx.budget()  # shared by the steps below: each request gets what is left when it starts
     raw = ctx.value(URL_VAR) or ""
     facts = BackendFacts(url=safe_url(raw) if raw else "", url_problem=url_problem(raw), insecure=opts.insecure,
                          allow_loopback=opts.allow_loopback, timeout=opts.timeout)
@@ -79,16 +80,19 @@ async def probe(ctx: CheckContext) -> BackendFacts:
     try:
         # Off the event loop: importing httpx and loading CA bundles takes ~150 ms that would
         # otherwise delay every other checker's start.
-        client = await ctx.blocking(http_client, opts)
+        client = await asyncio.wait_for(ctx.blocking(http_client, opts), budget.bound())
+    except TimeoutError:
+        slow = HttpOutcome(False, error_kind=_tls.ErrorKind.TIMEOUT, error=SETUP_SLOW)
+        return replace(facts, health=slow, ready=slow)
     except (OSError, ValueError) as e:
         failed = HttpOutcome(False, error_kind=CA_FILE, error=ctx.redactor.redact(str(e))[:300])
         return replace(facts, health=failed, ready=failed)
     host, port = parts.hostname or "", parts.port or 443
-    cert_step = _probe_cert(ctx, host, port) if parts.scheme == "https" else _nothing()
+    cert_step = _probe_cert(ctx, host, port, budget) if parts.scheme == "https" else _nothing()
     async with client:
         health, ready, cert = await asyncio.gather(
-            http_call(client, "GET", join_url(raw, s.health_path), timeout=opts.timeout, redactor=ctx.redactor),
-            http_call(client, "GET", join_url(raw, s.ready_path), timeout=opts.timeout, redactor=ctx.redactor),
+            http_call(client, "GET", join_url(raw, s.health_path), timeout=budget.step(), redactor=ctx.redactor),
+            http_call(client, "GET", join_url(raw, s.ready_path), timeout=budget.step(), redactor=ctx.redactor),
             cert_step,
         )
     return replace(facts, health=health, ready=ready, cert=cert)
@@ -101,22 +105,21 @@ async def _nothing() -> CertFacts | None:
     return None
 
 
-async def _probe_cert(ctx: CheckContext, host: str, port: int) -> CertFacts | None:
+async def _probe_cert(ctx: CheckContext, host: str, port: int, budget: Budget) -> CertFacts | None:
     """A verifying handshake; when the certificate is rejected, an unverified one to still read its dates."""
-    t = ctx.options.timeout
     try:
         context = _tls.client_context([ctx.options.ca_file] if ctx.options.ca_file else [])
     except (OSError, ValueError):
         return CertFacts(False, False, error_kind=CA_FILE)
 
     def both() -> tuple[_tls.TlsProbe, _tls.TlsProbe]:
-        verified = _tls.probe_tls(host, port, context, t)
+        verified = _tls.probe_tls(host, port, context, budget.step())
         if verified.error_kind not in _CERT_KINDS:
             return verified, verified
-        return verified, _tls.probe_tls(host, port, _tls.client_context(insecure=True), t)
+        return verified, _tls.probe_tls(host, port, _tls.client_context(insecure=True), budget.step())
 
     try:
-        verified, probe_ = await asyncio.wait_for(ctx.blocking(both), t * BOUND)
+        verified, probe_ = await asyncio.wait_for(ctx.blocking(both), budget.bound())
     except TimeoutError:
         return CertFacts(False, False, error_kind=_tls.ErrorKind.TIMEOUT)
     cert = probe_.cert

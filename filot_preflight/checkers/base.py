@@ -1,6 +1,6 @@
 """What every checker is: it needs some variables, probes with bounded I/O, then judges facts into results.
 
-A checker module reads: `probe(ctx) -> Facts` (I/O, every step bounded by `ctx.options.timeout`),
+A checker module reads: `probe(ctx) -> Facts` (I/O, all steps sharing one `ctx.budget()` of --timeout),
 `judge(facts) -> list[CheckResult]` (pure, unit-tested with tables), and a `Checker` subclass whose
 `run` glues the two. An unreachable service is a fact that becomes a FAIL with a fix, never an exception.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,50 @@ from filot_preflight.redact import Redactor
 from filot_preflight.sources import ValueStore
 
 T = TypeVar("T")
+
+# The shortest timeout a step is given, even when the budget is spent: a second step that classifies a
+# failure (TLS or plain? silent or refused?) still gets one short try, and the checker reports what it found.
+MIN_STEP = 0.1
+# How far past the budget an outer bound (asyncio.wait_for around a blocking probe whose own steps are
+# bounded) waits: the probe's steps end at the budget's end (+ MIN_STEP at most), so its own, precise
+# facts arrive first; the outer bound only catches a step nothing else bounds (a stuck DNS lookup).
+GRACE = 0.15
+# A step whose failure needs a second step to be classified (a TLS handshake with no answer: a silent host,
+# or a plain-text server waiting for a newline?) leaves this share of the budget for the second one: on a
+# busy machine a starved server needs more than MIN_STEP to answer the classifying PING.
+KEEP_SHARE = 0.25
+
+
+class Budget:
+    """One checker's time: `--timeout` seconds from the checker's start, shared by all of its steps.
+
+    The runner gives each checker its own (`ctx.budget()`); every network step asks `step()` for its
+    timeout and so gets what is left, never more than the whole budget: a checker whose first step
+    waits for a silent host still classifies the failure with what remains, and the whole check ends
+    within --timeout instead of adding up one --timeout per step.
+    """
+
+    def __init__(self, total: float, start: float | None = None) -> None:
+        self.total = total
+        self.end = (time.monotonic() if start is None else start) + total
+
+    def left(self) -> float:
+        """Seconds left (negative once spent)."""
+        return self.end - time.monotonic()
+
+    def step(self, cap: float | None = None, keep: float = 0.0) -> float:
+        """Timeout for the next step: what is left minus `keep` (kept for a later step), at most `cap`,
+        never below MIN_STEP."""
+        left = self.left() - keep
+        return max(MIN_STEP, left if cap is None else min(cap, left))
+
+    def keep_for_next(self) -> float:
+        """What a step that may need a classifying step after it keeps for that one (KEEP_SHARE of the total)."""
+        return self.total * KEEP_SHARE
+
+    def bound(self) -> float:
+        """Timeout for an outer wait around steps that bound themselves by this budget (see GRACE)."""
+        return self.step() + GRACE
 
 
 @dataclass(frozen=True)
@@ -52,6 +97,15 @@ class CheckContext:
     values: ValueStore
     options: Options
     redactor: Redactor
+    # Set by the runner for each checker (its own copy of the context); None: a probe called directly.
+    checker_budget: Budget | None = None
+
+    def budget(self) -> Budget:
+        """This checker's time budget; called outside the runner, a new one of --timeout starting now.
+
+        A probe takes it once at its start and hands the same object to all of its steps.
+        """
+        return self.checker_budget if self.checker_budget is not None else Budget(self.options.timeout)
 
     def value(self, name: str, service: str = "backend") -> str | None:
         """The plain value of `name` as `service` sees it. Only for probes; never put it in a result."""

@@ -22,6 +22,8 @@ from filot_preflight.sources import ValueStore
 if TYPE_CHECKING:
     from filot_preflight.checkers.base import Options
 
+RETRY_MIN_TIMEOUT = 5.0  # below this --timeout, an AWS call is not retried (it would not fit)
+
 
 @dataclass(frozen=True)
 class AwsAccess:
@@ -208,6 +210,27 @@ class AwsClient:
     counter: CallCounter
 
 
+_shared: dict[str, Any] = {}
+
+
+def botocore_session() -> Any:
+    """A new botocore session that shares one data loader with every other session of this process.
+
+    Each checker needs its own session (its own credentials, profile, region), but the service models
+    and endpoint data they parse are the same files: with one loader they are parsed once, not once per
+    checker (a full check built three sessions: ~0.37 s of CPU, ~0.18 s with the shared loader).
+    """
+    import botocore.loaders
+    import botocore.session
+
+    loader = _shared.get("loader")
+    if loader is None:
+        loader = _shared.setdefault("loader", botocore.loaders.create_loader())
+    core = botocore.session.get_session()
+    core.register_component("data_loader", loader)
+    return core
+
+
 def make_client(service: str, access: AwsAccess) -> AwsClient:
     """A boto3 client with bounded timeouts and one retry.
 
@@ -215,12 +238,11 @@ def make_client(service: str, access: AwsAccess) -> AwsClient:
     missing configuration is reported as such and not as an unreachable endpoint.
     """
     import boto3
-    import botocore.session
     from botocore.config import Config
     from botocore.exceptions import NoCredentialsError, NoRegionError
 
     def session(**keys: str | None) -> Any:
-        core = botocore.session.get_session()
+        core = botocore_session()
         # Never wait long for instance metadata when no credentials are configured.
         core.set_config_variable("metadata_service_timeout", min(1.0, access.timeout))
         core.set_config_variable("metadata_service_num_attempts", 1)
@@ -244,12 +266,14 @@ def make_client(service: str, access: AwsAccess) -> AwsClient:
         raise NoRegionError()
     if creds is None:
         raise NoCredentialsError()
-    # Two attempts of (connect + read) stay inside the runner's budget of 1.5 x timeout.
+    # The checker's whole budget is --timeout: one attempt of (connect + read) takes at most ~3/4 of it;
+    # a retry (and its backoff, up to 1 s) fits only from RETRY_MIN_TIMEOUT on, with shorter attempts.
     t = max(access.timeout, 1.0)
+    retry = t >= RETRY_MIN_TIMEOUT
     config = Config(
-        connect_timeout=max(t / 3, 0.5),
-        read_timeout=max(t / 2.5, 0.5),
-        retries={"total_max_attempts": 2, "mode": "standard"},
+        connect_timeout=max(t / (6 if retry else 3), 0.5),
+        read_timeout=max(t / (5 if retry else 2.5), 0.5),
+        retries={"total_max_attempts": 2 if retry else 1, "mode": "standard"},
     )
     name: Any = service  # the stubs only accept literal service names
     client = sess.client(name, region_name=region, endpoint_url=access.endpoint, config=config,

@@ -4,12 +4,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.net.aws import AwsAccess, AwsClient, classify, make_client
 from filot_preflight.net.aws_facts import AwsTrouble
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -80,3 +84,19 @@ def cluster_of(ctx: CheckContext) -> str | None:
     """The cluster: `checks.ecs.cluster`, else the value of `checks.ecs.cluster_var` (ECS_CLUSTER)."""
     settings = ctx.manifest.checks.ecs
     return settings.cluster or (ctx.value(settings.cluster_var) or "").strip() or None
+
+
+async def within_budget(ctx: CheckContext, probe: Callable[[CheckContext], T],
+                        timed_out: Callable[[AwsTrouble], T]) -> T:
+    """Run a blocking AWS probe in a daemon thread, bounded by the checker's budget (--timeout from its start).
+
+    boto3's own connect/read timeouts fire first on one silent call; this bounds a probe of several calls (and a
+    slow client set-up), so the checker still gives its own `<checker>.source` result, never the runner's.
+    """
+    try:
+        return await asyncio.wait_for(ctx.blocking(probe, ctx), ctx.budget().bound())
+    except TimeoutError:
+        message = f"no answer from AWS within --timeout {ctx.options.timeout:g}s"
+        remedy = ("Check that the AWS endpoint is reachable from here (region, --aws-endpoint / AWS_ENDPOINT_URL, "
+                  "egress firewall), or raise --timeout if it is merely slow.")
+        return timed_out(AwsTrouble("timeout", message, "", remedy))

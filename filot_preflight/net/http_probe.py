@@ -11,7 +11,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from filot_preflight.checkers.base import Options
+from filot_preflight.checkers.base import GRACE, Options
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.http_facts import CA_FILE as CA_FILE
 from filot_preflight.net.http_facts import READ_TIMEOUT as READ_TIMEOUT
@@ -28,10 +28,9 @@ if TYPE_CHECKING:
     from filot_preflight.redact import Redactor
 
 MAX_BODY = 256 * 1024  # enough for any health document; a bigger body is not a health answer
-# A step's whole-time bound, as a multiple of --timeout: httpx's per-phase timeouts (connect, read, ...)
-# fire first; this catches a server that trickles bytes. Below the runner's 1.5 budget, since the steps
-# of a checker run concurrently.
-BOUND = 1.3
+# The HTTP client (importing httpx, loading the CA bundles) was not ready within the budget: on a machine
+# this busy no request could have been answered in time either; the checker says so itself.
+SETUP_SLOW = "the HTTP client was not ready within --timeout (this machine is very busy); no request was sent"
 
 
 def http_client(options: Options) -> httpx.AsyncClient:
@@ -63,18 +62,29 @@ async def http_call(
     headers: dict[str, str] | None = None,
     content: bytes | None = None,
 ) -> HttpOutcome:
-    """One request, bounded as a whole (a server that trickles bytes cannot hold it past the bound)."""
+    """One request, bounded as a whole (a server that trickles bytes cannot hold it past the bound).
+
+    `timeout` is what the checker's budget leaves for this step (`ctx.budget().step()`): httpx's own
+    phase timeouts (connect, read ...) get it; the whole-time bound, a little later, catches a server
+    that trickles bytes. Either way the failure is named by the stage the request had reached (httpcore's
+    trace events): on a loaded machine the whole-time bound can fire before httpx's own phase timer
+    (started later, after the connection pool and the GIL), and it must still say "while connecting".
+    """
     t0 = time.perf_counter()
+    stage = ["pool"]  # before httpcore's first event: waiting for a connection
 
     def ms() -> float:
         return round((time.perf_counter() - t0) * 1000, 1)
 
+    async def trace(event: str, _info: Any) -> None:
+        stage[0] = event
+
     try:
         status, body, location = await asyncio.wait_for(
-            _fetch(client, method, url, headers or {}, content), timeout=timeout * BOUND
+            _fetch(client, method, url, headers or {}, content, timeout, trace), timeout=timeout + GRACE
         )
     except TimeoutError:
-        return HttpOutcome(False, elapsed_ms=ms(), error_kind=_tls.ErrorKind.TIMEOUT, error="overall time limit")
+        return HttpOutcome(False, elapsed_ms=ms(), error_kind=_stage_kind(stage[0]), error="overall time limit")
     except Exception as e:  # noqa: BLE001 - every failure becomes a fact
         return HttpOutcome(False, elapsed_ms=ms(), error_kind=classify_http(e), error=redactor.redact(str(e))[:300])
     parsed = _parse_json(body)
@@ -90,15 +100,31 @@ async def http_call(
 
 
 async def _fetch(
-    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], content: bytes | None
+    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], content: bytes | None, timeout: float,
+    trace: Any,
 ) -> tuple[int, bytes, str]:
-    async with client.stream(method, url, headers=headers, content=content) as resp:
+    extensions = {"trace": trace}
+    async with client.stream(method, url, headers=headers, content=content, timeout=timeout,
+                             extensions=extensions) as resp:
         body = b""
         async for chunk in resp.aiter_bytes():
             body += chunk
             if len(body) >= MAX_BODY:
                 break
         return resp.status_code, body, resp.headers.get("location", "")
+
+
+def _stage_kind(event: str) -> str:
+    """The timeout kind for a request stopped by the whole-time bound, from httpcore's last trace event
+    (`connection.start_tls.started`, `http11.receive_response_headers.started` ...)."""
+    name, _, phase = event.rpartition(".")  # "connection.start_tls" + "started" | "complete" | "failed"
+    step = name.rpartition(".")[2]
+    if event == "pool" or (step in ("connect_tcp", "start_tls") and phase != "complete"):
+        return _tls.ErrorKind.CONNECT_TIMEOUT  # (a .failed event: httpx's own timeout was on its way)
+    if step in ("connect_tcp", "start_tls", "send_request_headers", "send_request_body") or (
+            step == "receive_response_headers" and phase != "complete"):
+        return READ_TIMEOUT  # connected, the request sent or about to be: no answer
+    return _tls.ErrorKind.TIMEOUT  # the answer had begun: a server trickling bytes
 
 
 def classify_http(exc: BaseException) -> str:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import inspect
 import re
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from filot_preflight.checkers.base import Budget
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.redis_fixes import CA_VAR as CA_VAR
 
@@ -183,19 +183,8 @@ def resp_answers(host: str, port: int, timeout: float) -> bool:
     return first in (b"+", b"-", b"%", b"$", b"*")
 
 
-class Deadline:
-    """The probe's whole time budget; each step gets min(step cap, time left) and never zero."""
-
-    def __init__(self, total: float) -> None:
-        self.end = time.monotonic() + total
-
-    def left(self) -> float:
-        """Seconds left (may be negative)."""
-        return self.end - time.monotonic()
-
-    def step(self, cap: float) -> float:
-        """Timeout for the next step."""
-        return max(0.05, min(cap, self.left()))
+# The probe's whole time budget: the checker's own (`CheckContext.budget()`), kept under its old name.
+Deadline = Budget
 
 
 _REFUSED_COMMAND = re.compile(r"permissions? to (?:run|access) the '([^']{1,60})' command", re.I)

@@ -105,7 +105,8 @@ def read_secrets(manifest: Manifest, options: Options, values: ValueStore | None
     except Exception as e:  # noqa: BLE001 - configuration trouble is a fact
         return AwsRead(problem=classify(e), region=access.region, endpoint=endpoint)
     client, counter = aws.client, aws.counter
-    deadline = time.monotonic() + max(access.timeout * 1.2, 2.0)
+    # New batches start only in the first part of the budget (--timeout): each may take a call's timeout.
+    deadline = time.monotonic() + access.timeout * 0.5
     try:
         raw, errors = _batch_get(client, ids, deadline)
         for sid, (code, msg) in list(errors.items()):

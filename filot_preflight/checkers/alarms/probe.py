@@ -13,10 +13,16 @@ from filot_preflight.net.aws_facts import epoch
 from filot_preflight.net.aws_live import open_client, pages, trouble
 
 
+def base_facts(ctx: CheckContext) -> Facts:
+    """The facts every outcome starts from (also a timed-out probe's)."""
+    s = ctx.manifest.checks.alarms
+    return Facts(tuple(s.required), s.insufficient_data_max_h, time.time())
+
+
 def probe(ctx: CheckContext) -> Facts:
     """DescribeAlarms (metric alarms, up to 5 pages of 100)."""
     s = ctx.manifest.checks.alarms
-    base = Facts(tuple(s.required), s.insufficient_data_max_h, time.time())
+    base = base_facts(ctx)
     if not s.required:
         return replace(base, skip_reason="the manifest lists no required alarms (checks.alarms.required)")
     opened = open_client(ctx, "cloudwatch")

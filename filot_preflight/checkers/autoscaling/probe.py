@@ -17,12 +17,17 @@ from filot_preflight.net.aws_live import cluster_of, open_client, pages, trouble
 DIMENSION = "ecs:service:DesiredCount"
 
 
-def probe(ctx: CheckContext) -> Facts:
-    """Describe targets and policies for `service/<cluster>/<name>` of each manifest service."""
+def base_facts(ctx: CheckContext) -> Facts:
+    """The facts every outcome starts from (also a timed-out probe's)."""
     s = ctx.manifest.checks.autoscaling
-    base = Facts(cluster_of(ctx), min_capacity=tuple(sorted(s.min_capacity.items())),
+    return Facts(cluster_of(ctx), min_capacity=tuple(sorted(s.min_capacity.items())),
                  workload_services=tuple(s.workload_metric_services), workload_metrics=tuple(s.workload_metrics),
                  now=time.time())
+
+
+def probe(ctx: CheckContext) -> Facts:
+    """Describe targets and policies for `service/<cluster>/<name>` of each manifest service."""
+    base = base_facts(ctx)
     opened = open_client(ctx, "application-autoscaling")
     if opened.aws is None:
         return replace(base, skip_reason=opened.skip_reason)

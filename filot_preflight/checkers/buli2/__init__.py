@@ -39,6 +39,7 @@ from filot_preflight.models import CheckResult
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.http_probe import (
     CA_FILE,
+    SETUP_SLOW,
     HttpOutcome,
     http_call,
     http_client,
@@ -105,10 +106,10 @@ def address_kind(addr: str) -> str:
 
 
 async def resolve(ctx: CheckContext, host: str, port: int) -> DnsFacts:
-    """Resolve `host` in a daemon thread, bounded by --timeout (getaddrinfo has no timeout of its own)."""
+    """Resolve `host` in a daemon thread, bounded by the checker's budget (getaddrinfo has no timeout of its own)."""
     try:
         infos = await asyncio.wait_for(
-            ctx.blocking(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM), ctx.options.timeout
+            ctx.blocking(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM), ctx.budget().step()
         )
     except TimeoutError:
         return DnsFacts(False, error_kind=_tls.ErrorKind.TIMEOUT)
@@ -128,6 +129,7 @@ def probe_body(**extra: Any) -> str:
 async def probe(ctx: CheckContext) -> Buli2Facts:
     """Every network step concurrently, each bounded: the API with and without key, DNS, the webhook probes."""
     opts, s = ctx.options, ctx.manifest.checks.buli2
+    budget = ctx.budget()  # shared by the steps below: each request gets what is left when it starts
     api, key = ctx.value(API_URL) or "", ctx.value(API_KEY) or ""
     cb, secret = ctx.value(CALLBACK) or "", ctx.value(SECRET) or ""
     facts = Buli2Facts(
@@ -149,7 +151,10 @@ async def probe(ctx: CheckContext) -> Buli2Facts:
     try:
         # Off the event loop: importing httpx and loading CA bundles takes ~150 ms that would
         # otherwise delay every other checker's start.
-        client = await ctx.blocking(http_client, opts)
+        client = await asyncio.wait_for(ctx.blocking(http_client, opts), budget.bound())
+    except TimeoutError:
+        slow = HttpOutcome(False, error_kind=_tls.ErrorKind.TIMEOUT, error=SETUP_SLOW)
+        return replace(facts, with_key=slow, without_key=slow, unsigned=slow, tampered=slow)
     except (OSError, ValueError) as e:
         fail = HttpOutcome(False, error_kind=CA_FILE, error=ctx.redactor.redact(str(e))[:300])
         return replace(facts, with_key=fail, without_key=fail, unsigned=fail, tampered=fail)
@@ -157,7 +162,7 @@ async def probe(ctx: CheckContext) -> Buli2Facts:
     async with client:
 
         def call(method: str, url: str, headers: dict[str, str] | None = None, body: str | None = None) -> Any:
-            return http_call(client, method, url, timeout=opts.timeout, redactor=ctx.redactor, headers=headers,
+            return http_call(client, method, url, timeout=budget.step(), redactor=ctx.redactor, headers=headers,
                              content=body.encode() if body is not None else None)
 
         if api_ok:

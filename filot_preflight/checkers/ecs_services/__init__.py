@@ -6,12 +6,14 @@ DescribeTaskDefinition and the stopped tasks (probe.py); rules in judge.py (pure
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.checkers.ecs_services.judge import NAME, SUBSYSTEM, judge
-from filot_preflight.checkers.ecs_services.probe import probe
+from filot_preflight.checkers.ecs_services.probe import base_facts, probe
 from filot_preflight.models import CheckResult
+from filot_preflight.net.aws_live import within_budget
 
 __all__ = ["EcsServicesChecker", "judge", "probe"]
 
@@ -26,5 +28,5 @@ class EcsServicesChecker(Checker):
     phase: ClassVar[str] = "postdeploy"
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
-        """Probe in a daemon thread, then judge."""
-        return judge(await ctx.blocking(probe, ctx))
+        """Probe in a daemon thread within the checker's budget, then judge."""
+        return judge(await within_budget(ctx, probe, lambda t: replace(base_facts(ctx), trouble=t)))

@@ -21,11 +21,18 @@ from filot_preflight.net.aws_live import cluster_of, is_network, open_client, tr
 MAX_STOPPED = 20  # stopped tasks described per service: enough to show a crash loop, bounded
 
 
+def base_facts(ctx: CheckContext) -> Facts:
+    """The facts every outcome starts from (also a timed-out probe's)."""
+    settings = ctx.manifest.checks.ecs
+    wanted = wanted_services(ctx)
+    return Facts(cluster_of(ctx), settings.cluster_var, settings.stopped_window_min, time.time(), wanted=tuple(wanted))
+
+
 def probe(ctx: CheckContext) -> Facts:
     """Describe each service, its task definitions and stopped tasks; a failure is a fact."""
     settings = ctx.manifest.checks.ecs
     wanted = wanted_services(ctx)
-    base = Facts(cluster_of(ctx), settings.cluster_var, settings.stopped_window_min, time.time(), wanted=tuple(wanted))
+    base = base_facts(ctx)
     opened = open_client(ctx, "ecs")
     if opened.aws is None:
         return _with(base, skip_reason=opened.skip_reason)

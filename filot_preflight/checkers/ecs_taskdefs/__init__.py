@@ -10,6 +10,7 @@ every ARN names AWS_ACCOUNT_ID (the seed's "Verify AWS_ACCOUNT_ID in ECS task de
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -28,6 +29,7 @@ from filot_preflight.checkers.ecs_taskdefs.probe import (
     probe,
 )
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net.aws import AwsProblem
 
 __all__ = [
     "EcsTaskDefsChecker",
@@ -341,7 +343,10 @@ class EcsTaskDefsChecker(Checker):
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe (files or live, in a daemon thread), then judge."""
         try:
-            facts = await ctx.blocking(probe, ctx)
+            facts = await asyncio.wait_for(ctx.blocking(probe, ctx), ctx.budget().bound())
+        except TimeoutError:  # boto3's own timeouts did not fire first (a slow setup, a stuck DNS lookup)
+            problem = AwsProblem("timeout", f"no answer within --timeout {ctx.options.timeout:g}s")
+            facts = Facts(expectations(ctx), "live", problem=problem)
         except TaskDefFileError as err:  # the CLI validates files first; this is the backstop
             return [_r("file", Status.ERROR, str(err), remediation="Fix the task definition file's JSON.")]
         return judge(facts)

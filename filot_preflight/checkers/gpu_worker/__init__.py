@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from filot_preflight.checkers.base import CheckContext, Checker
+from filot_preflight.checkers.base import Budget, CheckContext, Checker
 from filot_preflight.checkers.gpu_worker.bullmq import queue_base
 from filot_preflight.checkers.gpu_worker.judge import GpuFacts, KeyPair, LiveFacts, RedisView, judge
 from filot_preflight.checkers.gpu_worker.layouts import read_queue
@@ -37,8 +37,6 @@ __all__ = ["GpuFacts", "GpuWorkerChecker", "judge", "probe"]
 
 WORKER = "gpu-worker"
 URL_VAR = "REDIS_URL"
-PROBE_BUDGET_FACTOR = 1.3
-BACKSTOP_FACTOR = 1.45
 
 
 def redis_view(ctx: CheckContext, service: str) -> RedisView:
@@ -102,14 +100,14 @@ async def probe(ctx: CheckContext) -> GpuFacts:
         why = ("REDIS_URL is plain redis://, so its password would cross the network unencrypted: login not tried "
                "(--allow-plaintext-auth sends it)")
         return dataclasses.replace(facts, live_skipped=why)
-    timeout = ctx.options.timeout
+    budget = ctx.budget()  # the checker's, shared with the steps that came before
     try:
         live = await asyncio.wait_for(
-            ctx.blocking(_live, rc.parse_url(url), pairs, q, cas.files, ctx.options.insecure, timeout),
-            timeout=timeout * BACKSTOP_FACTOR,
+            ctx.blocking(_live, rc.parse_url(url), pairs, q, cas.files, ctx.options.insecure, budget),
+            timeout=budget.bound(),
         )
     except TimeoutError:
-        live = LiveFacts(error_kind=_tls.ErrorKind.TIMEOUT, error=f"no answer within {timeout * BACKSTOP_FACTOR:g}s")
+        live = LiveFacts(error_kind=_tls.ErrorKind.TIMEOUT, error=f"no answer within {ctx.options.timeout:g}s")
     queues = tuple(_redact_queue(qf, ctx.redactor.redact) for qf in live.queues)
     return dataclasses.replace(facts, live=dataclasses.replace(live, error=ctx.redactor.redact(live.error),
                                                                queues=queues))
@@ -123,12 +121,11 @@ def _redact_queue(qf: QueueFacts, redact: Callable[[str], str]) -> QueueFacts:
 
 
 def _live(
-    ep: rc.Endpoint, pairs: tuple[KeyPair, ...], q: QueueSettings, ca_files: list[Path], insecure: bool, timeout: float
+    ep: rc.Endpoint, pairs: tuple[KeyPair, ...], q: QueueSettings, ca_files: list[Path], insecure: bool, budget: Budget
 ) -> LiveFacts:
     import redis.exceptions as rex
 
-    dl = rc.Deadline(timeout * PROBE_BUDGET_FACTOR)
-    client = rc.connect(ep, ca_files=ca_files, insecure=insecure, timeout=dl.step(timeout))
+    client = rc.connect(ep, ca_files=ca_files, insecure=insecure, timeout=budget.step())
     ro = ReadOnlyRedis(client)
     try:
         now = ro.time()  # the server's clock: ages do not depend on this machine's clock

@@ -14,7 +14,7 @@ from typing import Any
 
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.postgres.dsn import DsnInfo, parse_dsn
-from filot_preflight.checkers.postgres.session import WAIT_FACTOR, _session, classify_pg_error
+from filot_preflight.checkers.postgres.session import _session, classify_pg_error
 from filot_preflight.checkers.postgres.writable import WriteFacts
 from filot_preflight.net import tls as _tls
 
@@ -89,17 +89,19 @@ async def probe(ctx: CheckContext) -> PgFacts:
 
 
 async def _session_facts(ctx: CheckContext, raw: str, info: DsnInfo, *, full: bool) -> dict[str, Any]:
-    """One bounded session (blocking, in a thread) as PgFacts fields, its driver text redacted."""
+    """One bounded session (blocking, in a thread) as PgFacts fields, its driver text redacted.
+
+    Both sessions (DATABASE_URL and DATABASE_URL_DIRECT) run side by side within the checker's one budget."""
     o = ctx.options
-    bound = o.timeout * WAIT_FACTOR
+    budget = ctx.budget()  # the checker's; the session's steps share it
     try:
         found = await asyncio.wait_for(
             ctx.blocking(_session, raw, info, o.timeout, o.ca_file, o.insecure, ctx.manifest.checks.postgres,
-                         o.allow_plaintext_auth, full),
-            bound,
+                         o.allow_plaintext_auth, full, budget),
+            budget.bound(),
         )
     except TimeoutError:
-        return {"error_kind": "timeout", "error": f"no answer within {bound:g}s"}
+        return {"error_kind": "timeout", "error": f"no answer within {o.timeout:g}s"}
     if "error" in found:
         found["error"] = ctx.redactor.redact(str(found["error"]))[:500]
     if found.get("migration_error"):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from filot_preflight.checkers.base import Budget
 from filot_preflight.checkers.postgres.dsn import DsnInfo
 from filot_preflight.checkers.postgres.writable import read_writability
 from filot_preflight.net import tls as _tls
@@ -24,29 +25,28 @@ from filot_preflight.net import tls as _tls
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 PLAINTEXT_MODES = (None, "disable", "allow", "prefer")  # libpq sends the password without TLS under these
 LATENCY_SAMPLES = 5
-WAIT_FACTOR = 1.3  # the whole probe, under the runner's budget of 1.5 x timeout
 
 
 def _session(
     raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any,
-    allow_plaintext: bool = False, full: bool = True,
+    allow_plaintext: bool = False, full: bool = True, budget: Budget | None = None,
 ) -> dict[str, Any]:
     """Blocking: TLS handshake, then connect and query inside a READ ONLY transaction. Never raises.
 
     `full=False` (DATABASE_URL_DIRECT) asks only what writability needs. A DSN whose sslmode lets libpq
-    send the password without TLS gets no login unless `allow_plaintext` (--allow-plaintext-auth).
+    send the password without TLS gets no login unless `allow_plaintext` (--allow-plaintext-auth). Every
+    step gets what is left of `budget` (the checker's, shared by all steps; default: `timeout` from now).
     """
     try:
-        return _steps(raw, info, timeout, ca_file, insecure, settings, allow_plaintext, full)
+        return _steps(raw, info, timeout, ca_file, insecure, settings, allow_plaintext, full, budget or Budget(timeout))
     except Exception as e:  # noqa: BLE001 - an unforeseen failure is a fact, not a crashed checker
         return {"error_kind": "other", "error": f"{e.__class__.__name__}: {e}"}
 
 
 def _steps(
     raw: str, info: DsnInfo, timeout: float, ca_file: Path | None, insecure: bool, settings: Any,
-    allow_plaintext: bool, full: bool,
+    allow_plaintext: bool, full: bool, budget: Budget,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout * WAIT_FACTOR
     ca_files = [info.sslrootcert] if info.sslrootcert and info.sslrootcert != "system" else []
     if ca_file is not None and not ca_files:
         ca_files = [str(ca_file)]
@@ -56,7 +56,7 @@ def _steps(
             context = _tls.client_context(ca_files, insecure=insecure)
         except (OSError, ssl.SSLError) as e:  # an unreadable CA file: libpq will say which, as tls_ca
             return {"error_kind": "tls_ca", "error": f"cannot load the CA file: {e.__class__.__name__}: {e}"}
-        hs = _handshake(info, context, timeout)
+        hs = _handshake(info, context, budget.step())
         plain_ok = info.sslmode in PLAINTEXT_MODES
         if plain_ok and not allow_plaintext:
             # The app's libpq could send the password in clear: we send none, only learn what the server offers.
@@ -74,13 +74,14 @@ def _steps(
     try:
         params: dict[str, Any] = {
             "sslmode": "disable" if out.get("plaintext") else "require" if insecure else "verify-full",
-            "connect_timeout": max(2, int(min(timeout, deadline - time.monotonic()))),
+            # libpq takes whole seconds, at least 2; the probe's outer bound (the budget) still holds.
+            "connect_timeout": max(2, int(budget.step())),
             "application_name": "filot-preflight",
         }
         if not insecure and not info.sslrootcert and not out.get("plaintext"):
             bundle = _trust_bundle(ca_file)
             params["sslrootcert"] = bundle or "system"
-        out.update(_query(raw, params, timeout, settings, out.get("error_kind"), full))
+        out.update(_query(raw, params, budget.step(), settings, out.get("error_kind"), full))
     finally:
         if bundle:
             with contextlib.suppress(OSError):

@@ -2,8 +2,8 @@
 presigned and unsigned requests). The steps live in `bucket` (bucket, CORS, anonymous listing, clock
 skew) and `canary` (canary round trip, stale canaries); this module sets up the clients and runs them.
 
-Everything runs in one daemon thread with its own deadline. The canary is deleted in a `finally`
-(so also when a step failed, and even when the runner stopped waiting: the thread carries on).
+Everything runs in one daemon thread within the checker's budget (`ctx.budget()`). The canary is deleted
+in a `finally` (so also when a step failed, and even when the runner stopped waiting: the thread carries on).
 boto3 and httpx are imported lazily inside the functions that use them; importing this module stays cheap.
 """
 
@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from filot_preflight.checkers.base import CheckContext, Options
+from filot_preflight.checkers.base import Budget, CheckContext, Options
 from filot_preflight.checkers.r2.bucket import CorsRule, _anonymous, _bucket, _cors, _describe
 from filot_preflight.checkers.r2.canary import R2_MAX_PRESIGN_S, _canary, _stale
 from filot_preflight.manifest import R2Settings
@@ -28,9 +27,8 @@ from filot_preflight.redact import Redactor
 __all__ = ["BUCKET", "R2_MAX_PRESIGN_S", "CorsRule", "R2Facts", "probe"]
 
 BUCKET = "CF_R2_BUCKET"
-WAIT_FACTOR = 1.35  # the runner gives 1.5 x timeout; keep a margin to hand back partial facts
 RETRY_MIN_TIMEOUT = 5.0  # below this, a retry (with its backoff) does not fit in the budget
-STEP_FACTOR = 1.2  # optional steps start only before this share of the timeout has passed
+STEP_RESERVE = 0.15  # optional steps start only while this share of the budget is left
 
 
 @dataclass(frozen=True)
@@ -114,10 +112,11 @@ async def probe(ctx: CheckContext) -> R2Facts:
     rec: dict[str, Any] = {}
     creds = (str(v["CF_R2_ACCESS_KEY_ID"]), str(v["CF_R2_SECRET_ACCESS_KEY"]))
     settings = ctx.manifest.checks.r2
+    budget = ctx.budget()  # the checker's; the thread's steps share it
     try:
         await asyncio.wait_for(
-            ctx.blocking(_run, rec, endpoint, base.bucket, creds, ctx.options, settings, ctx.redactor),
-            ctx.options.timeout * WAIT_FACTOR,
+            ctx.blocking(_run, rec, endpoint, base.bucket, creds, ctx.options, settings, ctx.redactor, budget),
+            budget.bound(),
         )
     except TimeoutError:
         rec["timed_out"] = True
@@ -137,14 +136,15 @@ def _run(
     options: Options,
     settings: R2Settings,
     redactor: Redactor,
+    budget: Budget | None = None,
 ) -> None:
     """Blocking: bucket, stale canaries, canary round trip, CORS, anonymous listing (in that order)."""
     import httpx
 
-    start = time.monotonic()
+    dl = budget or Budget(options.timeout)
 
     def time_left() -> bool:
-        return time.monotonic() - start < options.timeout * STEP_FACTOR
+        return dl.left() > options.timeout * STEP_RESERVE
 
     bundle = None
     try:
@@ -189,7 +189,9 @@ def _client(endpoint: str, creds: tuple[str, str], options: Options, bundle: str
         response_checksum_validation="when_required",
     )
     verify: bool | str = False if options.insecure else (bundle or True)
-    return boto3.session.Session().client(
+    from filot_preflight.net.aws import botocore_session  # its data loader is shared with the aws checkers
+
+    return boto3.session.Session(botocore_session=botocore_session()).client(
         "s3",
         endpoint_url=endpoint,
         region_name="auto",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from filot_preflight.checkers.base import CheckContext, Checker
+from filot_preflight.checkers.base import Budget, CheckContext, Checker
 from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings, judge
 from filot_preflight.models import CheckResult
 from filot_preflight.net import redis_conn as rc
@@ -28,9 +28,6 @@ __all__ = ["RedisChecker", "RedisFacts", "RedisSettings", "judge", "probe"]
 
 PING_COUNT = 5
 URL_VAR = "REDIS_URL"
-# The blocking probe budgets itself; the runner allows 1.5x --timeout for the whole checker.
-PROBE_BUDGET_FACTOR = 1.3
-BACKSTOP_FACTOR = 1.35  # well inside the runner's 1.5x (room for a loaded machine), so our own fact is reported
 
 
 @dataclass(frozen=True)
@@ -44,25 +41,27 @@ class ProbeInput:
     insecure: bool = False
     timeout: float = 10.0
     allow_plaintext_auth: bool = False
+    budget: Budget | None = None  # the checker's (shared by every step); None: a new one of `timeout`
 
 
 async def probe(ctx: CheckContext, service: str = "backend") -> RedisFacts:
     """Gather facts about REDIS_URL as `service` sees it; never raises for a network failure."""
-    inp = _input(ctx, service)
-    budget = inp.timeout * BACKSTOP_FACTOR
+    budget = ctx.budget()
+    inp = _input(ctx, service, budget)
     try:
-        facts = await asyncio.wait_for(ctx.blocking(probe_sync, inp), timeout=budget)
+        # The probe's steps end with the budget; this outer bound is only for what they cannot bound.
+        facts = await asyncio.wait_for(ctx.blocking(probe_sync, inp), timeout=budget.bound())
     except TimeoutError:  # a step the socket timeouts could not bound (e.g. a stuck DNS lookup)
         ep = rc.parse_url(inp.url or "")  # parsed fine in the probe, or it would have returned at once
         facts = RedisFacts(
             scheme=ep.scheme, host=ep.host, port=ep.port, db=ep.db, has_password=ep.password is not None,
             host_kind=_tls.host_kind(ep.host), insecure=inp.insecure, timeout_s=inp.timeout,
-            error_kind=_tls.ErrorKind.TIMEOUT, error=f"no answer within {budget:g}s",
+            error_kind=_tls.ErrorKind.TIMEOUT, error=f"no answer within {inp.timeout:g}s",
         )
     return facts.redacted(ctx.redactor.redact)
 
 
-def _input(ctx: CheckContext, service: str) -> ProbeInput:
+def _input(ctx: CheckContext, service: str, budget: Budget) -> ProbeInput:
     cas = rc.trusted_cas(ctx, service)
     return ProbeInput(
         url=ctx.value(URL_VAR, service),
@@ -72,6 +71,7 @@ def _input(ctx: CheckContext, service: str) -> ProbeInput:
         insecure=ctx.options.insecure,
         timeout=ctx.options.timeout,
         allow_plaintext_auth=ctx.options.allow_plaintext_auth,
+        budget=budget,
     )
 
 
@@ -92,7 +92,7 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
     }
     if inp.ca_error:
         return RedisFacts(ca_error=inp.ca_error, **base)
-    dl = rc.Deadline(inp.timeout * PROBE_BUDGET_FACTOR)
+    dl = inp.budget or Budget(inp.timeout)
     base["handshake"] = tuple(rc.handshake_commands(ep))
     if rc.plaintext_login(ep, inp.allow_plaintext_auth):
         return _reach_only(ep, inp, dl, base | {"login_skipped": True})
@@ -101,7 +101,7 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
             ctx = _tls.client_context(inp.ca_files, insecure=inp.insecure)
         except (ssl.SSLError, ValueError):  # a CA file that exists but holds no PEM certificate
             return RedisFacts(ca_error=f"{' / '.join(inp.ca_sources)}: not a PEM CA bundle", **base)
-        tls = _tls.probe_tls(ep.host, ep.port, ctx, dl.step(inp.timeout))
+        tls = _tls.probe_tls(ep.host, ep.port, ctx, dl.step(inp.timeout, keep=dl.keep_for_next()))
         if not tls.tls_ok:
             kind = tls.error_kind
             if kind in (_tls.ErrorKind.HANDSHAKE_TIMEOUT, _tls.ErrorKind.NOT_TLS):
@@ -118,9 +118,10 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
 _TCP_KINDS = (_tls.ErrorKind.DNS, _tls.ErrorKind.REFUSED, _tls.ErrorKind.CONNECT_TIMEOUT, _tls.ErrorKind.UNREACHABLE)
 
 
-def _reach_only(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[str, Any]) -> RedisFacts:
+def _reach_only(ep: rc.Endpoint, inp: ProbeInput, dl: Budget, base: dict[str, Any]) -> RedisFacts:
     """redis:// with credentials: reachability and "TLS or plain RESP?" only, no credential sent."""
-    tls = _tls.probe_tls(ep.host, ep.port, _tls.client_context(insecure=True), dl.step(inp.timeout))
+    tls = _tls.probe_tls(ep.host, ep.port, _tls.client_context(insecure=True),
+                         dl.step(inp.timeout, keep=dl.keep_for_next()))
     if tls.tls_ok:
         return RedisFacts(stage="tls", error_kind="plain_on_tls", port_speaks="tls",
                           error="the port completed a TLS handshake (no credentials were sent)", **base)
@@ -132,10 +133,12 @@ def _reach_only(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[st
     return RedisFacts(stage="tcp", error_kind=kind, error=tls.error, **base)
 
 
-def _talk(ep: rc.Endpoint, inp: ProbeInput, dl: rc.Deadline, base: dict[str, Any]) -> RedisFacts:
+def _talk(ep: rc.Endpoint, inp: ProbeInput, dl: Budget, base: dict[str, Any]) -> RedisFacts:
     import redis.exceptions as rex
 
-    client = rc.connect(ep, ca_files=inp.ca_files, insecure=inp.insecure, timeout=dl.step(inp.timeout))
+    # Plain redis:// may be a TLS port that never answers a plain command: keep time to ask it for TLS.
+    keep = dl.keep_for_next() if not ep.tls else 0.0
+    client = rc.connect(ep, ca_files=inp.ca_files, insecure=inp.insecure, timeout=dl.step(inp.timeout, keep=keep))
     refused: list[str] = []
     try:
         try:

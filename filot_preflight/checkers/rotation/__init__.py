@@ -5,12 +5,14 @@ Post-deployment (`--phase postdeploy|all`). Facts in probe.py (DescribeSecret), 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.checkers.rotation.judge import NAME, SUBSYSTEM, judge
-from filot_preflight.checkers.rotation.probe import probe
+from filot_preflight.checkers.rotation.probe import base_facts, probe
 from filot_preflight.models import CheckResult
+from filot_preflight.net.aws_live import within_budget
 
 __all__ = ["RotationChecker", "judge", "probe"]
 
@@ -25,5 +27,5 @@ class RotationChecker(Checker):
     phase: ClassVar[str] = "postdeploy"
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
-        """Probe in a daemon thread, then judge."""
-        return judge(await ctx.blocking(probe, ctx))
+        """Probe in a daemon thread within the checker's budget, then judge."""
+        return judge(await within_budget(ctx, probe, lambda t: replace(base_facts(ctx), trouble=t)))

@@ -14,10 +14,15 @@ from filot_preflight.net.aws_facts import epoch
 from filot_preflight.net.aws_live import is_network, open_client, trouble
 
 
+def base_facts(ctx: CheckContext) -> Facts:
+    """The facts every outcome starts from (also a timed-out probe's)."""
+    return Facts(time.time())
+
+
 def probe(ctx: CheckContext) -> Facts:
     """One DescribeSecret per `checks.rotation.secrets` entry."""
     wanted = ctx.manifest.checks.rotation.secrets
-    base = Facts(time.time())
+    base = base_facts(ctx)
     if not wanted:
         return replace(base, skip_reason="the manifest names no rotated secret (checks.rotation.secrets)")
     opened = open_client(ctx, "secretsmanager")

@@ -17,16 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from filot_preflight.checkers.base import CheckContext, Checker
+from filot_preflight.checkers.base import GRACE, CheckContext, Checker
 from filot_preflight.checkers.temporal.judge import Poller, TemporalFacts, TemporalJudgeSettings, judge
 from filot_preflight.fileio import read_pem, sweep_stale_dirs
 from filot_preflight.models import CheckResult
 from filot_preflight.net import tls as _tls
-from filot_preflight.net.redis_conn import Deadline
 
 __all__ = ["TemporalChecker", "TemporalFacts", "TemporalJudgeSettings", "judge", "probe"]
 
-PROBE_BUDGET_FACTOR = 1.3
 EK = _tls.ErrorKind
 
 
@@ -109,7 +107,7 @@ class _Conn:
                  cert: bytes | None, key: bytes | None) -> None:
         self.ctx, self.f, self.api_key, self.cert, self.key = ctx, facts, api_key, cert, key
         self.timeout = ctx.options.timeout
-        self.dl = Deadline(self.timeout * PROBE_BUDGET_FACTOR)
+        self.dl = ctx.budget()  # the checker's: every step below gets what is left of it
         self.error = ""
 
     def _fail(self, stage: str, kind: str, error: str) -> TemporalFacts:
@@ -117,8 +115,8 @@ class _Conn:
         return dataclasses.replace(self.f, stage=stage, error_kind=kind)
 
     async def _blocking(self, fn: Any, *args: Any) -> Any:
-        step = self.dl.step(self.timeout)
-        return await asyncio.wait_for(self.ctx.blocking(fn, *args, step), timeout=step + 0.1)
+        step = self.dl.step()
+        return await asyncio.wait_for(self.ctx.blocking(fn, *args, step), timeout=step + GRACE)
 
     async def run(self) -> TemporalFacts:
         f = self.f
@@ -155,9 +153,9 @@ class _Conn:
                 Client.connect(
                     f"{f.host}:{f.port}", namespace=f.namespace or "default", api_key=self.api_key,
                     tls=self._tls_config() if f.tls else False, identity="filot-preflight",
-                    retry_config=RetryConfig(max_retries=0), connect_timeout=timedelta(seconds=self.timeout),
+                    retry_config=RetryConfig(max_retries=0), connect_timeout=timedelta(seconds=self.dl.step()),
                 ),
-                timeout=self.dl.step(self.timeout),
+                timeout=self.dl.step(),
             )
             info = await self._rpc(client.workflow_service.get_system_info, _requests().GetSystemInfoRequest())
         except TimeoutError:
@@ -170,8 +168,8 @@ class _Conn:
         return self.f
 
     async def _rpc(self, method: Any, request: Any) -> Any:
-        step = self.dl.step(self.timeout)
-        return await asyncio.wait_for(method(request, timeout=timedelta(seconds=step)), timeout=step + 0.1)
+        step = self.dl.step()
+        return await asyncio.wait_for(method(request, timeout=timedelta(seconds=step)), timeout=step + GRACE)
 
     async def _connect_error_kind(self, e: BaseException) -> str:
         kind = _rpc_kind(e)
