@@ -296,7 +296,7 @@ async def _run_all(lab: FaultLab, todo: dict[str, tuple[Breakage, Path]], logs: 
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", "from tests.fixtures_faults import serve_cases; serve_cases()",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
-                cwd=ROOT, env=_worker_env(),
+                cwd=ROOT, env=_worker_env(), limit=64 * 1024 * 1024,  # one report per line: far over 64 KiB
             )
             try:
                 # A healthy run loads the probe libraries, so that the cases measure the tool rather than
