@@ -43,3 +43,32 @@ class SilentServer:
         for c in self.held:
             c.close()
         self.sock.close()
+
+
+class RecordingServer(SilentServer):
+    """Serves each connection in its own thread (`_serve`, a subclass's protocol) and keeps every byte the
+    clients sent in `received`: what a test looks for a leaked credential in."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def record(self, data: bytes) -> None:
+        """Keep `data` as received."""
+        with self.lock:
+            self.received += data
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,30 +15,14 @@ from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.postgres import PostgresChecker
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.sandbox.base import SandboxContext, ServiceHandle
-from tests._servers import SilentServer
+from tests._servers import RecordingServer
 
 PASSWORD = "Plain-Canary-7c1f9e2d"
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
 
-class PlainPostgres(SilentServer):
+class PlainPostgres(RecordingServer):
     """Speaks just enough of the protocol: 'N' to SSLRequest, then asks for a clear-text password."""
-
-    def __init__(self) -> None:
-        self.received = bytearray()
-        self.lock = threading.Lock()
-        super().__init__()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _read(self, conn: socket.socket, n: int) -> bytes:
         data = b""
@@ -48,8 +31,7 @@ class PlainPostgres(SilentServer):
             if not chunk:
                 raise ConnectionError
             data += chunk
-        with self.lock:
-            self.received += data
+        self.record(data)
         return data
 
     def _serve(self, conn: socket.socket) -> None:

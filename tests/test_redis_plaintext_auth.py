@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -18,34 +17,17 @@ from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
 from filot_preflight.checkers.redis import RedisChecker
 from filot_preflight.models import Status
-from tests._servers import SilentServer
+from tests._servers import RecordingServer
 
 
-class RecordingRedis(SilentServer):
+class RecordingRedis(RecordingServer):
     """Records what every client sends; answers each chunk with -NOAUTH, as a password-protected Redis."""
-
-    def __init__(self) -> None:
-        self.received = bytearray()
-        self.lock = threading.Lock()
-        super().__init__()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(5)
         try:
             while chunk := conn.recv(4096):
-                with self.lock:
-                    self.received += chunk
+                self.record(chunk)
                 conn.sendall(b"-NOAUTH Authentication required.\r\n")
         except OSError:
             return
