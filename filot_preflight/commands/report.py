@@ -26,6 +26,7 @@ from filot_preflight.commands.common import (
     OfflineOpt,
     OnlyOpt,
     PartialOkOpt,
+    SendSignedCallbackOpt,
     SkipOpt,
     SourceDirOpt,
     SourceOpt,
@@ -70,6 +71,7 @@ def report(
     allow_plaintext_auth: AllowPlaintextAuthOpt = None,
     strict: StrictOpt = None,
     partial_ok: PartialOkOpt = False,
+    send_signed_callback: SendSignedCallbackOpt = False,
     save: Annotated[
         Path | None, typer.Option("--save", help="Also save the run's JSON result here (for `report --from`, `diff`).")
     ] = None,
@@ -101,7 +103,7 @@ def report(
         strict=strict, timeout=timeout, deadline=deadline, ca_file=ca_file, insecure=insecure,
         allow_loopback=allow_loopback, allow_plaintext_auth=allow_plaintext_auth, task_def=task_def,
         source_dir=source_dir, aws_region=aws_region, aws_profile=aws_profile, aws_endpoint=aws_endpoint,
-        partial_ok=partial_ok,
+        partial_ok=partial_ok, send_signed_callback=send_signed_callback,
     )
     if from_json is not None:
         from filot_preflight.sources import load_values
