@@ -30,9 +30,8 @@ def base_facts(ctx: CheckContext) -> Facts:
 
 def probe(ctx: CheckContext) -> Facts:
     """Describe each service, its task definitions and stopped tasks; a failure is a fact."""
-    settings = ctx.manifest.checks.ecs
-    wanted = wanted_services(ctx)
     base = base_facts(ctx)
+    wanted = list(base.wanted)
     opened = open_client(ctx, "ecs")
     if opened.aws is None:
         return _with(base, skip_reason=opened.skip_reason)
@@ -41,7 +40,7 @@ def probe(ctx: CheckContext) -> Facts:
     client = opened.aws.client
     files = _file_refs(ctx)
     try:
-        services = _describe(client, base.cluster, wanted, files, base.now - settings.stopped_window_min * 60)
+        services = _describe(client, base.cluster, wanted, files, base.now - base.window_min * 60)
     except Exception as e:  # noqa: BLE001 - a fact
         return _with(base, trouble=trouble(e), calls=opened.calls, region=opened.region)
     return _with(base, services=tuple(services), calls=opened.calls, region=opened.region, files=bool(files))
