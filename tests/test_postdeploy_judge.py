@@ -226,7 +226,6 @@ def test_a_probe_past_the_checkers_budget_is_its_own_source_failure():
     """A probe of several AWS calls bounded as a whole by --timeout: the checker says so itself (never the runner)."""
     import asyncio
     import time as _time
-    from dataclasses import replace as _replace
 
     from filot_preflight import manifest as _manifest
     from filot_preflight.checkers.alarms import judge as alarms_judge
@@ -238,7 +237,7 @@ def test_a_probe_past_the_checkers_budget_is_its_own_source_failure():
 
     ctx = CheckContext(_manifest.load(), ValueStore(), Options(timeout=0.3), Redactor())
     t0 = _time.monotonic()
-    facts = asyncio.run(within_budget(ctx, lambda c: _time.sleep(10), lambda t: _replace(base_facts(ctx), trouble=t)))
+    facts = asyncio.run(within_budget(ctx, lambda c: _time.sleep(10), base_facts))
     assert _time.monotonic() - t0 < 9  # not the sleeping probe's 10 s: the budget ended the wait
     (src,) = [r for r in alarms_judge(facts) if r.id == "alarms.source"]
     assert src.status.value == "fail" and "--timeout" in src.summary + src.detail and src.remediation

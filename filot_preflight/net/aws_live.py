@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.net.aws import AwsAccess, AwsClient, classify, make_client
 from filot_preflight.net.aws_facts import AwsTrouble
 
-T = TypeVar("T")
+
+class _HasTrouble(Protocol):
+    """A post-deployment checker's Facts: a dataclass (so `replace` works) with a `trouble` field."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def trouble(self) -> AwsTrouble | None: ...
+
+
+F = TypeVar("F", bound=_HasTrouble)  # a post-deployment checker's Facts (a frozen dataclass with `trouble`)
 
 
 @dataclass
@@ -86,12 +96,13 @@ def cluster_of(ctx: CheckContext) -> str | None:
     return settings.cluster or (ctx.value(settings.cluster_var) or "").strip() or None
 
 
-async def within_budget(ctx: CheckContext, probe: Callable[[CheckContext], T],
-                        timed_out: Callable[[AwsTrouble], T]) -> T:
+async def within_budget(ctx: CheckContext, probe: Callable[[CheckContext], F],
+                        base_facts: Callable[[CheckContext], F]) -> F:
     """Run a blocking AWS probe in a daemon thread, bounded by the checker's budget (--timeout from its start).
 
     boto3's own connect/read timeouts fire first on one silent call; this bounds a probe of several calls (and a
-    slow client set-up), so the checker still gives its own `<checker>.source` result, never the runner's.
+    slow client set-up), so the checker still gives its own `<checker>.source` result, never the runner's:
+    on a timeout, `base_facts(ctx)` with the timeout as its `trouble`.
     """
     try:
         return await asyncio.wait_for(ctx.blocking(probe, ctx), ctx.budget().bound())
@@ -99,4 +110,4 @@ async def within_budget(ctx: CheckContext, probe: Callable[[CheckContext], T],
         message = f"no answer from AWS within --timeout {ctx.options.timeout:g}s"
         remedy = ("Check that the AWS endpoint is reachable from here (region, --aws-endpoint / AWS_ENDPOINT_URL, "
                   "egress firewall), or raise --timeout if it is merely slow.")
-        return timed_out(AwsTrouble("timeout", message, "", remedy))
+        return replace(base_facts(ctx), trouble=AwsTrouble("timeout", message, "", remedy))

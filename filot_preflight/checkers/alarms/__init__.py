@@ -6,7 +6,6 @@ manifest (backend error rate, OCR queue, task restarts). Facts in probe.py, rule
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar
 
 from filot_preflight.checkers.alarms.judge import NAME, SUBSYSTEM, judge
@@ -29,4 +28,4 @@ class AlarmsChecker(Checker):
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe in a daemon thread within the checker's budget, then judge."""
-        return judge(await within_budget(ctx, probe, lambda t: replace(base_facts(ctx), trouble=t)))
+        return judge(await within_budget(ctx, probe, base_facts))

@@ -6,7 +6,6 @@ DescribeTaskDefinition and the stopped tasks (probe.py); rules in judge.py (pure
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar
 
 from filot_preflight.checkers.base import CheckContext, Checker
@@ -29,4 +28,4 @@ class EcsServicesChecker(Checker):
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe in a daemon thread within the checker's budget, then judge."""
-        return judge(await within_budget(ctx, probe, lambda t: replace(base_facts(ctx), trouble=t)))
+        return judge(await within_budget(ctx, probe, base_facts))

@@ -5,7 +5,6 @@ Post-deployment (`--phase postdeploy|all`). Facts in probe.py (DescribeSecret), 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar
 
 from filot_preflight.checkers.base import CheckContext, Checker
@@ -28,4 +27,4 @@ class RotationChecker(Checker):
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe in a daemon thread within the checker's budget, then judge."""
-        return judge(await within_budget(ctx, probe, lambda t: replace(base_facts(ctx), trouble=t)))
+        return judge(await within_budget(ctx, probe, base_facts))
