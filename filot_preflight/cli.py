@@ -12,7 +12,16 @@ import typer
 from filot_preflight import __version__
 from filot_preflight.commands import check as check_cmd
 from filot_preflight.commands import env as env_cmd
-from filot_preflight.commands import explain_cmd, manifest_cmd, render_cmd, report, sandbox, schema_cmd, secrets
+from filot_preflight.commands import (
+    explain_cmd,
+    manifest_cmd,
+    render_cmd,
+    report,
+    sandbox,
+    schema_cmd,
+    secrets,
+    smoke_cmd,
+)
 from filot_preflight.commands import watch as watch_cmd
 from filot_preflight.errors import PreflightError
 
@@ -46,6 +55,7 @@ app.command(name="checkers")(check_cmd.checkers)
 app.command(name="render")(render_cmd.render)
 app.command(name="explain")(explain_cmd.explain)
 app.command(name="watch")(watch_cmd.watch)
+app.command(name="smoke")(smoke_cmd.smoke)
 app.add_typer(manifest_cmd.app, name="manifest")
 app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(secrets.app, name="secrets", help="Which secrets are missing, their status map, and new values.")

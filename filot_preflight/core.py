@@ -219,10 +219,10 @@ class RunRequest:
     partial_ok: bool = False  # a narrowed or not fully checked run that found nothing wrong exits 0
 
 
-def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = None) -> tuple[Inputs, Report]:
-    """The one flow behind `check`, `report` and `secrets`: read inputs, resolve options, run, apply waivers.
+def prepare(req: RunRequest, redactor: Redactor) -> tuple[Inputs, Options]:
+    """Read the inputs and resolve the options of `req` (also reading `--source aws`); no checker runs.
 
-    Bad input (manifest, env file, task definition file, flags) raises PreflightError before any probe.
+    Bad input (manifest, env file, task definition file, flags) raises PreflightError.
     """
     cfg = req.config
     inputs = load_inputs(
@@ -241,6 +241,16 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
 
         load_files(options.task_defs)
     inputs.read_remote(options)
+    return inputs, options
+
+
+def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = None) -> tuple[Inputs, Report]:
+    """The one flow behind `check`, `report` and `secrets`: read inputs, resolve options, run, apply waivers.
+
+    Bad input (manifest, env file, task definition file, flags) raises PreflightError before any probe.
+    """
+    cfg = req.config
+    inputs, options = prepare(req, redactor)
     deadline = seconds("--deadline", req.deadline) if req.deadline is not None else cfg.get("deadline")
     if deadline is not None:  # the deadline counts from the start of the command, not of the checks
         deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)

@@ -187,6 +187,16 @@ class RotationSettings(StrictModel):
     secrets: list[RotatedSecret] = Field(default_factory=list)
 
 
+class SmokeSettings(StrictModel):
+    """`preflight smoke`: the synthetic OCR job, enqueued the way the backend enqueues a document."""
+
+    job_name: str = Field(default="ocr", min_length=1, description="BullMQ job name the backend adds (layout bullmq)")
+    document_field: str = Field(
+        default="documentKey", min_length=1, description="Job data field holding the document's R2 object key"
+    )
+    wait_s: float = Field(default=120.0, gt=0, le=3600, description="How long to wait for the worker's result")
+
+
 class Checks(StrictModel):
     """Per-subsystem settings that the checkers read."""
 
@@ -202,3 +212,4 @@ class Checks(StrictModel):
     autoscaling: AutoscalingSettings = AutoscalingSettings()
     alarms: AlarmsSettings = AlarmsSettings()
     rotation: RotationSettings = RotationSettings()
+    smoke: SmokeSettings = SmokeSettings()

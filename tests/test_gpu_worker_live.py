@@ -1,4 +1,6 @@
-"""The gpu_worker checker against the sandbox's TLS redis-server and its GPU-worker stand-in.
+"""The gpu_worker checker against the sandbox's TLS redis-server and its GPU-worker stand-in, in the `list`
+and `stream` layouts (FiLot's manifest says `bullmq`: that layout is proven with the real library in
+test_gpu_worker_bullmq.py, and the shared parts here hold for it too).
 
 The worker consumes the sandbox queue for real; tests that fill the queue pause it first (the
 heartbeat keeps running) and resume it afterwards. Keys a test invents carry a unique suffix.
@@ -74,9 +76,21 @@ def by_id(res: dict[tuple[str, str], CheckResult], rid: str) -> CheckResult:
 
 
 def with_queue(**changes: Any) -> Manifest:
+    """FiLot's manifest with the list stand-in's layout (heartbeat key, dead-letter list), then `changes`."""
     m = load_manifest()
-    queue = m.checks.queue.model_copy(update=changes)
+    queue = m.checks.queue.model_copy(update={**LIST_LAYOUT, **changes})
     return m.model_copy(update={"checks": m.checks.model_copy(update={"queue": queue})})
+
+
+LIST_LAYOUT = {"layout": "list", "heartbeat_key_var": "GPU_WORKER_HEARTBEAT_KEY"}
+
+
+@pytest.fixture
+def make_ctx(make_ctx: Callable[..., CheckContext]) -> Callable[..., CheckContext]:
+    """The shared factory, with the list layout's manifest unless a test passes its own."""
+    def build(*args: Any, manifest: Manifest | None = None, **kw: Any) -> CheckContext:
+        return make_ctx(*args, manifest=manifest or with_queue(), **kw)
+    return build
 
 
 def command_counts(admin: redis.Redis) -> dict[str, int]:

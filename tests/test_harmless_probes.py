@@ -1,10 +1,11 @@
 """Probes are harmless: a FULL `preflight check` against the sandbox stack changes nothing it should not.
 
 Seen from the servers themselves, during one full run (every checker, the Postgres migration lookup on):
-- Redis: the queue and the dead-letter list are byte-for-byte identical before and after, and the
-  server's own MONITOR shows that every command the check's connections sent is a read (in READ_ONLY,
-  and none flagged `write` by COMMAND INFO); the heartbeat key is written by the worker alone (it is
-  paused, so nothing consumes the queue, but keeps beating);
+- Redis: FiLot's BullMQ queue, filled by the real library (waiting, prioritized and failed
+  jobs; the real BullMQ worker paused locally, so nothing consumes them, but connected), and the
+  dead-letter list are byte-for-byte identical before and after (DUMP of every key), and the server's own
+  MONITOR shows that every command the check's connections sent is a read (in READ_ONLY, and none
+  flagged `write` by COMMAND INFO); the queue's keys are written by the worker and its scripts alone;
 - Postgres: no transaction id handed out (next xid unchanged, cluster-wide) and no row inserted,
   updated or deleted in any database (pg_stat_database, pg_stat_user_tables), the rows of
   schema_migrations unchanged;
@@ -32,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,13 +195,12 @@ class Observed:
 
     report: Report
     returncode: int
-    queue: tuple[list[bytes], list[bytes]]
+    queue: tuple[dict[str, Any], dict[str, Any]]  # every BullMQ key of the queue: (type, DUMP, PTTL)
     dead: tuple[list[bytes], list[bytes]]
-    key_meta: tuple[list[Any], list[Any]]
     commands: list[tuple[str, list[str]]]
     calls: dict[str, int]  # INFO commandstats deltas over the run (MONITOR does not show admin commands)
     worker_addrs: set[str]
-    heartbeat_key: str
+    queue_base: str
     pg: tuple[PgState, PgState]
     aws: tuple[dict[str, Any], dict[str, Any]]
     temp_left: list[str]  # what the run left in its own TMPDIR
@@ -217,32 +216,48 @@ def migration_manifest(folder: Path) -> Path:
     return path
 
 
+# Keys the (paused) BullMQ worker itself keeps refreshing: its stalled-jobs check and job locks.
+_WORKER_OWNED = (":stalled-check", ":lock")
+
+
+def queue_keys(admin: redis.Redis, base: str) -> dict[str, Any]:
+    """(type, DUMP, has TTL) of every key of the BullMQ queue, except those the worker refreshes."""
+    keys = sorted(k.decode() for k in admin.scan_iter(match=f"{base}:*", count=1000))
+    return {k: (admin.type(k), admin.dump(k), admin.pttl(k) > 0) for k in keys if not k.endswith(_WORKER_OWNED)}
+
+
+def worker_side(observed: Observed) -> set[str]:
+    """Client addresses of the worker, plus "lua": commands BullMQ's scripts run (the check sends no script)."""
+    return observed.worker_addrs | {"lua"}
+
+
 @pytest.fixture(scope="module")
 def observed(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
-    """Pause the worker, seed the queue, watch Redis, Postgres and moto around one full `preflight check`."""
+    """Fill FiLot's BullMQ queue with the real library (a failed job, then, with the worker paused, waiting,
+    prioritized and delayed jobs), watch Redis, Postgres and moto around one full `preflight check`."""
     env = sandbox_stack.env()
+    prefix = manifest_mod.load().checks.queue.prefix
     worker = sandbox_stack.handles["gpu-worker"]
-    queue, dead, beat = env["OCR_QUEUE_KEY"], env["OCR_DEAD_LETTER_KEY"], env["GPU_WORKER_HEARTBEAT_KEY"]
+    queue, dead = env["OCR_QUEUE_KEY"], env["OCR_DEAD_LETTER_KEY"]
+    base = f"{prefix}:{queue}"
     admin = redis.Redis.from_url(env["REDIS_URL"], ssl_ca_certs=env["REDIS_TLS_CA_FILE"], client_name="harmless-admin")
-    wait_until(lambda: admin.llen(queue) == 0, 10, what="sandbox queue drained")
+    workers.enqueue_bullmq(env, queue, [({"fail": "seeded by test_harmless_probes"}, {})], prefix=prefix, wait_s=20)
     workers.pause_gpu_worker(worker)
     saved_dead = admin.lrange(dead, 0, -1)
     try:
-        now = time.time()
-        jobs = [json.dumps({"id": f"job-{uuid.uuid4().hex[:8]}", "enqueuedAt": int((now - 30 + i) * 1000)})
-                for i in range(3)]
-        admin.rpush(queue, *jobs, "{not json: a malformed job stays malformed}")
+        # No delayed job: it would make BullMQ for Python block longer than its connection survives, and
+        # the worker would drop out of getWorkers() for the tests that share this stack (delayed jobs are
+        # read in test_gpu_worker_bullmq).
+        workers.enqueue_bullmq(env, queue, [({"n": i}, {}) for i in range(3)] + [({"n": 3}, {"priority": 5})],
+                               prefix=prefix)
         admin.lpush(dead, json.dumps({"id": "dead-1", "error": "seeded by test_harmless_probes"}))
-
-        def key_meta() -> list[Any]:
-            return [admin.type(queue), admin.pttl(queue), admin.type(dead), admin.pttl(dead), admin.type(beat)]
-
-        before_q, before_d, before_meta = admin.lrange(queue, 0, -1), admin.lrange(dead, 0, -1), key_meta()
+        before_q, before_d = queue_keys(admin, base), admin.lrange(dead, 0, -1)
         pg_before, aws_before = pg_state(env["DATABASE_URL"]), aws_state(env)
         me = admin.client_id()
         worker_addrs = {c["addr"] for c in admin.client_list() if int(c["id"]) != me}
-        stats_before = admin.info("commandstats")
+        # MONITOR before the counters and after them at the end: it sees at least what they count.
         monitor = Monitor(env["REDIS_URL"], env["REDIS_TLS_CA_FILE"])
+        stats_before = admin.info("commandstats")
         folder = tmp_path_factory.mktemp("harmless")
         manifest, tmpdir = migration_manifest(folder), folder / "tmp"
         tmpdir.mkdir()
@@ -251,21 +266,27 @@ def observed(sandbox_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
         # machine a starved probe must not change what is observed.
         proc = preflight("check", "--manifest", str(manifest), *env_args(sandbox_stack), "--format", "json",
                          "--timeout", "60", "--phase", "all", tmpdir=tmpdir)
-        commands = monitor.stop()
         stats_after = admin.info("commandstats")
+        commands = monitor.stop()
+        # A connection the worker's pool opened during the run is the worker's too (named `<prefix>:...`).
+        worker_addrs |= {c["addr"] for c in admin.client_list() if c.get("name", "").startswith(f"{prefix}:")}
         calls = {k.removeprefix("cmdstat_"): v["calls"] - stats_before.get(k, {}).get("calls", 0)
                  for k, v in stats_after.items()}
         time.sleep(1.0)  # backends flush their statistics when they end; give the probe's session a moment
         yield Observed(
             report=Report.model_validate_json(proc.stdout), returncode=proc.returncode,
-            queue=(before_q, admin.lrange(queue, 0, -1)), dead=(before_d, admin.lrange(dead, 0, -1)),
-            key_meta=(before_meta, key_meta()), commands=commands, calls={k: n for k, n in calls.items() if n},
-            worker_addrs=worker_addrs, heartbeat_key=beat,
-            pg=(pg_before, pg_state(env["DATABASE_URL"])), aws=(aws_before, aws_state(env)),
+            queue=(before_q, queue_keys(admin, base)), dead=(before_d, admin.lrange(dead, 0, -1)),
+            commands=commands, calls={k: n for k, n in calls.items() if n}, worker_addrs=worker_addrs,
+            queue_base=base, pg=(pg_before, pg_state(env["DATABASE_URL"])), aws=(aws_before, aws_state(env)),
             temp_left=sorted(p.name for p in tmpdir.iterdir()), stderr=proc.stderr,
         )
     finally:
-        admin.delete(queue, dead)
+        # Remove what this fixture added (jobs of the seeded states); the queue itself stays, as `up` made it.
+        for key in admin.scan_iter(match=f"{base}:*"):
+            state = key.decode().removeprefix(f"{base}:")
+            if state in ("wait", "prioritized", "delayed", "failed", "pc") or state[:1].isdigit():
+                admin.delete(key)
+        admin.delete(dead)
         if saved_dead:
             admin.rpush(dead, *saved_dead)
         workers.resume_gpu_worker(worker)
@@ -279,7 +300,8 @@ def test_the_observed_run_was_a_full_check(observed: Observed) -> None:
     ran = {r.id.split(".")[0] for r in observed.report.results}
     assert set(registry.discover()) <= ran
     by_id = {r.id: r for r in observed.report.results}
-    assert by_id["gpu_worker.queue_depth"].evidence["depth"] == 4
+    depth = by_id["gpu_worker.queue_depth"].evidence
+    assert (depth["depth"], depth["wait_count"], depth["prioritized_count"], depth["failed_count"]) == (4, 3, 1, 1)
     assert by_id["postgres.read_only"].status is Status.PASS
     assert by_id["postgres.migration"].status is Status.PASS  # the lookup really ran, inside the read-only session
     assert by_id["aws_secrets.exists"].status is Status.PASS
@@ -287,20 +309,24 @@ def test_the_observed_run_was_a_full_check(observed: Observed) -> None:
 
 
 def test_queue_and_dead_letter_are_byte_for_byte_unchanged(observed: Observed) -> None:
-    assert observed.queue[0] == observed.queue[1] and len(observed.queue[0]) == 4
+    """DUMP of every key of the BullMQ queue (job hashes, wait, prioritized, delayed, failed, meta, id) and
+    the dead-letter list: identical before and after, TTLs too (no EXPIRE, no re-create)."""
+    before, after = observed.queue
+    assert before == after
+    suffixes = {k.removeprefix(observed.queue_base + ":") for k in before}
+    assert {"wait", "prioritized", "failed", "meta", "id"} <= suffixes
     assert observed.dead[0] == observed.dead[1] and observed.dead[0]
-    assert observed.key_meta[0] == observed.key_meta[1]  # types and TTLs too (no EXPIRE, no re-create)
 
 
 def test_redis_saw_only_reads_from_the_check(observed: Observed, sandbox_stack: Stack) -> None:
     """From the server's MONITOR: the check's connections sent reads only; COMMAND INFO agrees."""
-    ours = [(addr, args) for addr, args in observed.commands if addr not in observed.worker_addrs]
+    ours = [(addr, args) for addr, args in observed.commands if addr not in worker_side(observed)]
     # The probes set no client name (no CLIENT SETNAME, see docs/checks/redis.md): the redis checker's
     # connection starts with PING, the gpu_worker checker's with TIME.
     named = {addr for addr, args in ours if command_name(args) in ("ping", "time")}
     assert named, "no connection of the check was seen (did MONITOR miss the run?)"
     sent = {command_name(args) for _, args in ours}
-    assert {"lrange", "get"} & sent or {"lindex", "get"} & sent  # the queue and the heartbeat were read
+    assert {"lindex", "hmget", "zrange", "zcard"} <= sent  # wait, job hashes, prioritized, failed were read
     assert sent <= READ_ONLY, f"commands outside the read-only set: {sorted(sent - READ_ONLY)}"
     env = sandbox_stack.env()
     admin = redis.Redis.from_url(env["REDIS_URL"], ssl_ca_certs=env["REDIS_TLS_CA_FILE"])
@@ -312,20 +338,24 @@ def test_redis_saw_only_reads_from_the_check(observed: Observed, sandbox_stack: 
     assert not flagged, f"the server flags these as writes: {flagged}"
 
 
-def test_redis_command_counters_show_nothing_but_reads_and_the_workers_heartbeat(observed: Observed) -> None:
+def test_redis_command_counters_show_nothing_but_reads_and_the_workers_commands(observed: Observed) -> None:
     """INFO commandstats counts every command, admin ones too (CONFIG SET, FLUSHALL, ... which MONITOR
-    never shows): over the run only reads ran, plus MONITOR itself and the worker's heartbeat SETs."""
-    worker_sets = sum(1 for addr, args in observed.commands if addr in observed.worker_addrs and command_name(args) == "set")
-    others = {k: n for k, n in observed.calls.items() if k not in READ_ONLY | {"monitor", "set"}}
+    never shows): over the run, every command outside the read-only set ran no more often than MONITOR saw
+    the worker (or BullMQ's scripts) send it, so none of them came from the check."""
+    by_worker: dict[str, int] = {}
+    for addr, args in observed.commands:
+        if addr in worker_side(observed):
+            by_worker[command_name(args)] = by_worker.get(command_name(args), 0) + 1
+    others = {k: n for k, n in observed.calls.items()
+              if k not in READ_ONLY | {"monitor"} and n > by_worker.get(k, 0)}
     assert not others, f"commands outside the read-only set ran: {others}"
-    assert observed.calls.get("set", 0) == worker_sets
     assert "config|get" in observed.calls  # the redis checker's eviction-policy read, counted though not monitored
 
 
-def test_heartbeat_is_written_by_the_worker_alone(observed: Observed) -> None:
+def test_queue_keys_are_written_by_the_worker_alone(observed: Observed) -> None:
     writes = [(addr, args) for addr, args in observed.commands
-              if len(args) > 1 and args[1] == observed.heartbeat_key and command_name(args) not in READ_ONLY]
-    assert all(addr in observed.worker_addrs for addr, _ in writes), writes
+              if len(args) > 1 and args[1].startswith(observed.queue_base) and command_name(args) not in READ_ONLY]
+    assert all(addr in worker_side(observed) for addr, _ in writes), writes
 
 
 def test_no_postgres_write_anywhere_in_the_cluster(observed: Observed) -> None:

@@ -191,8 +191,8 @@ def test_canary_is_deleted_when_a_step_fails(r2: Callable[..., CheckContext], r2
 
     ctx = r2()
     creds = (r2_buckets.env["CF_R2_ACCESS_KEY_ID"], r2_buckets.env["CF_R2_SECRET_ACCESS_KEY"])
-    bundle = _r2_probe._bundle(sandbox_ctx.certs.ca_pem)  # the probe's own client and trust
-    client = _r2_probe._client(r2_buckets.env["CF_R2_ENDPOINT"], creds, ctx.options, bundle)
+    bundle = _r2_probe.ca_bundle(sandbox_ctx.certs.ca_pem)  # the probe's own client and trust
+    client = _r2_probe.s3_client(r2_buckets.env["CF_R2_ENDPOINT"], creds, ctx.options, bundle)
     rec: dict[str, Any] = {}
     verify = client_context([sandbox_ctx.certs.ca_pem])
     try:

@@ -18,7 +18,10 @@ from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
 from filot_preflight.checkers.gpu_worker.judge import READ_GRANTS
 from filot_preflight.checkers.redis import RedisChecker
 from filot_preflight.checkers.redis.judge import MINIMAL_GRANTS
+from filot_preflight.manifest import Manifest
+from filot_preflight.manifest import load as load_manifest
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.sandbox import workers
 from tests.fixtures_redis_faults import RedisFaults
 
 OPTS = {"timeout": 2.0, "allow_loopback": True, "allow_plaintext_auth": True}
@@ -76,21 +79,33 @@ def test_refused_select_names_its_grant(
 def test_gpu_worker_with_the_documented_read_grants(
     redis_faults: RedisFaults, admin: redis.Redis, make_ctx: Callable[..., CheckContext]
 ) -> None:
-    queue = f"ocr:{uuid.uuid4().hex[:8]}"
-    admin.lpush(queue, b'{"enqueued_at": 1}')
-    url = _user(admin, redis_faults, READ_GRANTS, "%R~*")  # read-only key access
+    """FiLot's BullMQ queue, created by the real library, read by a user with exactly the documented grants
+    and read-only access to the queue's keys: every figure, no permission result."""
+    queue, prefix = f"ocr-{uuid.uuid4().hex[:8]}", f"acl{uuid.uuid4().hex[:6]}"
+    admin_env = {"REDIS_URL": f"redis://default:{redis_faults.password}@127.0.0.1:{redis_faults.plain_port}/0"}
+    workers.enqueue_bullmq(admin_env, queue, [({"page": 1}, {})], prefix=prefix)
+    manifest = _with_prefix(prefix)
+    url = _user(admin, redis_faults, READ_GRANTS, f"%R~{prefix}:*")
     env = {"REDIS_URL": url, "OCR_QUEUE_KEY": queue}
     try:
-        res = _by_id(asyncio.run(GpuWorkerChecker().run(make_ctx(env, worker=env, **OPTS))))
+        res = _by_id(asyncio.run(GpuWorkerChecker().run(make_ctx(env, worker=env, manifest=manifest, **OPTS))))
+        assert "gpu_worker.redis" not in res, res.get("gpu_worker.redis")
+        assert res["gpu_worker.queue_found"].status is Status.PASS
+        assert res["gpu_worker.queue_depth"].evidence["depth"] == 1
+        assert res["gpu_worker.workers"].status is Status.FAIL  # read (CLIENT LIST allowed): nobody consumes
+        url = _user(admin, redis_faults, "+time", f"%R~{prefix}:*")  # TYPE refused
+        env = {"REDIS_URL": url, "OCR_QUEUE_KEY": queue}
+        res = _by_id(asyncio.run(GpuWorkerChecker().run(make_ctx(env, worker=env, manifest=manifest, **OPTS))))
     finally:
-        admin.delete(queue)
-    assert "gpu_worker.redis" not in res, res.get("gpu_worker.redis")
-    assert res["gpu_worker.queue_depth"].evidence["depth"] == 1
-    url = _user(admin, redis_faults, "+time", "%R~*")  # TYPE refused
-    env = {"REDIS_URL": url, "OCR_QUEUE_KEY": queue}
-    res = _by_id(asyncio.run(GpuWorkerChecker().run(make_ctx(env, worker=env, **OPTS))))
+        admin.delete(*admin.keys(f"{prefix}:*"))
     fail = res["gpu_worker.redis"]
     assert fail.status is Status.FAIL and "ACL SETUSER" in fail.remediation and "+type" in fail.remediation
+
+
+def _with_prefix(prefix: str) -> Manifest:
+    m = load_manifest()
+    queue = m.checks.queue.model_copy(update={"prefix": prefix})
+    return m.model_copy(update={"checks": m.checks.model_copy(update={"queue": queue})})
 
 
 def test_read_only_commands_evidence_is_what_monitor_saw(

@@ -4,7 +4,9 @@ scripts as the npm library) consuming OCR_QUEUE_KEY under BULLMQ_PREFIX over TLS
 Run by `workers.start_bullmq_worker`. A job `{"fail": "<reason>"}` fails (BullMQ moves it to `failed`,
 its dead letters); `{"hold_s": N}` keeps the job active N seconds (to stall it by killing this
 process). Nothing else is written: liveness is what BullMQ itself records (its named connection and
-job locks), not a heartbeat key. SIGTERM closes the worker gracefully.
+job locks), not a heartbeat key. SIGUSR1 pauses this worker (BullMQ's local `worker.pause()`: the queue
+is not paused, its connection stays, it just takes no job) and writes `paused` in the working folder once
+done; SIGUSR2 resumes it. SIGTERM closes the worker gracefully.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ async def main() -> None:
                                      decode_responses=True, socket_connect_timeout=5)
 
     conn, qconn = connect(), connect()
-    opts: dict[str, Any] = {"connection": conn, "prefix": prefix, "name": env.get("BULLMQ_WORKER_NAME", "gpu-1")}
+    # drainDelay 1 s: an idle worker re-blocks every second, so a job after a long idle is taken at once.
+    opts: dict[str, Any] = {"connection": conn, "prefix": prefix, "name": env.get("BULLMQ_WORKER_NAME", "gpu-1"),
+                            "drainDelay": 1}
     if env.get("BULLMQ_LOCK_MS"):
         opts["lockDuration"] = int(env["BULLMQ_LOCK_MS"])
     worker = Worker(queue, _process, opts)
@@ -47,6 +51,19 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    marker = Path("paused")
+
+    async def pause() -> None:
+        await worker.pause()
+        marker.write_text("1")
+
+    def resume() -> None:
+        worker.resume()
+        marker.unlink(missing_ok=True)
+
+    pending: set[asyncio.Task[None]] = set()  # a reference, so the pause task is not collected mid-way
+    loop.add_signal_handler(signal.SIGUSR1, lambda: pending.add(loop.create_task(pause())))
+    loop.add_signal_handler(signal.SIGUSR2, resume)
     while not await q.get_workers():
         await asyncio.sleep(0.05)
     Path(env["SANDBOX_READY_FILE"]).write_text(str(os.getpid()))

@@ -108,7 +108,8 @@ def up(
     sig = manifest.checks.buli2.signature
     chains: dict[str, Callable[[], None]] = {
         "redis": lambda: run.chain(
-            ("redis", redis.start), ("gpu-worker", lambda c, h: workers.start_gpu_worker(c, h.env))
+            ("redis", redis.start),
+            ("gpu-worker", lambda c, h: workers.start_queue_worker(c, h.env, manifest.checks.queue)),
         ),
         # DATABASE_URL through PgBouncer (Neon's pooled endpoint); DATABASE_URL_DIRECT stays on postgres.
         "postgres": lambda: run.chain(("postgres", postgres.start), ("pgbouncer", pgbouncer.start)),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from filot_preflight.manifest_checks import QueueSettings
 from filot_preflight.sandbox.base import (
     LOOPBACK,
     SandboxContext,
@@ -64,6 +65,26 @@ def start_gpu_worker(ctx: SandboxContext, redis_env: Mapping[str, str], *, name:
     return handle
 
 
+def start_queue_worker(ctx: SandboxContext, redis_env: Mapping[str, str], queue: QueueSettings) -> ServiceHandle:
+    """FiLot's GPU worker as the manifest's queue layout says it consumes: a real BullMQ worker (`bullmq`),
+    else the list/stream stand-in.
+
+    For BullMQ the backend's producer then adds one job and waits until the worker has completed it: a real
+    queue that has served a job (its `meta`/`id` keys exist), so a check of the fresh stack finds the queue.
+    """
+    if queue.layout != "bullmq":
+        return start_gpu_worker(ctx, redis_env)
+    qname = ctx.values.get("OCR_QUEUE_KEY", "ocr-jobs")
+    handle = start_bullmq_worker(ctx, redis_env, qname, prefix=queue.prefix, name="gpu-worker")
+    try:
+        enqueue_bullmq(redis_env, qname, [({"document": "sandbox-warm-up"}, {})], prefix=queue.prefix, wait_s=20.0)
+    except BaseException:
+        handle.stop()
+        raise
+    handle.env = {k: ctx.values[k] for k in QUEUE_DEFAULTS if k in ctx.values} | {"OCR_QUEUE_KEY": qname}
+    return handle
+
+
 def start_bullmq_worker(
     ctx: SandboxContext, redis_env: Mapping[str, str], queue: str, *, prefix: str = "bull",
     name: str = "gpu-worker-bullmq", worker_name: str = "gpu-1", lock_ms: int | None = None,
@@ -79,7 +100,7 @@ def start_bullmq_worker(
     handle = ServiceHandle(
         name=name, pids=[proc.pid], log=log, env={"OCR_QUEUE_KEY": queue},
         ready=lambda: ready_file.exists() and proc.poll() is None,
-        info={"queue": queue, "prefix": prefix, "worker": worker_name},
+        info={"queue": queue, "prefix": prefix, "worker": worker_name, "control": str(state)},
     )
     wait_ready(handle, 20.0, proc)
     handle.ready = handle.alive
@@ -88,18 +109,28 @@ def start_bullmq_worker(
 
 def enqueue_bullmq(
     redis_env: Mapping[str, str], queue: str, jobs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
-    *, prefix: str = "bull",
+    *, prefix: str = "bull", wait_s: float | None = None,
 ) -> list[str]:
-    """The backend's producer: add (data, opts) jobs with the real BullMQ Queue; returns their ids."""
+    """The backend's producer: add (data, opts) jobs with the real BullMQ Queue; returns their ids.
+
+    With `wait_s`, returns once a worker has finished every one of them (BullMQ's Job.is_completed /
+    is_failed), raising TimeoutError after `wait_s` seconds.
+    """
     import redis.asyncio as aredis
     from bullmq import Queue
 
     async def add() -> list[str]:
-        conn = aredis.Redis.from_url(redis_env["REDIS_URL"], ssl_ca_certs=redis_env.get("REDIS_TLS_CA_FILE") or None,
-                                     decode_responses=True, socket_connect_timeout=5)
+        url = redis_env["REDIS_URL"]
+        tls: dict[str, Any] = {}
+        if url.startswith("rediss://"):
+            tls = {"ssl_ca_certs": redis_env.get("REDIS_TLS_CA_FILE") or None}
+        conn = aredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5, **tls)
         q = Queue(queue, {"connection": conn, "prefix": prefix})
         try:
-            return [str((await q.add("ocr", data, opts)).id) for data, opts in jobs]
+            added = [await q.add("ocr", data, opts) for data, opts in jobs]
+            if wait_s is not None:
+                await asyncio.wait_for(_finished(added), wait_s)
+            return [str(job.id) for job in added]
         finally:
             await q.close()
             await conn.aclose()
@@ -107,8 +138,15 @@ def enqueue_bullmq(
     return asyncio.run(add())
 
 
+async def _finished(jobs: Sequence[Any]) -> None:
+    for job in jobs:
+        while not (await job.isCompleted() or await job.isFailed()):
+            await asyncio.sleep(0.05)
+
+
 def pause_gpu_worker(handle: ServiceHandle, timeout: float = 5.0) -> None:
-    """Stop consuming (heartbeat continues); returns once no job can be popped any more."""
+    """Stop consuming (the list stand-in's heartbeat continues; a BullMQ worker stays connected and is paused
+    locally, the queue itself is not); returns once no job can be taken any more."""
     marker = Path(handle.info["control"]) / "paused"
     os.kill(handle.pids[0], signal.SIGUSR1)
     wait_until(marker.exists, timeout, what="gpu worker paused")

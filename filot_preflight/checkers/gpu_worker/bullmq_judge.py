@@ -18,7 +18,7 @@ def bull_gate(qf: QueueFacts, target: str, ev: dict[str, EvidenceValue]) -> list
     if b is None:
         return None
     if not b.found:
-        return [result(
+        return _name_results(qf, target) + [result(
             "gpu_worker.queue_found", SUB, Status.FAIL,
             f"no BullMQ queue '{b.name}' under prefix '{b.prefix}' ({qf.key}:meta and :id do not exist)",
             target=target, evidence={"prefix": b.prefix, "queue_name": b.name, "layout": "bullmq",
@@ -36,8 +36,9 @@ def bull_results(qf: QueueFacts, target: str) -> list[CheckResult]:
     if b is None or not b.found:
         return []
     version = b.version or "version not recorded in meta"
-    out = [result("gpu_worker.queue_found", SUB, Status.PASS, f"BullMQ queue {qf.key} exists ({version})",
-                  target=target, evidence={"prefix": b.prefix, "queue_name": b.name, "bullmq_version": b.version})]
+    out = _name_results(qf, target)
+    out.append(result("gpu_worker.queue_found", SUB, Status.PASS, f"BullMQ queue {qf.key} exists ({version})",
+                      target=target, evidence={"prefix": b.prefix, "queue_name": b.name, "bullmq_version": b.version}))
     if b.paused:
         out.append(result(
             "gpu_worker.queue_paused", SUB, Status.FAIL,
@@ -64,6 +65,22 @@ def bull_results(qf: QueueFacts, target: str) -> list[CheckResult]:
                           evidence=stall_ev))
     out.append(_workers(qf, target))
     return out
+
+
+def _name_results(qf: QueueFacts, target: str) -> list[CheckResult]:
+    """A queue name with ':' is refused by the Node library (5.x/6.x): `new Queue()` throws, the backend never
+    enqueues. Only a FAIL is reported (a valid name is not worth a line of its own)."""
+    b = qf.bull
+    assert b is not None
+    if ":" not in b.name:
+        return []
+    return [result(
+        "gpu_worker.queue_name", SUB, Status.FAIL,
+        f"queue name '{b.name}' contains ':': Node's BullMQ 5+ throws 'Queue name cannot contain :'",
+        target=target, evidence={"queue_name": b.name, "prefix": b.prefix},
+        remediation=f"Set {qf.var} to a name without ':' (e.g. '{b.name.replace(':', '-')}') in both services; "
+        "put a namespace into the `prefix` option (checks.queue.prefix) instead.",
+    )]
 
 
 def _workers(qf: QueueFacts, target: str) -> CheckResult:

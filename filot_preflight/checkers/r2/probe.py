@@ -149,8 +149,8 @@ def _run(
     bundle = None
     try:
         try:
-            bundle = _bundle(options.ca_file) if options.ca_file and not options.insecure else None
-            client = _client(endpoint, creds, options, bundle)
+            bundle = ca_bundle(options.ca_file) if options.ca_file and not options.insecure else None
+            client = s3_client(endpoint, creds, options, bundle)
         except Exception as e:  # noqa: BLE001 - a bad CA file or AWS_* setting: a fact, not a crash
             rec["reachable"], rec["error_kind"], rec["error"] = False, "client", _describe(e)
             return
@@ -172,7 +172,9 @@ def _run(
                 os.unlink(bundle)
 
 
-def _client(endpoint: str, creds: tuple[str, str], options: Options, bundle: str | None) -> Any:
+def s3_client(endpoint: str, creds: tuple[str, str], options: Options, bundle: str | None) -> Any:
+    """A boto3 S3 client for R2: path-style SigV4, bounded timeouts, TLS verified against `bundle` or the
+    default CAs (unless --insecure), never the instance metadata service."""
     import boto3
     from botocore.config import Config
 
@@ -202,8 +204,8 @@ def _client(endpoint: str, creds: tuple[str, str], options: Options, bundle: str
     )
 
 
-def _bundle(ca_file: Path) -> str:
-    """boto3's `verify` takes one file: its default CA bundle plus --ca-file, in a temp file."""
+def ca_bundle(ca_file: Path) -> str:
+    """A temp file for boto3; boto3's `verify` takes one file: its default CA bundle plus --ca-file, in a temp file."""
     import certifi
 
     from filot_preflight.fileio import read_pem, temp_file
