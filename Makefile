@@ -19,7 +19,8 @@ setup: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# The real npm dotenv for tests/test_reader_conformance.py, pinned by tests/node/package-lock.json.
+# The real npm dotenv (tests/test_reader_conformance.py) and BullMQ 6.x/5.x (tests/test_gpu_worker_bullmq_node.py),
+# pinned by tests/node/package-lock.json.
 NODE_STAMP := tests/node/node_modules/.installed
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error

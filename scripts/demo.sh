@@ -3,7 +3,8 @@
 # (--send-signed-callback is safe here: the sandbox backend is a stand-in; never a default in production.)
 #   1. offline check of manifests/example.prod.env (the seed's T8-A situation: 3 missing secrets, Redis without TLS)
 #   2. sandbox up; full live check against it (--phase all: before and after the deployment, since the sandbox
-#      seeds moto with a healthy deployment); every document rendered from that run; sandbox down
+#      seeds moto with a healthy deployment); every document rendered from that run; `preflight smoke` (one
+#      synthetic OCR job end to end, everything it created removed); sandbox down
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
@@ -26,11 +27,17 @@ preflight check --phase all \
   --send-signed-callback --save "$OUT/live/results.json"
 rc=$?
 preflight report --from "$OUT/live/results.json" -o "$OUT/live" >/dev/null
+echo
+echo "== smoke: one synthetic OCR job through R2, the BullMQ queue and the GPU worker, then removed"
+preflight smoke --env-file "$SB/sandbox.env" --save "$OUT/live/smoke.json"
+smoke_rc=$?
+[ "$rc" -eq 0 ] && rc=$smoke_rc
 preflight diff "$OUT/offline/results.json" "$OUT/live/results.json" > "$OUT/diff.txt"
 
 echo
 echo "Documents written:"
-echo "  $OUT/live/      from the live sandbox run (exit $rc): reports, checklist, summary, secrets map, env template"
+echo "  $OUT/live/      from the live sandbox run (exit $rc): reports, checklist, summary, secrets map, env template,"
+echo "                  smoke.json (each step of the synthetic OCR job and its latency)"
 echo "  $OUT/offline/   from the offline example run"
 echo "  $OUT/diff.txt   what changed between the two runs"
 echo "Start with $OUT/live/T8A_summary.md and $OUT/offline/missing_required_secrets.txt"

@@ -38,6 +38,7 @@ def smoke(
     output_format: Annotated[str, typer.Option("--format", help="console or json")] = "console",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (default stdout).")]
     = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Also write the JSON report to this file.")] = None,
     manifest: ManifestOpt = None,
     env_file: EnvFileOpt = None,
     source: SourceOpt = None,
@@ -74,6 +75,8 @@ def smoke(
     ctx = CheckContext(inputs.manifest, inputs.store, options, inputs.redactor)
     live = output_format == "console" and output is None
     report = run(ctx, wait, echo=_echo_step if live else lambda _s: None)
+    if save is not None:
+        write_output(redactor.redact(report.model_dump_json(indent=2)) + "\n", save)
     if output_format == "json":
         write_output(redactor.redact(report.model_dump_json(indent=2)) + "\n", output)
     else:
