@@ -253,7 +253,7 @@ def wait_established(port: int, before: int = 0, timeout: float = 5.0) -> None:
 
 
 def serve_cases() -> None:
-    """A matrix worker process: for each JSON line on stdin ({"env_files": [...], "timeout": s}) run the real
+    """A matrix worker process: for each JSON line on stdin ({"env_files": [...], "timeout": s, "phase": p}) run the real
     check flow (core.execute, as `preflight check` does) and answer one JSON line: the report, the seconds
     the run took, or the exception that escaped it.
 
@@ -268,7 +268,8 @@ def serve_cases() -> None:
 
     for line in sys.stdin:
         ask = json.loads(line)
-        req = core.RunRequest(env_files=tuple(ask["env_files"]), flags={"timeout": float(ask["timeout"])})
+        req = core.RunRequest(env_files=tuple(ask["env_files"]), flags={"timeout": float(ask["timeout"])},
+                              phase=ask.get("phase", "predeploy"))
         t0 = time.monotonic()
         try:
             report = core.execute(req, Redactor())[1]

@@ -33,6 +33,7 @@ test report as skips carrying that reason.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -70,7 +71,8 @@ SUBSYSTEMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "postgres": (("postgres",), ()),
     "temporal": (("temporal",), ()),
     "r2": (("r2",), ()),
-    "aws": (("aws_secrets", "ecs_taskdefs"), ()),
+    # The aws cases run with --phase all: the post-deployment checkers read the same AWS endpoint.
+    "aws": (("aws_secrets", "ecs_taskdefs", "ecs_services", "autoscaling", "alarms", "rotation"), ()),
     "buli2": (("buli2",), ()),
     "backend": (("backend",), ()),
 }
@@ -109,6 +111,7 @@ class Breakage:
     worker: dict[str, str | None] = field(default_factory=dict)
     victim: ServiceHandle | None = None
     victim_port: int = 0
+    phase: str = "predeploy"  # the run's --phase
 
 
 @dataclass
@@ -168,7 +171,12 @@ _PLAIN_TEMPORAL = {"TEMPORAL_API_KEY": None, "TEMPORAL_TLS_CERT": None, "TEMPORA
 
 
 def breakage(lab: FaultLab, sub: str, fault: str) -> Breakage:
-    """The env changes (and victim) that produce `fault` for `sub`."""
+    """The env changes (and victim) that produce `fault` for `sub`; AWS faults in a --phase all run."""
+    b = _breakage(lab, sub, fault)
+    return dataclasses.replace(b, phase="all") if sub == "aws" else b
+
+
+def _breakage(lab: FaultLab, sub: str, fault: str) -> Breakage:
     if fault == "refused":
         return point(lab, sub, LOOPBACK, lab.closed_port)
     if fault == "dns":
@@ -249,7 +257,8 @@ def _ask(lab: FaultLab, b: Breakage, folder: Path, timeout: float = TIMEOUT) -> 
     folder.mkdir(parents=True, exist_ok=True)
     backend = write_env(folder / "sandbox.env", _apply(lab.backend, b.backend))
     worker = write_env(folder / "gpu-worker.env", _apply(lab.worker, b.worker))
-    return (json.dumps({"env_files": [str(backend), f"gpu-worker={worker}"], "timeout": timeout}) + "\n").encode()
+    ask = {"env_files": [str(backend), f"gpu-worker={worker}"], "timeout": timeout, "phase": b.phase}
+    return (json.dumps(ask) + "\n").encode()
 
 
 def _worker_env() -> dict[str, str]:
@@ -498,9 +507,7 @@ def test_every_case_is_run_or_listed_with_a_reason() -> None:
     assert set(NOT_PRODUCIBLE) <= cells
     assert all(len(reason) > 40 for reason in NOT_PRODUCIBLE.values())
     assert set(PATTERNS) == set(FAULTS)
-    # The post-deployment checkers (--phase postdeploy) are not part of this matrix's default runs; their
-    # endpoint faults are in tests/test_postdeploy_live.py (dead endpoint -> <checker>.source FAIL with the fix).
-    live = {n for n, cls in registry.discover().items() if cls.network and cls.phase != "postdeploy"}
+    live = {n for n, cls in registry.discover().items() if cls.network}
     # ecs_taskdefs runs offline with --task-def files, but fetches live without them (as in the sandbox).
     assert live <= LIVE_CHECKERS, f"live checkers missing from the matrix: {live - LIVE_CHECKERS}"
 
