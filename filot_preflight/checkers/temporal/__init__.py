@@ -2,7 +2,7 @@
 
 When TEMPORAL_ADDRESS is unset the backend falls back to the Redis queue: the checker skips with that
 reason and verifies the fallback is configured. Otherwise a bounded TLS handshake with Python's `ssl`
-(error classification, server certificate) precedes `temporalio`'s `Client.connect`, which is wrapped in
+(error classification, server certificate) precedes `temporalio`'s `ServiceClient.connect`, which is wrapped in
 `asyncio.wait_for`: its own connect timeout does not bound a host that accepts and never answers.
 """
 
@@ -144,17 +144,18 @@ class _Conn:
         return [Path(self.ctx.options.ca_file)] if self.ctx.options.ca_file else []
 
     async def _talk(self) -> TemporalFacts:
-        from temporalio.client import Client
-        from temporalio.service import RetryConfig, RPCError
+        # The service client, not temporalio.client.Client: the probe makes plain RPCs, and the high-level
+        # client module (schedules, workflows, interceptors: hundreds of dataclasses) doubles the import.
+        from temporalio.service import ConnectConfig, RetryConfig, RPCError, ServiceClient
 
         f = self.f
         try:
             client = await asyncio.wait_for(
-                Client.connect(
-                    f"{f.host}:{f.port}", namespace=f.namespace or "default", api_key=self.api_key,
+                ServiceClient.connect(ConnectConfig(
+                    target_host=f"{f.host}:{f.port}", api_key=self.api_key,
                     tls=self._tls_config() if f.tls else False, identity="filot-preflight",
                     retry_config=RetryConfig(max_retries=0), connect_timeout=timedelta(seconds=self.dl.step()),
-                ),
+                )),
                 timeout=self.dl.step(),
             )
             info = await self._rpc(client.workflow_service.get_system_info, _requests().GetSystemInfoRequest())
