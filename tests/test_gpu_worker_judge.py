@@ -229,6 +229,15 @@ def test_bullmq_results(facts: GpuFacts, rid: str, status: Status) -> None:
     assert status_of(facts, rid, BQ) is status
 
 
+@pytest.mark.parametrize("found", [True, False])
+def test_a_queue_name_with_a_colon_fails_whether_or_not_the_queue_exists(found: bool) -> None:
+    """Node's BullMQ 5+ throws on such a name (BullMQ for Python accepts it, so a queue may even exist)."""
+    facts = bull_live(name="filot:ocr:jobs", found=found)
+    (r,) = [r for r in judge(facts, BQ) if r.id == "gpu_worker.queue_name"]
+    assert r.status is Status.FAIL and "filot-ocr-jobs" in r.remediation and "prefix" in r.remediation
+    assert "gpu_worker.queue_name" not in {i for i, _ in table(bull_live(), BQ)}  # a valid name: no line
+
+
 def test_bullmq_not_found_reports_no_depth_and_no_heartbeat() -> None:
     ids = {i for i, _ in table(bull_live(found=False), BQ)}
     assert "gpu_worker.queue_depth" not in ids and "gpu_worker.oldest_job" not in ids
