@@ -245,3 +245,17 @@ def test_a_host_that_resolves_to_loopback_passes_only_with_allow_loopback() -> N
     allowed = check_host_sync("localhost", allow_loopback=True, timeout=2.0)
     assert not allowed.refused and allowed.addresses and allowed.host_class == "loopback"
     assert check_host_sync("localhost", allow_loopback=False, timeout=2.0).refused
+
+
+@pytest.mark.usefixtures("clean_aws_env")
+def test_secrets_generate_put_sends_nothing_to_a_loopback_endpoint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, v4: Listener
+) -> None:
+    from tests._cli import run
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAGATETEST00000000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CANARY)
+    code, _, err = run(capsys, "secrets", "generate", "JWT_SECRET", "--put", "--aws-region", "eu-central-1",
+                       "--aws-endpoint", f"https://127.1:{v4.port}")
+    assert code == 2 and "127.1 is a loopback address" in err
+    assert v4.seen() == (0, b"")
