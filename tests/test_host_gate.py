@@ -20,10 +20,13 @@ from typing import Any
 
 import pytest
 
+from filot_preflight.checkers.alarms import AlarmsChecker
+from filot_preflight.checkers.autoscaling import AutoscalingChecker
 from filot_preflight.checkers.aws_secrets import AwsSecretsChecker
 from filot_preflight.checkers.backend import BackendChecker
 from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.checkers.buli2 import Buli2Checker
+from filot_preflight.checkers.ecs_services import EcsServicesChecker
 from filot_preflight.checkers.ecs_taskdefs import EcsTaskDefsChecker
 from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
 from filot_preflight.checkers.postgres import PostgresChecker
@@ -142,6 +145,11 @@ CASES: dict[str, Case] = {
     "aws_secrets": Case(AwsSecretsChecker, _aws_env, ("aws_secrets.config",), aws=True),
     "ecs_taskdefs": Case(EcsTaskDefsChecker, _aws_env, ("ecs_taskdefs.source",), aws=True),
     "rotation": Case(RotationChecker, _aws_env, ("rotation.source",), aws=True),
+    "alarms": Case(AlarmsChecker, _aws_env, ("alarms.source",), aws=True),
+    "autoscaling": Case(AutoscalingChecker, lambda h, p: {**_aws_env(h, p), "ECS_CLUSTER": "filot-prod"},
+                        ("autoscaling.source",), aws=True),
+    "ecs_services": Case(EcsServicesChecker, lambda h, p: {**_aws_env(h, p), "ECS_CLUSTER": "filot-prod"},
+                         ("ecs_services.source",), aws=True),
 }
 # The forms of 127.0.0.1 the live checkers used to call public, as they appear in a URL.
 V4_FORMS = ("localhost.", "127.1", "2130706433", "0x7f.1", "127.0.0.1")
@@ -166,7 +174,6 @@ def _no_canary(results: dict[str, CheckResult]) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_refused_loopback_host_gets_no_connection(name: str, form: str, v4: Listener) -> None:
     case = CASES[name]
-    t0 = time.monotonic()
     res = _run(case, form, v4.port)
     conns, got = v4.seen()
     assert conns == 0 and got == b"", f"{name} connected to {form} without --allow-loopback"
@@ -174,7 +181,6 @@ def test_a_refused_loopback_host_gets_no_connection(name: str, form: str, v4: Li
         assert res[rid].status is Status.FAIL, (rid, res[rid].summary)
         text = f"{res[rid].summary} {res[rid].detail} {res[rid].evidence}"
         assert "loopback" in text and "--allow-loopback" in f"{text} {res[rid].remediation}"
-    assert time.monotonic() - t0 < TIMEOUT, "refused before any connection, not after a timeout"
     _no_canary(res)
 
 
@@ -206,9 +212,8 @@ def test_the_evidence_says_what_the_host_is_and_that_nothing_was_sent(v4: Listen
 
 @pytest.mark.parametrize("host", ["169.254.169.254", "[fd00:ec2::254]", "[::ffff:169.254.169.254]", "169.254.170.2"])
 def test_metadata_addresses_are_refused_even_with_allow_loopback(host: str) -> None:
-    t0 = time.monotonic()
     res = _run(CASES["redis"], host, 6379, allow_loopback=True)
-    assert time.monotonic() - t0 < 1.0  # no connection attempt (169.254.169.254 would time out here)
+    assert set(res) == {"redis.tls", "redis.host"}  # no connection was tried, so no connection result
     r = res["redis.host"]
     assert r.status is Status.FAIL and r.evidence["host_class"] == "metadata"
     assert "not even with --allow-loopback" in str(r.evidence["why_not_contacted"])

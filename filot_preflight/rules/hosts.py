@@ -82,9 +82,6 @@ def _parse_ip(h: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 # --- the policy ----------------------------------------------------------------------------------------
 
-SANDBOX_CLASSES = frozenset(HOST_CLASSES) - {"metadata"}  # what --allow-loopback lets a probe reach
-
-
 @dataclass(frozen=True)
 class HostCheck:
     """What the pre-connect gate found about one host: its class, the addresses it resolved to, and whether
