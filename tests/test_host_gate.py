@@ -155,11 +155,11 @@ CASES: dict[str, Case] = {
 V4_FORMS = ("localhost.", "127.1", "2130706433", "0x7f.1", "127.0.0.1")
 
 
-def _run(case: Case, host: str, port: int, **opts: Any) -> dict[str, CheckResult]:
+def _run(case: Case, host: str, port: int, timeout: float = TIMEOUT, **opts: Any) -> dict[str, CheckResult]:
     env = case.env(host, port)
     if case.aws:
         opts = {"aws_endpoint": f"https://{host}:{port}", "aws_region": "eu-central-1", **opts}
-    ctx: CheckContext = build_context(env, worker=env, timeout=TIMEOUT, **opts)
+    ctx: CheckContext = build_context(env, worker=env, timeout=timeout, **opts)
     results = asyncio.run(case.checker().run(ctx))
     return {r.id: r for r in results}
 

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from filot_preflight.fileio import read_pem
 from filot_preflight.net import fixes
 from filot_preflight.net.fixes import Endpoint
-from filot_preflight.net.host_gate import HostRefused, check_host_sync
+from filot_preflight.net.host_gate import LOOKUP_SHARE, HostRefused, check_host_sync
 from filot_preflight.sources import ValueStore
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ def _gate(url: str, access: AwsAccess) -> None:
     host = (urlsplit(url).hostname or "").lower()
     if host.endswith(_AWS_DOMAINS):
         return
-    check = check_host_sync(host, allow_loopback=access.allow_loopback, timeout=max(0.1, access.timeout * 0.25))
+    check = check_host_sync(host, allow_loopback=access.allow_loopback, timeout=max(0.1, access.timeout * LOOKUP_SHARE))
     if check.refused:
         raise HostRefused(check)
 
