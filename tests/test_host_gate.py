@@ -264,3 +264,26 @@ def test_secrets_generate_put_sends_nothing_to_a_loopback_endpoint(
                        "--aws-endpoint", f"https://127.1:{v4.port}")
     assert code == 2 and "127.1 is a loopback address" in err
     assert v4.seen() == (0, b"")
+
+
+def test_every_host_libpq_may_try_is_gated(v4: Listener) -> None:
+    """host=a,b: libpq tries b when a fails, so a loopback b is refused although a is a public name."""
+    case = Case(PostgresChecker, lambda h, p: {
+        "DATABASE_URL": f"postgresql://app:{CANARY}@db.gate-test.invalid:5432,{h}:{p}/neondb?sslmode=verify-full"},
+        ("postgres.host",))
+    res = _run(case, "127.1", v4.port)
+    assert v4.seen() == (0, b"")
+    assert res["postgres.host"].status is Status.FAIL and "127.1 is a loopback address" in res["postgres.host"].summary
+
+
+def test_database_url_direct_is_gated_on_its_own(v4: Listener) -> None:
+    case = Case(PostgresChecker, lambda h, p: {
+        "DATABASE_URL": f"postgresql://app:{CANARY}@db.gate-test.invalid/neondb?sslmode=verify-full",
+        "DATABASE_URL_DIRECT": f"postgresql://app:{CANARY}@{h}:{p}/neondb?sslmode=verify-full"}, ("postgres.host",))
+    results = asyncio.run(PostgresChecker().run(build_context(case.env("2130706433", v4.port), timeout=TIMEOUT)))
+    assert v4.seen() == (0, b"")
+    direct = [r for r in results if r.id == "postgres.host" and r.target == "DATABASE_URL_DIRECT"]
+    assert direct and direct[0].status is Status.FAIL and direct[0].evidence["contacted"] is False
+    main = next(r for r in results if r.id == "postgres.host" and r.target == "DATABASE_URL")
+    assert main.status is Status.PASS  # a public name that does not resolve: its own DNS failure follows
+    assert any(r.id == "postgres.dns" for r in results)
