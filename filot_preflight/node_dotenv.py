@@ -62,6 +62,7 @@ def parse(text: str) -> list[NodeEntry]:
     """
     lines = normalise(text)
     out: list[NodeEntry] = []
+    pos, line = 0, 1  # line numbers counted on from the previous match: counting from 0 each time was quadratic
     for m in re.finditer(LINE, lines):  # re's cache compiles it once, on first use, not at import
         raw = m.group(3) or ""
         value = js_trim(raw)
@@ -69,8 +70,10 @@ def parse(text: str) -> list[NodeEntry]:
         value = re.sub(_QUOTED, r"\2", value)
         if quote == '"':
             value = value.replace("\\n", "\n").replace("\\r", "\r")
-        first = lines.count("\n", 0, m.start(1)) + 1
-        last = lines.count("\n", 0, max(m.start(1), m.end() - 1)) + 1
+        line += lines.count("\n", pos, m.start(1))
+        pos = m.start(1)
+        first = line
+        last = first + lines.count("\n", pos, max(pos, m.end() - 1))
         out.append(NodeEntry(m.group(1), value, first, (first, last), quote, _cut(lines, m, quote)))
     return out
 

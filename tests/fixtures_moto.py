@@ -37,9 +37,10 @@ class MotoAws:
     keys: dict[str, str] = field(repr=False)
 
     def options(self, **kw: Any) -> Options:
-        """Run options pointing at moto (explicit endpoint, the sandbox CA as extra CA, short timeout)."""
+        """Run options pointing at moto (explicit endpoint, the sandbox CA as extra CA, short timeout; moto is on
+        loopback, so --allow-loopback as in every sandbox run)."""
         base: dict[str, Any] = {"aws_endpoint": self.endpoint, "aws_region": self.region, "ca_file": self.ca_file,
-                                "timeout": 5.0}
+                                "timeout": 5.0, "allow_loopback": True}
         return Options(**{**base, **kw})
 
     def values(self, extra: dict[str, str] | None = None, *, with_keys: bool = True) -> ValueStore:

@@ -87,7 +87,7 @@ def test_secrets_generate_put_never_prints_the_new_value(capsys, monkeypatch):
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         code, out, err = run(capsys, "secrets", "generate", "JWT_SECRET", "--put", "--aws-region", "us-east-1",
-                             "--aws-endpoint", f"http://127.0.0.1:{server.server_port}")
+                             "--aws-endpoint", f"http://127.0.0.1:{server.server_port}", "--allow-loopback")
     finally:
         server.shutdown()
     assert code == 2 and printed, (code, out, err)

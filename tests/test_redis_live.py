@@ -76,7 +76,9 @@ def test_loopback_without_allow_fails(redis_faults: RedisFaults, make_ctx: Calla
     ctx = make_ctx({"REDIS_URL": redis_faults.url(redis_faults.tls_port)}, timeout=TIMEOUT, ca_file=redis_faults.ca_pem)
     res, _ = run(ctx)
     assert res["redis.host"].status is Status.FAIL
-    assert res["redis.auth"].status is Status.PASS  # the rest is still checked
+    assert res["redis.host"].evidence["credentials_sent"] is False
+    # Issue 14 item 6: without --allow-loopback nothing is sent to a loopback host (it used to log in, then FAIL).
+    assert "redis.auth" not in res
 
 
 @pytest.mark.parametrize(
@@ -127,8 +129,10 @@ def test_wrong_and_missing_password_have_different_fixes(
     redis_faults: RedisFaults, make_ctx: Callable[..., CheckContext]
 ) -> None:
     f = redis_faults
-    wrong, _ = run(make_ctx({"REDIS_URL": f.url(f.tls_port, password="nope")}, timeout=TIMEOUT, ca_file=f.ca_pem))
-    missing, _ = run(make_ctx({"REDIS_URL": f.url(f.tls_port, password="")}, timeout=TIMEOUT, ca_file=f.ca_pem))
+    wrong, _ = run(make_ctx({"REDIS_URL": f.url(f.tls_port, password="nope")}, timeout=TIMEOUT, ca_file=f.ca_pem,
+                            allow_loopback=True))
+    missing, _ = run(make_ctx({"REDIS_URL": f.url(f.tls_port, password="")}, timeout=TIMEOUT, ca_file=f.ca_pem,
+                              allow_loopback=True))
     assert "rejected" in wrong["redis.auth"].summary
     assert "has none" in missing["redis.auth"].summary
 
@@ -141,7 +145,8 @@ def test_insecure_skips_verification_with_a_warning(
     assert res["redis.tls_verify"].status is Status.WARN
     assert res["redis.tls_verify"].evidence["verified"] is False
     assert res["redis.auth"].status is Status.PASS
-    expired, _ = run(make_ctx({"REDIS_URL": f.url(f.expired_port)}, timeout=TIMEOUT, insecure=True))
+    expired, _ = run(make_ctx({"REDIS_URL": f.url(f.expired_port)}, timeout=TIMEOUT, insecure=True,
+                              allow_loopback=True))
     assert expired["redis.cert_expiry"].status is Status.FAIL
     assert expired["redis.cert_expiry"].evidence["days_left"] < 0
 

@@ -78,7 +78,10 @@ def rules_of(findings) -> set[str]:
         ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped
         ("0.0.0.0", "unspecified"),
         ("::", "unspecified"),
-        ("169.254.169.254", "link-local"),
+        ("169.254.169.254", "metadata"),
+        ("169.254.169.253", "link-local"),
+        ("fd00:ec2::254", "metadata"),
+        ("::ffff:169.254.169.254", "metadata"),
         ("fe80::1%eth0", "link-local"),
         ("10.0.0.5", "private"),
         ("10.255.1.1", "private"),

@@ -16,6 +16,8 @@ from filot_preflight.manifest import BackendSettings
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.net import fixes
 from filot_preflight.net import tls as _tls
+from filot_preflight.net.fixes import refused_summary
+from filot_preflight.net.host_gate import check_host
 from filot_preflight.net.http_probe import (
     CA_FILE,
     SETUP_SLOW,
@@ -28,6 +30,7 @@ from filot_preflight.net.http_probe import (
     safe_url,
     url_problem,
 )
+from filot_preflight.rules.hosts import HostCheck
 
 NAME = "backend"
 URL_VAR = "API_BASE_URL"
@@ -64,6 +67,7 @@ class BackendFacts:
     health: HttpOutcome | None = None
     ready: HttpOutcome | None = None
     cert: CertFacts | None = None
+    gate: HostCheck | None = None  # the pre-connect host gate's finding (refused: nothing was sent)
 
 
 async def probe(ctx: CheckContext) -> BackendFacts:
@@ -76,7 +80,10 @@ async def probe(ctx: CheckContext) -> BackendFacts:
     if facts.url_problem in ("missing", "malformed"):
         return facts
     parts = urlsplit(raw)
-    facts = replace(facts, host_kind=_tls.host_kind(parts.hostname or ""))
+    gate = await check_host(ctx, parts.hostname or "")
+    facts = replace(facts, host_kind=gate.kind, gate=gate)
+    if gate.refused:  # no request and no handshake to a host the policy refuses
+        return facts
     try:
         # Off the event loop: importing httpx and loading CA bundles takes ~150 ms that would
         # otherwise delay every other checker's start.
@@ -146,6 +153,12 @@ def judge(facts: BackendFacts, settings: BackendSettings) -> list[CheckResult]:
             out.append(result(rid, NAME, Status.SKIP, f"not probed: {why}", target=URL_VAR,
                               remediation=f"Set {URL_VAR} to the API's public https base URL."))
         return out
+    if facts.gate is not None and facts.gate.refused:
+        for rid in ("backend.health", "backend.ready", "backend.tls_cert"):
+            out.append(result(rid, NAME, Status.SKIP, f"not probed: nothing is sent to {facts.gate.host} "
+                              "(see backend.url)", target=URL_VAR,
+                              remediation=f"Set {URL_VAR} to the API's public https base URL."))
+        return out
     if facts.insecure:
         out.append(result("backend.insecure", NAME, Status.WARN, "TLS certificates were not verified (--insecure)",
                           target=facts.url, remediation=fixes.insecure_fix()))
@@ -163,6 +176,10 @@ def _judge_url(f: BackendFacts) -> CheckResult:
     if f.url_problem == "malformed":
         return result(rid, NAME, Status.FAIL, f"{URL_VAR} is not a valid http(s) URL", target=t,
                       remediation=f"Set {URL_VAR} to the API's public https base URL, e.g. https://api.example.com.")
+    if f.gate is not None and f.gate.refused:
+        return result(rid, NAME, Status.FAIL, refused_summary(URL_VAR, f.gate), target=t,
+                      evidence={"url": f.url, "host_kind": f.host_kind, **f.gate.evidence()},
+                      remediation=fixes.fix("host_refused", endpoint(URL_VAR, f.url, SERVICE)))
     if f.url_problem == "not_https":
         # Plain http is never acceptable in production, not even behind --allow-loopback.
         return result(rid, NAME, Status.FAIL, f"{URL_VAR} uses plain http", target=t, evidence={"url": f.url},

@@ -107,7 +107,7 @@ AllowLoopbackOpt = Annotated[
     bool | None,
     typer.Option(
         "--allow-loopback/--no-allow-loopback",
-        help="Accept loopback/private hosts (local sandbox); shown as a warning.",
+        help="Contact loopback/private hosts (local sandbox; never cloud metadata addresses); shown as a warning.",
         show_default=False,
     ),
 ]

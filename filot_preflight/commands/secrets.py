@@ -173,6 +173,7 @@ def generate(
         Path | None, typer.Option("--ca-file", envvar="PREFLIGHT_CA_FILE", help="Extra CA bundle to trust.")
     ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, help="Seconds for each AWS call.")] = None,
+    allow_loopback: AllowLoopbackOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """New values from a CSPRNG, per the manifest's recipe: printed as NAME=value on stdout, or stored with --put."""
@@ -196,7 +197,9 @@ def generate(
 
     store = load_values(m, env_file or [], use_process_env=True)
     base = Options(aws_region=aws_region, aws_profile=aws_profile, aws_endpoint=aws_endpoint)
-    options = core.resolve_options(store, base, {"timeout": timeout, "ca_file": ca_file}, config={})
+    # --allow-loopback: an --aws-endpoint on this machine (the sandbox's moto); the host gate refuses it otherwise.
+    options = core.resolve_options(store, base, {"timeout": timeout, "ca_file": ca_file,
+                                                 "allow_loopback": allow_loopback}, config={})
     for name, recipe in recipes:
         res = aws_source.put_generated(m, name, new_value(recipe), options, overwrite=overwrite, values=store)
         key = f" key {res.key}" if res.key else ""

@@ -11,12 +11,14 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from filot_preflight.fileio import read_pem
 from filot_preflight.net import fixes
 from filot_preflight.net.fixes import Endpoint
+from filot_preflight.net.host_gate import LOOKUP_SHARE, HostRefused, check_host_sync
 from filot_preflight.sources import ValueStore
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ class AwsAccess:
     timeout: float = 10.0
     verify: bool | str | None = None  # None: boto3's default bundle or AWS_CA_BUNDLE
     file_keys: tuple[SecretStr, SecretStr, SecretStr | None] | None = field(default=None, repr=False)
+    allow_loopback: bool = False  # --allow-loopback: a custom endpoint on loopback/private hosts (the sandbox)
 
     @classmethod
     def from_options(cls, options: Options, values: ValueStore | None = None) -> AwsAccess:
@@ -59,7 +62,7 @@ class AwsAccess:
         token = setting("AWS_SESSION_TOKEN")
         keys = (SecretStr(key_id), SecretStr(secret), SecretStr(token) if token else None) \
             if key_id and secret else None
-        return cls(region, options.aws_profile, endpoint, options.timeout, verify, keys)
+        return cls(region, options.aws_profile, endpoint, options.timeout, verify, keys, options.allow_loopback)
 
 
 _bundles: dict[tuple[str, str | None], str] = {}
@@ -88,7 +91,8 @@ class AwsProblem:
     """Why AWS could not be asked at all (or the call itself failed), with the fix."""
 
     # no_credentials | no_region | profile | auth | access_denied | dns | unreachable | closed | timeout
-    # | tls (certificate not trusted) | not_tls | tls_expired | tls_hostname | tls_error (handshake) | error
+    # | tls (certificate not trusted) | not_tls | tls_expired | tls_hostname | tls_error (handshake)
+    # | host_refused (the endpoint's host is refused by the host gate: nothing sent) | error
     kind: str
     message: str
     code: str = ""
@@ -112,7 +116,7 @@ _AWS_ENDPOINT = Endpoint(
            "reset": f"An http:// URL on a TLS port ends the same way: use https:// in {_ENDPOINT_FLAGS}."},
 )
 _NETWORK_KINDS = ("dns", "refused", "unreachable", "closed", "timeout", "tls", "not_tls", "tls_expired",
-                  "tls_hostname", "tls_error")
+                  "tls_hostname", "tls_error", "host_refused")
 _REMEDY = {
     "no_credentials": "Provide AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
     "(+AWS_SESSION_TOKEN), AWS_PROFILE or --aws-profile, or run where an IAM role is attached.",
@@ -142,6 +146,8 @@ def classify(e: BaseException) -> AwsProblem:
     from botocore import exceptions as bx
 
     msg = " ".join(str(e).split())[:300]
+    if isinstance(e, HostRefused):
+        return AwsProblem("host_refused", msg, "HostRefused")
     if isinstance(e, bx.ClientError):
         err = e.response.get("Error", {})
         code = str(err.get("Code", ""))
@@ -278,9 +284,25 @@ def make_client(service: str, access: AwsAccess) -> AwsClient:
     name: Any = service  # the stubs only accept literal service names
     client = sess.client(name, region_name=region, endpoint_url=access.endpoint, config=config,
                          verify=access.verify)
+    _gate(client.meta.endpoint_url, access)  # before the first request: building the client sent nothing
     counter = CallCounter()
     client.meta.events.register("before-call", counter)
     return AwsClient(client, region, method, counter)
+
+
+# AWS's own endpoint domains (what boto3 derives from the region): public by construction, not resolved.
+_AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def _gate(url: str, access: AwsAccess) -> None:
+    """The host gate for a custom endpoint (--aws-endpoint, AWS_ENDPOINT_URL[_<SERVICE>], a profile's
+    endpoint_url): raises HostRefused, so no signed request goes to a host the policy refuses."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host.endswith(_AWS_DOMAINS):
+        return
+    check = check_host_sync(host, allow_loopback=access.allow_loopback, timeout=max(0.1, access.timeout * LOOKUP_SHARE))
+    if check.refused:
+        raise HostRefused(check)
 
 
 def error_code(e: BaseException) -> str:

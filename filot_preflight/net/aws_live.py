@@ -32,6 +32,7 @@ class Opened:
 
     aws: AwsClient | None
     skip_reason: str = ""
+    trouble: AwsTrouble | None = None  # a client that must not be used (its endpoint's host is refused): a FAIL
 
     @property
     def calls(self) -> int:
@@ -52,6 +53,8 @@ def open_client(ctx: CheckContext, service: str) -> Opened:
         return Opened(make_client(service, AwsAccess.from_options(ctx.options, ctx.values)))
     except Exception as e:  # noqa: BLE001 - not configured is a fact; aws_secrets says how to configure
         p = classify(e)
+        if p.kind == "host_refused":  # configured, but pointed at a host the policy refuses: nothing sent
+            return Opened(None, trouble=AwsTrouble(p.kind, p.message, p.code, p.remedy))
         return Opened(None, f"AWS is not usable ({p.kind}: {p.message})")
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from filot_preflight.rules.hosts import HOST_CLASSES, HostCheck
+
 CA_FLAGS = "--ca-file / PREFLIGHT_CA_FILE"
 
 # Every spelling the probes use -> the kind of the table (ErrorKind names, the coarse postgres/r2 kinds,
@@ -119,6 +121,10 @@ _TABLE: dict[str, str] = {
     "server's side of the handshake.",
     "ca_file": "The extra CA file ({ca}) cannot be read: point it at an existing, readable PEM CA bundle, or "
     "unset it when the server's certificate is publicly trusted.",
+    "host_refused": "{var} points at {host}, a loopback, private, link-local or cloud metadata address (by its "
+    "own form or by what it resolves to), so nothing was sent there: set {var} to {service}'s production "
+    "endpoint{from}. For a sandbox on this machine pass --allow-loopback (reported as a relaxation); cloud "
+    "metadata addresses are refused even then.",
     "other": "Connecting to {service} at {addr} failed in a way preflight does not recognise (the redacted error "
     "is in the detail): check host, port and scheme in {var}{from} and that {service} runs there, then run "
     "again with -v.",
@@ -154,3 +160,9 @@ def credentials_fix(var: str, what: str, source: str, extra: str = "") -> str:
     more = f" {extra}" if extra else ""
     return (f"Copy the current {what} from {source} into {var} (it changes whenever it is reset or rotated), and "
             f"update the same secret in Secrets Manager so the ECS services get it too.{more}")
+
+
+def refused_summary(var: str, check: HostCheck) -> str:
+    """The one-line summary of a host the pre-connect gate refused (net.host_gate): what it is, nothing sent."""
+    what = HOST_CLASSES.get(check.host_class or "", "an address that could not be checked")
+    return f"{var} points at {what} ({check.reason}); nothing was sent to it"

@@ -19,6 +19,7 @@ class ErrorKind:
     CERT_NOT_YET_VALID = "cert_not_yet_valid"
     CERT_INVALID = "cert_invalid"  # another verification failure (revoked, bad usage, ...)
     TLS_ERROR = "tls_error"  # any other handshake failure
+    HOST_REFUSED = "host_refused"  # the host policy refused the host (net.host_gate): nothing was sent
     TIMEOUT = "timeout"  # a timeout at an unknown stage
     OTHER = "other"
 

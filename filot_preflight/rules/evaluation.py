@@ -56,7 +56,7 @@ def evaluate(
         issues.insert(0, (Rule.MALFORMED, "has leading or trailing whitespace"))
     if host_class is not None:
         ev["host_class"] = host_class
-        if allow_loopback:
+        if allow_loopback and host_class != "metadata":  # a metadata address is never a sandbox's
             ev["loopback_allowed"] = True
         else:
             issues.append((Rule.LOOPBACK, f"points to {HOST_CLASSES[host_class]}, not a production endpoint"))

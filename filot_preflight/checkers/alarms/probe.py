@@ -27,7 +27,7 @@ def probe(ctx: CheckContext) -> Facts:
         return replace(base, skip_reason="the manifest lists no required alarms (checks.alarms.required)")
     opened = open_client(ctx, "cloudwatch")
     if opened.aws is None:
-        return replace(base, skip_reason=opened.skip_reason)
+        return replace(base, skip_reason=opened.skip_reason, trouble=opened.trouble)
     try:
         raw = pages(opened.aws.client.describe_alarms, "MetricAlarms", AlarmTypes=["MetricAlarm"], MaxRecords=100)
     except Exception as e:  # noqa: BLE001 - a fact

@@ -30,7 +30,7 @@ def probe(ctx: CheckContext) -> Facts:
     base = base_facts(ctx)
     opened = open_client(ctx, "application-autoscaling")
     if opened.aws is None:
-        return replace(base, skip_reason=opened.skip_reason)
+        return replace(base, skip_reason=opened.skip_reason, trouble=opened.trouble)
     if base.cluster is None:
         return replace(base, region=opened.region)
     client = opened.aws.client

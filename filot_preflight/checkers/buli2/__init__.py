@@ -37,6 +37,7 @@ from filot_preflight.checkers.buli2.judge import (
 from filot_preflight.manifest import Buli2Signature
 from filot_preflight.models import CheckResult
 from filot_preflight.net import tls as _tls
+from filot_preflight.net.host_gate import check_host
 from filot_preflight.net.http_probe import (
     CA_FILE,
     SETUP_SLOW,
@@ -142,10 +143,15 @@ async def probe(ctx: CheckContext) -> Buli2Facts:
         facts = replace(facts, scheme=self_test(secret, s.signature))
     api_ok = facts.api_problem in (None, "not_https")
     cb_ok = facts.callback_problem in (None, "not_https")
+    # The host gate before any request: a refused host gets neither the key nor a callback.
     if api_ok:
-        facts = replace(facts, api_host_kind=_tls.host_kind(urlsplit(api).hostname or ""))
+        gate = await check_host(ctx, urlsplit(api).hostname or "")
+        facts = replace(facts, api_host_kind=gate.kind, api_gate=gate)
+        api_ok = not gate.refused
     if cb_ok:
-        facts = replace(facts, callback_path=urlsplit(cb).path or "/")
+        gate = await check_host(ctx, urlsplit(cb).hostname or "")
+        facts = replace(facts, callback_path=urlsplit(cb).path or "/", callback_gate=gate)
+        cb_ok = not gate.refused
     if not (api_ok or cb_ok):
         return facts
     try:

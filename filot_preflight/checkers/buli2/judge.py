@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 from filot_preflight.checkers.base import result
 from filot_preflight.manifest import Buli2Settings
 from filot_preflight.models import CheckResult, Status
-from filot_preflight.net.fixes import insecure_fix
+from filot_preflight.net.fixes import insecure_fix, refused_summary
 from filot_preflight.net.http_facts import HttpOutcome, failure_text
+from filot_preflight.rules.hosts import HostCheck
 
 NAME = "buli2"
 API_URL, API_KEY, SECRET, CALLBACK = "BULI2_API_URL", "BULI2_API_KEY", "BULI2_SIGNATURE_SECRET", "BULI2_CALLBACK_URL"
@@ -64,6 +65,8 @@ class Buli2Facts:
     insecure: bool = False
     allow_loopback: bool = False
     timeout: float = 10.0
+    api_gate: HostCheck | None = None  # the pre-connect host gate's findings (refused: nothing was sent)
+    callback_gate: HostCheck | None = None
 
 
 # --- judge ----------------------------------------------------------------------------------------
@@ -78,7 +81,7 @@ def judge(f: Buli2Facts, s: Buli2Settings) -> list[CheckResult]:
     if f.insecure:
         out.append(_r("buli2.insecure", Status.WARN, "TLS certificates were not verified (--insecure)", "",
                       insecure_fix()))
-    out += [_url("buli2.api_url", API_URL, f.api_problem, f.api_url, f.api_host_kind, f)]
+    out += [_url("buli2.api_url", API_URL, f.api_problem, f.api_url, f.api_host_kind, f, f.api_gate)]
     out += _api(f, s)
     out += [_callback_url(f, s), _scheme(f, s), *_webhook(f)]
     return out
@@ -90,8 +93,13 @@ def _r(rule: str, status: Status, summary: str, target: str, fix: str = "", /, *
                   evidence={k: v for k, v in ev.items() if v is not None})
 
 
-def _url(rule: str, var: str, problem: str | None, url: str, kind: str, f: Buli2Facts) -> CheckResult:
+def _url(rule: str, var: str, problem: str | None, url: str, kind: str, f: Buli2Facts,
+         gate: HostCheck | None = None) -> CheckResult:
     fix = f"Set {var} to the production https URL."
+    if gate is not None and gate.refused:
+        return _r(rule, Status.FAIL, refused_summary(var, gate), var,
+                  f"{fix} Loopback/private hosts are only for a sandbox (--allow-loopback); cloud metadata addresses "
+                  "are refused even then.", url=url, host_kind=gate.kind, **gate.evidence())
     if problem == "missing":
         return _r(rule, Status.SKIP, f"{var} is not set; nothing to probe (the secrets check reports it)", var, fix)
     if problem == "malformed":
@@ -116,6 +124,8 @@ def _api(f: Buli2Facts, s: Buli2Settings) -> list[CheckResult]:
     target = f"{API_URL} + {s.health_path}"
     if f.with_key is None and f.without_key is None:
         why = f"{API_URL} is not set or not a URL (see buli2.api_url)"
+        if f.api_gate is not None and f.api_gate.refused:
+            why = f"nothing is sent to {f.api_gate.host} (see buli2.api_url)"
         return [_r(r, Status.SKIP, f"not probed: {why}", target, f"Set {API_URL} and {API_KEY}.")
                 for r in ("buli2.api_key", "buli2.auth_enforced")]
     out, w, wo = [], f.with_key, f.without_key
@@ -180,7 +190,7 @@ def _key_status(o: HttpOutcome, s: Buli2Settings, target: str, open_: bool) -> C
 
 
 def _callback_url(f: Buli2Facts, s: Buli2Settings) -> CheckResult:
-    res = _url("buli2.callback_url", CALLBACK, f.callback_problem, f.callback_url, "public", f)
+    res = _url("buli2.callback_url", CALLBACK, f.callback_problem, f.callback_url, "public", f, f.callback_gate)
     if res.status != Status.PASS or f.dns is None:
         return res
     d = f.dns
@@ -246,6 +256,10 @@ def _webhook(f: Buli2Facts) -> list[CheckResult]:
     if f.callback_problem in ("missing", "malformed"):
         why = f"{CALLBACK} is {'not set' if f.callback_problem == 'missing' else 'not a URL'}"
         return [_r(r, Status.SKIP, f"not probed: {why}", target, f"Set {CALLBACK}.")
+                for r in ("buli2.callback_unsigned", "buli2.callback_tampered", "buli2.callback_signed")]
+    if f.callback_gate is not None and f.callback_gate.refused:
+        why = f"nothing is sent to {f.callback_gate.host} (see buli2.callback_url)"
+        return [_r(r, Status.SKIP, f"not probed: {why}", target, f"Set {CALLBACK} to the public https URL.")
                 for r in ("buli2.callback_unsigned", "buli2.callback_tampered", "buli2.callback_signed")]
     out = [_refusal("buli2.callback_unsigned", "an unsigned callback", f.unsigned, f)]
     if f.tampered is None:

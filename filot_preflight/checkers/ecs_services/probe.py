@@ -34,7 +34,7 @@ def probe(ctx: CheckContext) -> Facts:
     wanted = list(base.wanted)
     opened = open_client(ctx, "ecs")
     if opened.aws is None:
-        return _with(base, skip_reason=opened.skip_reason)
+        return _with(base, skip_reason=opened.skip_reason, trouble=opened.trouble)
     if base.cluster is None or not wanted:
         return _with(base, region=opened.region)
     client = opened.aws.client

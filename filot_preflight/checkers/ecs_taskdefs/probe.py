@@ -226,6 +226,8 @@ def _probe_live(ctx: CheckContext) -> Facts:
         aws = make_client("ecs", access)
     except Exception as e:  # noqa: BLE001 - not configured: SKIP, aws_secrets reports how to configure
         p = classify(e)
+        if p.kind == "host_refused":  # configured, but the endpoint's host is refused: a FAIL, nothing sent
+            return Facts(expectations(ctx), "live", problem=p)
         return Facts(expectations(ctx), "none",
                      skip_reason=f"no --task-def file and AWS is not usable ({p.kind}: {p.message})")
     client, region, counter = aws.client, aws.region, aws.counter

@@ -32,6 +32,7 @@ from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import CheckResult
 from filot_preflight.net import redis_conn as rc
 from filot_preflight.net import tls as _tls
+from filot_preflight.net.host_gate import check_host
 
 __all__ = ["GpuFacts", "GpuWorkerChecker", "judge", "probe"]
 
@@ -100,6 +101,9 @@ async def probe(ctx: CheckContext) -> GpuFacts:
         why = ("REDIS_URL is plain redis://, so its password would cross the network unencrypted: login not tried "
                "(--allow-plaintext-auth sends it)")
         return dataclasses.replace(facts, live_skipped=why)
+    gate = await check_host(ctx, rc.parse_url(url).host)
+    if gate.refused:  # the host policy of every probe (net.host_gate): no connection, nothing sent
+        return dataclasses.replace(facts, live=LiveFacts(error_kind=_tls.ErrorKind.HOST_REFUSED, error=gate.reason))
     budget = ctx.budget()  # the checker's, shared with the steps that came before
     try:
         live = await asyncio.wait_for(

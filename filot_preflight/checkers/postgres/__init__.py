@@ -14,7 +14,7 @@ from filot_preflight.checkers.postgres.writable import judge_writable
 from filot_preflight.manifest import PostgresSettings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 from filot_preflight.net import fixes
-from filot_preflight.net.fixes import Endpoint, credentials_fix
+from filot_preflight.net.fixes import Endpoint, credentials_fix, refused_summary
 
 __all__ = ["PostgresChecker", "PgFacts", "DsnInfo", "judge"]
 
@@ -132,9 +132,13 @@ def judge_endpoint(f: PgFacts, dsn: DsnInfo) -> list[CheckResult]:
     return out
 
 
-def judge_host(f: PgFacts, dsn: DsnInfo) -> CheckResult:
+def judge_host(f: PgFacts, dsn: DsnInfo, var: str = VAR) -> CheckResult:
     """Loopback/private hosts are wrong in production unless explicitly allowed."""
     ev: dict[str, EvidenceValue] = {"host": dsn.host, "host_kind": f.host_kind}
+    if f.gate is not None and f.gate.refused:
+        return _r("postgres.host", Status.FAIL, refused_summary(var, f.gate),
+                  fixes.fix("host_refused", endpoint(dsn)).replace(VAR, var), target=var,
+                  ev=ev | f.gate.evidence())
     if f.host_kind == "public":
         return _r("postgres.host", Status.PASS, "DATABASE_URL names a public host", ev=ev)
     if f.allow_loopback:
@@ -208,6 +212,8 @@ def judge(f: PgFacts, settings: PostgresSettings) -> list[CheckResult]:
     if f.insecure:
         out.append(_r("postgres.insecure", Status.WARN, "certificate verification is off (--insecure)",
                       fixes.insecure_fix(_CA_VARS)))
+    if f.gate is not None and f.gate.refused:
+        return out + judge_direct(f)  # nothing was sent: no connection to judge
     if not f.connected:
         return out + judge_no_login(f, dsn, VAR) + judge_direct(f)
     return out + judge_session(f, dsn, settings) + judge_direct(f)
@@ -238,6 +244,8 @@ def judge_direct(f: PgFacts) -> list[CheckResult]:
     d = f.direct_facts
     if d is None or d.dsn is None:
         return []
+    if d.gate is not None and d.gate.refused:
+        return [judge_host(d, d.dsn, VAR_DIRECT)]
     if not d.connected:
         return judge_no_login(d, d.dsn, VAR_DIRECT)
     if d.read_only is False:

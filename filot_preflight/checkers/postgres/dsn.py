@@ -23,6 +23,8 @@ class DsnInfo:
     sslmode: str | None = None
     sslrootcert: str | None = None
     hostaddr: str | None = None
+    # Every host and hostaddr of the DSN: libpq tries them in turn, so the host gate checks them all.
+    all_hosts: tuple[str, ...] = ()
 
     @property
     def neon(self) -> bool:
@@ -64,6 +66,8 @@ def parse_dsn(raw: str) -> tuple[DsnInfo | None, str | None]:
             sslmode=_opt(params.get("sslmode")),
             sslrootcert=_opt(params.get("sslrootcert")),
             hostaddr=_opt(params.get("hostaddr")),
+            all_hosts=tuple(h.strip() for k in ("host", "hostaddr") for h in str(params.get(k) or "").split(",")
+                            if h.strip()),
         ),
         None,
     )

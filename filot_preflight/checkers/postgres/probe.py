@@ -16,7 +16,8 @@ from filot_preflight.checkers.base import CheckContext
 from filot_preflight.checkers.postgres.dsn import DsnInfo, parse_dsn
 from filot_preflight.checkers.postgres.session import _session, classify_pg_error
 from filot_preflight.checkers.postgres.writable import WriteFacts
-from filot_preflight.net import tls as _tls
+from filot_preflight.net.host_gate import check_host
+from filot_preflight.rules.hosts import HostCheck
 
 __all__ = ["VAR", "VAR_DIRECT", "DsnInfo", "PgFacts", "classify_pg_error", "parse_dsn", "probe"]
 
@@ -56,6 +57,7 @@ class PgFacts:
     tls_offered: bool | None = None  # what the server answered to the SSLRequest, when no login was tried
     plaintext: bool = False  # logged in without TLS (--allow-plaintext-auth, server without TLS)
     direct_facts: PgFacts | None = None  # the same session facts for DATABASE_URL_DIRECT
+    gate: HostCheck | None = None  # the pre-connect host gate's finding (refused: nothing was sent)
 
 
 async def probe(ctx: CheckContext) -> PgFacts:
@@ -70,22 +72,37 @@ async def probe(ctx: CheckContext) -> PgFacts:
     direct_raw = ctx.value(VAR_DIRECT)
     direct, direct_err = await ctx.blocking(parse_dsn, direct_raw) if direct_raw else (None, None)
     o = ctx.options
+    gate, direct_gate = await asyncio.gather(_gate(ctx, info), _gate(ctx, direct))
     facts = PgFacts(
         dsn=info,
         direct=direct,
         direct_error=direct_err,
-        host_kind="loopback" if info.host.startswith("/") else _tls.host_kind(info.hostaddr or info.host),
+        host_kind=gate.kind,
         insecure=o.insecure,
         allow_loopback=o.allow_loopback,
+        gate=gate,
     )
-    session_facts = [_session_facts(ctx, raw, info, full=True)]
+    session_facts = [_session_facts(ctx, raw, info, full=True) if not gate.refused else _nothing()]
     if direct is not None and direct_raw:
-        session_facts.append(_session_facts(ctx, direct_raw, direct, full=False))
+        session_facts.append(_session_facts(ctx, direct_raw, direct, full=False) if not direct_gate.refused
+                             else _nothing())
     found = await asyncio.gather(*session_facts)
     facts = replace(facts, **found[0])
     if len(found) > 1:
-        facts = replace(facts, direct_facts=replace(PgFacts(dsn=direct, insecure=o.insecure), **found[1]))
+        facts = replace(facts, direct_facts=replace(PgFacts(dsn=direct, insecure=o.insecure, gate=direct_gate,
+                                                            host_kind=direct_gate.kind), **found[1]))
     return facts
+
+
+async def _gate(ctx: CheckContext, info: DsnInfo | None) -> HostCheck:
+    """The host gate for every host libpq may try (a refused one gets no SSLRequest, no password)."""
+    if info is None:
+        return HostCheck("")
+    return await check_host(ctx, *(info.all_hosts or (info.host,)))
+
+
+async def _nothing() -> dict[str, Any]:
+    return {}
 
 
 async def _session_facts(ctx: CheckContext, raw: str, info: DsnInfo, *, full: bool) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from filot_preflight.checkers.r2.probe import BUCKET, R2_MAX_PRESIGN_S, CorsRule
 from filot_preflight.manifest import R2Settings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 from filot_preflight.net import fixes
-from filot_preflight.net.fixes import Endpoint
+from filot_preflight.net.fixes import Endpoint, refused_summary
 
 __all__ = ["R2Checker", "R2Facts", "CorsRule", "judge"]
 
@@ -108,7 +108,10 @@ def judge_config(f: R2Facts) -> list[CheckResult]:
     if f.endpoint_account_mismatch:
         out.append(_r("r2.endpoint_account", Status.WARN, "CF_R2_ENDPOINT names another account than "
                       "CF_R2_ACCOUNT_ID", "Make them agree, or unset CF_R2_ENDPOINT.", target=tgt, ev=ev))
-    if f.host_kind != "public":
+    if f.gate is not None and f.gate.refused:
+        out.append(_r("r2.host", Status.FAIL, refused_summary(tgt, f.gate), fixes.fix("host_refused", endpoint(f)),
+                      target=tgt, ev=ev | f.gate.evidence()))
+    elif f.host_kind != "public":
         if f.allow_loopback:
             out.append(_r("r2.host", Status.PASS, f"the endpoint is a {f.host_kind} host (allowed)", target=tgt,
                           ev=ev, loopback_allowed=True))

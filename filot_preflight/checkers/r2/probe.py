@@ -22,7 +22,9 @@ from filot_preflight.checkers.r2.bucket import CorsRule, _anonymous, _bucket, _c
 from filot_preflight.checkers.r2.canary import R2_MAX_PRESIGN_S, _canary, _stale
 from filot_preflight.manifest import R2Settings
 from filot_preflight.net import tls as _tls
+from filot_preflight.net.host_gate import check_host
 from filot_preflight.redact import Redactor
+from filot_preflight.rules.hosts import HostCheck
 
 __all__ = ["BUCKET", "R2_MAX_PRESIGN_S", "CorsRule", "R2Facts", "probe"]
 
@@ -70,6 +72,7 @@ class R2Facts:
     anon_status: int | None = None
     anon_error: str | None = None
     timed_out: bool = False
+    gate: HostCheck | None = None  # the pre-connect host gate's finding (refused: nothing was sent)
 
 
 async def probe(ctx: CheckContext) -> R2Facts:
@@ -108,6 +111,13 @@ async def probe(ctx: CheckContext) -> R2Facts:
         bucket=str(v[BUCKET]),
     )
     if not base.endpoint_https:
+        return base
+    gate = await check_host(ctx, host)
+    if account:  # the account id is part of the default host: never in a fact
+        gate = replace(gate, host=gate.host.replace(account, "<CF_R2_ACCOUNT_ID>"),
+                       reason=gate.reason.replace(account, "<CF_R2_ACCOUNT_ID>"))
+    base = replace(base, gate=gate, host_kind=gate.kind)
+    if gate.refused:  # no connection: neither the signed requests nor the unsigned listing
         return base
     rec: dict[str, Any] = {}
     creds = (str(v["CF_R2_ACCESS_KEY_ID"]), str(v["CF_R2_SECRET_ACCESS_KEY"]))

@@ -6,6 +6,7 @@ mode becomes its own fact (`error_kind`) and, in `judge`, its own result id with
 A plain `redis://` URL with a password is judged offline and only probed without credentials
 (reachability, does the port speak TLS or RESP?) unless `--allow-plaintext-auth`: the password is
 never sent unencrypted. A command the ACL refuses is a fact, and the other reads still run.
+Before any of it, the host gate (`net.host_gate`) may refuse the host: then nothing at all is sent.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings, judg
 from filot_preflight.models import CheckResult
 from filot_preflight.net import redis_conn as rc
 from filot_preflight.net import tls as _tls
+from filot_preflight.net.host_gate import LOOKUP_SHARE, check_host_sync
 
 __all__ = ["RedisChecker", "RedisFacts", "RedisSettings", "judge", "probe"]
 
@@ -41,6 +43,7 @@ class ProbeInput:
     insecure: bool = False
     timeout: float = 10.0
     allow_plaintext_auth: bool = False
+    allow_loopback: bool = False
     budget: Budget | None = None  # the checker's (shared by every step); None: a new one of `timeout`
 
 
@@ -71,6 +74,7 @@ def _input(ctx: CheckContext, service: str, budget: Budget) -> ProbeInput:
         insecure=ctx.options.insecure,
         timeout=ctx.options.timeout,
         allow_plaintext_auth=ctx.options.allow_plaintext_auth,
+        allow_loopback=ctx.options.allow_loopback,
         budget=budget,
     )
 
@@ -90,9 +94,13 @@ def probe_sync(inp: ProbeInput) -> RedisFacts:
         "configured": True, "scheme": ep.scheme, "host": ep.host, "port": ep.port, "db": ep.db,
         "has_password": ep.password is not None, "host_kind": _tls.host_kind(ep.host),
     }
+    dl = inp.budget or Budget(inp.timeout)
+    gate = check_host_sync(ep.host, allow_loopback=inp.allow_loopback, timeout=dl.step(dl.left() * LOOKUP_SHARE))
+    base |= {"host_kind": gate.kind, "gate": gate}
+    if gate.refused:  # no TCP connection at all, so no credential and no command
+        return RedisFacts(**base)
     if inp.ca_error:
         return RedisFacts(ca_error=inp.ca_error, **base)
-    dl = inp.budget or Budget(inp.timeout)
     base["handshake"] = tuple(rc.handshake_commands(ep))
     if rc.plaintext_login(ep, inp.allow_plaintext_auth):
         return _reach_only(ep, inp, dl, base | {"login_skipped": True})

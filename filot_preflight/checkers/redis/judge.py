@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from filot_preflight.checkers.base import result
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 from filot_preflight.net import fixes
+from filot_preflight.net.fixes import refused_summary
 from filot_preflight.net.kinds import ErrorKind
 from filot_preflight.net.redis_fixes import CA_VAR as CA_VAR
 from filot_preflight.net.redis_fixes import MINIMAL_GRANTS as MINIMAL_GRANTS
 from filot_preflight.net.redis_fixes import VAR as VAR
 from filot_preflight.net.redis_fixes import connection_fix, endpoint, permission_fix
 from filot_preflight.net.x509 import CertInfo
+from filot_preflight.rules.hosts import HostCheck
 
 SUB = "redis"
 SAFE_POLICY = "noeviction"
@@ -63,6 +65,7 @@ class RedisFacts:
     refused: tuple[str, ...] = ()  # commands the ACL refused (NOPERM), lower-case (`ping`, `info`)
     login_skipped: bool = False  # redis:// with credentials: not sent (no --allow-plaintext-auth)
     port_speaks: str | None = None  # 'tls' or 'resp' when probed without credentials
+    gate: HostCheck | None = None  # what the pre-connect host gate found (refused: nothing was sent)
 
     def redacted(self, redact: Callable[[str], str]) -> RedisFacts:
         """A copy whose free-text fields went through the redactor."""
@@ -117,6 +120,10 @@ def judge(f: RedisFacts, s: RedisSettings) -> list[CheckResult]:
     addr = f"{f.host}:{f.port}"
     target = f"{VAR} ({addr})"
     out = [_scheme(f, target)]
+    if f.gate is not None and f.gate.refused:
+        return out + [result("redis.host", SUB, Status.FAIL, refused_summary(VAR, f.gate), target=target,
+                             evidence={"host_kind": f.host_kind, **f.gate.evidence()},
+                             remediation=connection_fix(ErrorKind.HOST_REFUSED, f.host, f.port))]
     if f.host_kind != "public":
         out.append(_host(f, s, target))
     if f.ca_error:

@@ -27,7 +27,7 @@ def probe(ctx: CheckContext) -> Facts:
         return replace(base, skip_reason="the manifest names no rotated secret (checks.rotation.secrets)")
     opened = open_client(ctx, "secretsmanager")
     if opened.aws is None:
-        return replace(base, skip_reason=opened.skip_reason)
+        return replace(base, skip_reason=opened.skip_reason, trouble=opened.trouble)
     client = opened.aws.client
 
     def one(spec: RotatedSecret) -> SecretRotation | BaseException:

@@ -162,12 +162,17 @@ def _divergences(
 
 def _near_misses(manifest: Manifest, store: ValueStore) -> list[NearMiss]:
     known = {v.name for v in manifest.variables}
+    by_len: dict[int, list[str]] = {}  # one edit changes the length by one at most: only those names are compared
+    for k in sorted(known):
+        by_len.setdefault(len(k), []).append(k)
     out: dict[tuple[str, str], NearMiss] = {}
     for r in store.readings:
         for e in r.reading.entries:
             if e.key in known or e.key.startswith(SETTINGS_PREFIX):
                 continue
-            match = next((k for k in sorted(known) if _one_edit(e.key, k)), None)
+            n = len(e.key)
+            near = sorted(by_len.get(n - 1, []) + by_len.get(n, []) + by_len.get(n + 1, []))
+            match = next((k for k in near if _one_edit(e.key, k)), None)
             if match is not None:
                 out.setdefault((e.key, _origin(r, e.line)), NearMiss(_printable(e.key), _origin(r, e.line), match))
     return list(out.values())

@@ -22,6 +22,7 @@ from filot_preflight.checkers.temporal.judge import Poller, TemporalFacts, Tempo
 from filot_preflight.fileio import read_pem, sweep_stale_dirs
 from filot_preflight.models import CheckResult
 from filot_preflight.net import tls as _tls
+from filot_preflight.net.host_gate import check_host
 
 __all__ = ["TemporalChecker", "TemporalFacts", "TemporalJudgeSettings", "judge", "probe"]
 
@@ -62,6 +63,10 @@ async def probe(ctx: CheckContext) -> TemporalFacts:
         client_cert=client_cert, client_cert_error=cert_error,
         ca_sources=("--ca-file",) if ctx.options.ca_file else (),
     )
+    gate = await check_host(ctx, host)
+    facts = dataclasses.replace(facts, gate=gate, host_kind=gate.kind)
+    if gate.refused:
+        return facts  # the host policy refuses it: no connection, no API key, no client certificate
     if not facts.tls and facts.host_kind != "loopback":
         return facts  # plaintext to a remote host: refused by the judge, not attempted
     conn = _Conn(ctx, facts, api_key, cert_pem if mtls else None, key_pem if mtls else None)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from filot_preflight.checkers.base import result
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 from filot_preflight.net import fixes
-from filot_preflight.net.fixes import Endpoint
+from filot_preflight.net.fixes import Endpoint, refused_summary
 from filot_preflight.net.kinds import ErrorKind
 from filot_preflight.net.x509 import CertInfo
+from filot_preflight.rules.hosts import HostCheck
 
 SUB = "temporal"
 AUTH_FIX = (
@@ -58,6 +59,7 @@ class TemporalFacts:
     namespace_state: str | None = None
     pollers: tuple[Poller, ...] | None = None
     pollers_error: str | None = None
+    gate: HostCheck | None = None  # the pre-connect host gate's finding (refused: nothing was sent)
 
 
 @dataclass(frozen=True)
@@ -148,13 +150,17 @@ def judge(f: TemporalFacts, s: TemporalJudgeSettings) -> list[CheckResult]:
     addr = f"{f.host}:{f.port}"
     target = f"{f.address_var} ({addr})"
     out = []
-    if f.host_kind != "public":
+    if f.gate is not None and f.gate.refused:
+        out.append(result("temporal.host", SUB, Status.FAIL, refused_summary(f.address_var, f.gate), target=target,
+                          evidence={"host_kind": f.host_kind, **f.gate.evidence()},
+                          remediation=fixes.fix(ErrorKind.HOST_REFUSED, endpoint(f))))
+    elif f.host_kind != "public":
         out.append(_host(f, s, target))
     out.append(_tls(f, s, target))
     if f.client_cert is not None or f.client_cert_error:
         out.append(_client_cert(f, s))
-    if not f.tls and f.host_kind != "loopback":
-        return out  # plaintext to a remote host is refused before any connection is attempted
+    if (not f.tls and f.host_kind != "loopback") or (f.gate is not None and f.gate.refused):
+        return out  # plaintext to a remote host, or a host the gate refused: no connection was attempted
     if f.error_kind:
         out.append(_failure(f, addr, target))
         return out
