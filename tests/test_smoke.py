@@ -122,7 +122,7 @@ def test_a_killed_run_is_swept_by_the_next_once_expired(
     sandbox_stack: Stack, left: Leftovers, no_worker: None
 ) -> None:
     argv = [sys.executable, "-m", "filot_preflight", "smoke", "--env-file", str(sandbox_stack.env_file),
-            "--allow-loopback", "--wait", "2", "--timeout", "0.5"]  # expires in 2 + 8 x 0.5 + 5 s
+            "--allow-loopback", "--wait", "2", "--timeout", "2"]  # expires in 2 + 8 x 2 + 5 s (room for load)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
     assert proc.stdout is not None
     try:

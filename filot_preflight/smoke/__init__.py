@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from filot_preflight.checkers.base import CheckContext
 from filot_preflight.models import Status
+from filot_preflight.net.host_gate import check_host_sync
 from filot_preflight.net.redis_conn import UrlError, parse_url, trusted_cas
-from filot_preflight.rules.hosts import HOST_CLASSES, classify_host
 from filot_preflight.smoke import document, jobs
 from filot_preflight.smoke.model import SmokeReport, Step
 
@@ -95,7 +95,7 @@ def _inputs(r: _Run) -> dict[str, Any] | None:
     except UrlError as e:
         r.add("inputs", Status.FAIL, f"REDIS_URL: {e}", remediation="Fix REDIS_URL (`preflight check --only redis`)")
         return None
-    problems = _policy(ep.tls, urlsplit(endpoint), ep.host, o.allow_plaintext_auth, o.allow_loopback)
+    problems = _policy(ep.tls, urlsplit(endpoint), ep.host, o)
     if problems:
         r.add("inputs", Status.FAIL, "; ".join(problems), remediation="Run smoke against the production "
               "endpoints over TLS; --allow-loopback / --allow-plaintext-auth relax this for a local stack only.")
@@ -113,17 +113,18 @@ def _inputs(r: _Run) -> dict[str, Any] | None:
             "creds": (str(ctx.value(R2_VARS[0])), str(ctx.value(R2_VARS[1]))), "bucket": str(ctx.value(R2_VARS[2]))}
 
 
-def _policy(redis_tls: bool, r2: Any, redis_host: str, plaintext_ok: bool, loopback_ok: bool) -> list[str]:
-    """Why credentials must not be sent: no TLS, or a host that is not a production endpoint."""
+def _policy(redis_tls: bool, r2: Any, redis_host: str, o: Any) -> list[str]:
+    """Why credentials must not be sent: no TLS, or a host the pre-connect gate refuses (net.host_gate: the
+    literal form or any address the name resolves to is loopback/private/metadata, without --allow-loopback)."""
     out = []
-    if not redis_tls and not plaintext_ok:
+    if not redis_tls and not o.allow_plaintext_auth:
         out.append("REDIS_URL is redis:// (no TLS): the password would travel in clear text")
     if r2.scheme != "https":
         out.append("the R2 endpoint is not https://")
     for what, host in (("REDIS_URL", redis_host), ("R2 endpoint", r2.hostname or "")):
-        cls = classify_host(host)
-        if cls is not None and not loopback_ok:
-            out.append(f"{what} host is {HOST_CLASSES[cls]}, not a production endpoint")
+        gate = check_host_sync(host, allow_loopback=o.allow_loopback, timeout=o.timeout)
+        if gate.refused:
+            out.append(f"{what} host: {gate.reason}")
     return out
 
 
