@@ -223,6 +223,8 @@ def test_mock_findings(lang: str, code: str, rule: str, what: str) -> None:
         ("py", "if host == 'localhost' or host.endswith('.localhost'): pass"),
         ("py", "LOOPBACK_HOSTS = {'localhost', '127.0.0.1'}"),
         ("py", "LOCALHOST = 'localhost'"),
+        ("py", "INTERNAL_IPS = get_list(os.environ.get('INTERNAL_IPS', '127.0.0.1'))"),  # an allow-list, no endpoint
+        ("py", "ALLOWED_HOSTS = os.getenv('ALLOWED_HOSTS', 'localhost')"),
         ("py", '"""Example:\n\n    mocker.patch("x")\n    url = "http://localhost:8080"\n"""'),
         ("py", "HELP = 'patch with mocker.patch in tests'"),
         ("js", "const help = 'call jest.mock() in tests only';"),

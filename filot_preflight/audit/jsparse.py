@@ -5,8 +5,9 @@ then decides what each one is: a read, a write (`process.env.X = 1`, `delete pro
 or a string (neither), a read with a fallback (`?? 'x'`, a destructuring default), a schema over
 `process.env` (envalid `cleanEnv`, zod `.parse(process.env)`, t3-env `createEnv`, znv `parseEnv`),
 NestJS `ConfigService.get('X')`, or a same-file helper `function env(name) { return process.env[name] }`
-followed one level to its call sites. tree-sitter is imported on first use only (`preflight --version`
-stays cheap). A file with a syntax error is still read (tree-sitter recovers) and the error reported.
+followed one level to its call sites; `const env = process.env` makes `env.X` a read too. tree-sitter
+is imported on first use only (`preflight --version` stays cheap). A file with a syntax error is still read
+(tree-sitter recovers) and the error reported.
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ class _Ctx(SchemaReads):
         self.classify(env)
 
     def classify(self, env: Node) -> None:
+        up = _unwrap_up(env)
+        decl = up.parent
+        if decl is not None and decl.type == "variable_declarator" and decl.child_by_field_name("value") == up:
+            pattern = decl.child_by_field_name("name")
+            if pattern is not None and pattern.type == "object_pattern":
+                self.destructured(pattern)
+            elif pattern is not None and pattern.type == "identifier":
+                self.alias(text_of(pattern))
+            return
         outer = env.parent
         if outer is None:
             return
@@ -156,12 +166,21 @@ class _Ctx(SchemaReads):
             r = self.read(None, outer, dflt, value, short(expr))
             if index is not None and index.type == "identifier":
                 self.helper_param(outer, expr, r, dflt)
-        elif kind == "variable_declarator" and outer.child_by_field_name("value") == env:
-            pattern = outer.child_by_field_name("name")
-            if pattern is not None and pattern.type == "object_pattern":
-                self.destructured(pattern)
         elif kind == "arguments":
             self.schema_call(outer)
+
+    def alias(self, name: str) -> None:
+        """`const env = process.env as Record<string, string>`: `env.X` and `env['X']` read X too."""
+        for m in re.finditer(rb"(?<![\w$.])" + re.escape(name.encode()) + rb"\s*(?:\?\.|\.|\[)", self.src):
+            node = self.root.named_descendant_for_byte_range(m.start(), m.start() + len(name))
+            if node is None or node.type != "identifier":
+                continue
+            outer = node.parent
+            if outer is None or outer.type not in ("member_expression", "subscript_expression") \
+                    or outer.child_by_field_name("object") != node or node.start_byte in self.seen:
+                continue
+            self.seen.add(node.start_byte)
+            self.classify(node)
 
     def written(self, top: Node) -> bool:
         """`process.env.X = v`, `process.env.X ||= v`, `delete process.env.X`: not reads."""

@@ -4,10 +4,11 @@ Recognised: `os.environ['X']` (loads only; stores and deletes are writes), `os.e
 `os.getenv` (and `environ` / `getenv` imported from os, `os` imported under another name), `'X' in os.environ`,
 pydantic-settings `BaseSettings` fields (`env_prefix`, `case_sensitive`, `alias` / `validation_alias` /
 `AliasChoices` / `env=`), environs and django-environ (`env = Env()`, then `env('X')`, `env.str('X', ...)`,
-`env.db()` -> DATABASE_URL), python-decouple (`config('X', default=...)`), and a same-file helper whose
-parameter names the variable (`def env_bool(name): return os.getenv(name) == '1'`) followed one level to
-its call sites. A module-level constant defined once (`KEY = 'X'`; `os.getenv(KEY)`) is resolved. What
-stays computed is a read with `name=None` and the expression.
+`env.db()` -> DATABASE_URL), dj-database-url / django-cache-url `.config()` (DATABASE_URL / CACHE_URL unless
+`env=` names another), python-decouple (`config('X', default=...)`), and a same-file helper whose parameter
+names the variable (`def env_bool(name): return os.getenv(name) == '1'`, also `os.getenv(name + '_FILE')`)
+followed one level to its call sites. A module-level constant defined once (`KEY = 'X'`; `os.getenv(KEY)`)
+is resolved. What stays computed is a read with `name=None` and the expression.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ _LIB_METHODS = frozenset({
     "search_url", "channels", "channels_url", "parse_value", "get_value", "dj_db_url", "dj_cache_url",
     "dj_email_url", "read_env_var",
 })
+# dj-database-url, django-cache-url, dj-email-url, dj-search-url: `module.config(env=..., default=...)` reads
+# the module's well-known variable unless `env=` names another.
+_URL_LIBS = {"dj_database_url": "DATABASE_URL", "django_cache_url": "CACHE_URL", "dj_email_url": "EMAIL_URL",
+             "dj_search_url": "SEARCH_URL"}
 # django-environ methods whose variable defaults to a well-known name when none is given.
 _LIB_DEFAULT_VARS = {"db": "DATABASE_URL", "db_url": "DATABASE_URL", "cache": "CACHE_URL", "cache_url": "CACHE_URL",
                      "email": "EMAIL_URL", "email_url": "EMAIL_URL", "search_url": "SEARCH_URL",
@@ -88,7 +93,8 @@ class _Visitor(ast.NodeVisitor):
         self.consts: dict[str, set[str]] = {}
         self.settings_classes: set[str] = set()
         self.funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
-        self.helpers: dict[str, tuple[EnvRead, int, bool]] = {}  # name -> (dynamic read, param index, default)
+        # helper name -> its dynamic reads: (read, param index, default, prefix, suffix) for os.getenv(p + '_FILE')
+        self.helpers: dict[str, list[tuple[EnvRead, int, bool, str, str]]] = {}
 
     # --- set-up ----------------------------------------------------------------------------------
     def imports(self, nodes: list[ast.AST]) -> None:
@@ -156,21 +162,22 @@ class _Visitor(ast.NodeVisitor):
             r = EnvRead(name, self.path, line, dflt, "", *(value or (None, 0)))
         else:
             r = EnvRead(None, self.path, line, dflt, _short(expr or (ast.unparse(arg) if arg is not None else "")))
-            if isinstance(arg, ast.Name):
-                self.helper(arg.id, r, dflt, at)
+            if (param := _param(arg)) is not None:
+                self.helper(param, r, dflt, at)
         self.reads.append(r)
         return r
 
-    def helper(self, param: str, read: EnvRead, dflt: bool, at: ast.AST) -> None:
-        """Note `fn` as a helper when `param`, the read's name, is a parameter of the function around the read."""
+    def helper(self, param: tuple[str, str, str], read: EnvRead, dflt: bool, at: ast.AST) -> None:
+        """Note `fn` as a helper when `param` (a name, with a literal prefix/suffix) is a parameter of the
+        function around the read."""
         line = getattr(at, "lineno", 0)
         around = [f for f in self.funcs if f.lineno <= line <= (f.end_lineno or f.lineno)]
         if not around:
             return
         fn = max(around, key=lambda f: f.lineno)  # the innermost
         names = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
-        if param in names:
-            self.helpers[fn.name] = (read, names.index(param), dflt)
+        if param[0] in names:
+            self.helpers.setdefault(fn.name, []).append((read, names.index(param[0]), dflt, param[1], param[2]))
 
     # --- visiting --------------------------------------------------------------------------------
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -189,6 +196,12 @@ class _Visitor(ast.NodeVisitor):
             dflt_node = node.args[1] if rest else _kw(node, "default")
             self.add(first, node, dflt_node is not None, _value(dflt_node),
                      expr=", ".join(ast.unparse(a) for a in node.args))
+        elif isinstance(f, ast.Attribute) and f.attr == "config" and isinstance(f.value, ast.Name) \
+                and f.value.id in _URL_LIBS:
+            env, d = _kw(node, "env"), _kw(node, "default")
+            if env is None or ast.unparse(env) == f"{f.value.id}.DEFAULT_ENV":
+                env = ast.Constant(_URL_LIBS[f.value.id])
+            self.add(env, node, d is not None, _value(d), expr=f"{f.value.id}.config(env={ast.unparse(env)})")
         elif isinstance(f, ast.Name) and f.id in self.decouple_names:
             d = _kw(node, "default")
             self.add(first, node, d is not None, _value(d))
@@ -256,17 +269,44 @@ class _Visitor(ast.NodeVisitor):
         called: set[str] = set()
         calls = sorted((n for n in nodes if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
         for node in calls:
-            if isinstance(node.func, ast.Name) and node.func.id in self.helpers:
-                inner, idx, dflt = self.helpers[node.func.id]
+            if not (isinstance(node.func, ast.Name) and node.func.id in self.helpers):
+                continue
+            called.add(node.func.id)
+            done: set[str | None] = set()
+            for _inner, idx, dflt, prefix, suffix in self.helpers[node.func.id]:
                 arg = node.args[idx] if len(node.args) > idx else None
                 extra = node.args[idx + 1] if len(node.args) > idx + 1 else _kw(node, "default")
-                called.add(node.func.id)
-                self.add(arg, node, dflt or extra is not None, _value(extra),
-                         expr=f"{node.func.id}({ast.unparse(arg) if arg is not None else ''})")
+                lit = _str(arg)
+                name = f"{prefix}{lit}{suffix}" if lit is not None else None
+                if name in done and name is not None:
+                    continue  # `if name in os.environ: os.environ[name]`: one read per call
+                done.add(name)
+                self.add(ast.Constant(name) if name is not None else arg, node, dflt or extra is not None,
+                         _value(extra), expr=f"{node.func.id}({ast.unparse(arg) if arg is not None else ''})")
         for name in called:
-            inner = self.helpers[name][0]
-            if inner in self.reads:
-                self.reads.remove(inner)
+            for inner, *_ in self.helpers[name]:
+                if inner in self.reads:
+                    self.reads.remove(inner)
+
+
+def _param(arg: ast.AST | None) -> tuple[str, str, str] | None:
+    """(name, prefix, suffix) when a read's name is a variable, maybe with literal affixes (`s + '_FILE'`,
+    `f'{s}_FILE'`): a helper's parameter candidate."""
+    if isinstance(arg, ast.Name):
+        return arg.id, "", ""
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
+        if isinstance(arg.left, ast.Name) and (s := _str(arg.right)) is not None:
+            return arg.left.id, "", s
+        if isinstance(arg.right, ast.Name) and (s := _str(arg.left)) is not None:
+            return arg.right.id, s, ""
+    if isinstance(arg, ast.JoinedStr):
+        holes = [v for v in arg.values if isinstance(v, ast.FormattedValue)]
+        if len(holes) == 1 and isinstance(holes[0].value, ast.Name) and holes[0].conversion == -1 \
+                and holes[0].format_spec is None:
+            at = arg.values.index(holes[0])
+            before = "".join(_str(v) or "" for v in arg.values[:at])
+            return holes[0].value.id, before, "".join(_str(v) or "" for v in arg.values[at + 1:])
+    return None
 
 
 def _field(value: ast.expr | None) -> tuple[bool, tuple[str, int] | None, list[str]]:
