@@ -2,13 +2,13 @@
 
 Recognised: `os.environ['X']` (loads only; stores and deletes are writes), `os.environ.get/setdefault/pop`,
 `os.getenv` (and `environ` / `getenv` imported from os, `os` imported under another name), `'X' in os.environ`,
-pydantic-settings `BaseSettings` fields (`env_prefix`, `case_sensitive`, `alias` / `validation_alias` /
-`AliasChoices` / `env=`), environs and django-environ (`env = Env()`, then `env('X')`, `env.str('X', ...)`,
-`env.db()` -> DATABASE_URL), dj-database-url / django-cache-url `.config()` (DATABASE_URL / CACHE_URL unless
-`env=` names another), python-decouple (`config('X', default=...)`), and a same-file helper whose parameter
-names the variable (`def env_bool(name): return os.getenv(name) == '1'`, also `os.getenv(name + '_FILE')`)
-followed one level to its call sites. A module-level constant defined once (`KEY = 'X'`; `os.getenv(KEY)`)
-is resolved. What stays computed is a read with `name=None` and the expression.
+pydantic-settings `BaseSettings` fields (pysettings: `env_prefix`, aliases, nested delimiters), environs and
+django-environ (`env = Env()`, then `env('X')`, `env.str('X', ...)`, `env.db()` -> DATABASE_URL),
+dj-database-url / django-cache-url `.config()` (DATABASE_URL / CACHE_URL unless `env=` names another),
+python-decouple (`config('X', default=...)`), and a same-file helper whose parameter names the variable
+(`def env_bool(name): return os.getenv(name) == '1'`, also `os.getenv(name + '_FILE')`) followed one level
+to its call sites. A module-level constant defined once (`KEY = 'X'`; `os.getenv(KEY)`) is resolved. What
+stays computed is a read with `name=None` and the expression.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import ast
 from collections.abc import Iterable
 
 from filot_preflight.audit.model import EnvRead, ParseError
+from filot_preflight.audit.pysettings import settings_reads, value_of
 
 _EXPR_MAX = 60
 _ENV_METHODS = frozenset({"get", "setdefault", "pop"})
@@ -49,6 +50,7 @@ def py_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None
     v.imports(nodes)
     v.constants(tree.body)
     v.funcs = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    v.classes = {n.name: n for n in nodes if isinstance(n, ast.ClassDef)}
     seen = [n for n in nodes if isinstance(n, ast.Subscript | ast.Compare | ast.Call | ast.ClassDef)]
     for node in sorted(seen, key=lambda n: (n.lineno, n.col_offset)):  # in source order
         v.visit(node)
@@ -59,14 +61,6 @@ def py_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None
 def _short(expr: str) -> str:
     expr = " ".join(expr.split())
     return expr if len(expr) <= _EXPR_MAX else expr[: _EXPR_MAX - 1] + "…"
-
-
-def _value(node: ast.AST | None) -> tuple[str, int] | None:
-    """A default's literal value (str, int, float) and its line, for the loopback rules."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float) \
-            and not isinstance(node.value, bool):
-        return str(node.value), node.lineno
-    return None
 
 
 def _str(node: ast.AST | None) -> str | None:
@@ -92,6 +86,7 @@ class _Visitor(ast.NodeVisitor):
         self.lib_classes: dict[str, str] = {}  # Env imported from environs / environ
         self.consts: dict[str, set[str]] = {}
         self.settings_classes: set[str] = set()
+        self.classes: dict[str, ast.ClassDef] = {}
         self.funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         # helper name -> its dynamic reads: (read, param index, default, prefix, suffix) for os.getenv(p + '_FILE')
         self.helpers: dict[str, list[tuple[EnvRead, int, bool, str, str]]] = {}
@@ -194,17 +189,17 @@ class _Visitor(ast.NodeVisitor):
         rest = len(node.args) > 1
         if isinstance(f, ast.Attribute) and f.attr in _ENV_METHODS and self.is_environ(f.value) or self.is_getenv(f):
             dflt_node = node.args[1] if rest else _kw(node, "default")
-            self.add(first, node, dflt_node is not None, _value(dflt_node),
+            self.add(first, node, dflt_node is not None, value_of(dflt_node),
                      expr=", ".join(ast.unparse(a) for a in node.args))
         elif isinstance(f, ast.Attribute) and f.attr == "config" and isinstance(f.value, ast.Name) \
                 and f.value.id in _URL_LIBS:
             env, d = _kw(node, "env"), _kw(node, "default")
             if env is None or ast.unparse(env) == f"{f.value.id}.DEFAULT_ENV":
                 env = ast.Constant(_URL_LIBS[f.value.id])
-            self.add(env, node, d is not None, _value(d), expr=f"{f.value.id}.config(env={ast.unparse(env)})")
+            self.add(env, node, d is not None, value_of(d), expr=f"{f.value.id}.config(env={ast.unparse(env)})")
         elif isinstance(f, ast.Name) and f.id in self.decouple_names:
             d = _kw(node, "default")
-            self.add(first, node, d is not None, _value(d))
+            self.add(first, node, d is not None, value_of(d))
         elif isinstance(f, ast.Name) and f.id in self.env_libs or (
             isinstance(f, ast.Attribute) and f.attr in _LIB_METHODS and isinstance(f.value, ast.Name)
             and f.value.id in self.env_libs
@@ -221,45 +216,14 @@ class _Visitor(ast.NodeVisitor):
         if first is None and isinstance(f, ast.Attribute) and f.attr in _LIB_DEFAULT_VARS:
             first = ast.Constant(_LIB_DEFAULT_VARS[f.attr])
         if first is not None:
-            self.add(first, node, d is not None, _value(d))
+            self.add(first, node, d is not None, value_of(d))
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         bases = [b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
                  for b in node.bases]
         if any(b == "BaseSettings" or b in self.settings_classes for b in bases):
             self.settings_classes.add(node.name)
-            self.settings(node)
-
-    def settings(self, cls: ast.ClassDef) -> None:
-        """pydantic-settings fields: each is a read of PREFIX+FIELD (upper-cased unless case_sensitive)."""
-        opts: dict[str, object] = {}
-        for st in cls.body:
-            is_config = isinstance(st, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "model_config"
-                                                           for t in st.targets)
-            if is_config and isinstance(st, ast.Assign) and isinstance(st.value, ast.Call):
-                opts.update({k.arg: getattr(k.value, "value", None) for k in st.value.keywords if k.arg})
-            elif is_config and isinstance(st, ast.Assign) and isinstance(st.value, ast.Dict):
-                for k, v in zip(st.value.keys, st.value.values, strict=True):
-                    if (key := _str(k)) is not None:
-                        opts[key] = getattr(v, "value", None)
-            elif isinstance(st, ast.ClassDef) and st.name == "Config":
-                for sub in st.body:
-                    if isinstance(sub, ast.Assign) and isinstance(sub.targets[0], ast.Name):
-                        opts[sub.targets[0].id] = getattr(sub.value, "value", None)
-        prefix = opts.get("env_prefix") if isinstance(opts.get("env_prefix"), str) else ""
-        upper = opts.get("case_sensitive") is not True
-        for st in cls.body:
-            if not isinstance(st, ast.AnnAssign) or not isinstance(st.target, ast.Name):
-                continue
-            field = st.target.id
-            ann = ast.unparse(st.annotation)
-            if field == "model_config" or field.startswith("_") or ann.startswith(("ClassVar", "typing.ClassVar")):
-                continue
-            dflt, value, aliases = _field(st.value)
-            names = aliases or [f"{prefix}{field}"]
-            for n in names:
-                self.reads.append(EnvRead(n.upper() if upper else n, self.path, st.lineno, dflt, "",
-                                          *(value or (None, 0))))
+            self.reads += settings_reads(node, self.classes, self.path)
 
     # --- helpers ---------------------------------------------------------------------------------
     def follow_helpers(self, nodes: list[ast.AST]) -> None:
@@ -282,7 +246,7 @@ class _Visitor(ast.NodeVisitor):
                     continue  # `if name in os.environ: os.environ[name]`: one read per call
                 done.add(name)
                 self.add(ast.Constant(name) if name is not None else arg, node, dflt or extra is not None,
-                         _value(extra), expr=f"{node.func.id}({ast.unparse(arg) if arg is not None else ''})")
+                         value_of(extra), expr=f"{node.func.id}({ast.unparse(arg) if arg is not None else ''})")
         for name in called:
             for inner, *_ in self.helpers[name]:
                 if inner in self.reads:
@@ -307,30 +271,3 @@ def _param(arg: ast.AST | None) -> tuple[str, str, str] | None:
             before = "".join(_str(v) or "" for v in arg.values[:at])
             return holes[0].value.id, before, "".join(_str(v) or "" for v in arg.values[at + 1:])
     return None
-
-
-def _field(value: ast.expr | None) -> tuple[bool, tuple[str, int] | None, list[str]]:
-    """(has default, default literal, aliases) of a settings field's right-hand side."""
-    if value is None:
-        return False, None, []
-    if not (isinstance(value, ast.Call) and ast.unparse(value.func).split(".")[-1] == "Field"):
-        return True, _value(value), []
-    first = value.args[0] if value.args else None
-    d = _kw(value, "default")
-    if d is None and first is not None and not (isinstance(first, ast.Constant) and first.value is Ellipsis):
-        d = first
-    dflt = d is not None or _kw(value, "default_factory") is not None
-    aliases: list[str] = []
-    for key in ("validation_alias", "alias", "env"):
-        a = _kw(value, key)
-        if a is None:
-            continue
-        if isinstance(a, ast.Call):  # AliasChoices("A", "B")
-            aliases = [s for s in (_str(x) for x in a.args) if s]
-        elif isinstance(a, ast.List | ast.Tuple | ast.Set):
-            aliases = [s for s in (_str(x) for x in a.elts) if s]
-        elif _str(a):
-            aliases = [_str(a) or ""]
-        if aliases:
-            break
-    return dflt, _value(d), aliases
