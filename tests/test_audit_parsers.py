@@ -102,6 +102,12 @@ JS = [
         "  return { host: process.env.DATABASE_HOST };\n});",
         [("DATABASE_HOST", 3, False), ("DATABASE_PASSWORD", 7, True), ("DATABASE_HOST", 11, False)],
     ),
+    # zod over a copy of process.env made by a helper (langfuse's worker)
+    (
+        "const EnvSchema = z.object({\n  DATABASE_URL: z.string(),\n  PORT: z.coerce.number().default(3030),\n});\n"
+        "const parsed = EnvSchema.parse(removeEmptyEnvVariables(process.env));",
+        [("DATABASE_URL", 2, False), ("PORT", 3, True)],
+    ),
     # an alias of process.env
     (
         "const processEnv = process.env as Record<string, string>;\n"
@@ -176,6 +182,12 @@ PY = [
         "import os\n\ndef get_url_from_env(name, *, schemes=None):\n    if name in os.environ:\n"
         "        return os.environ[name]\n    return None\n\nPUBLIC_URL = get_url_from_env('PUBLIC_URL')",
         [("PUBLIC_URL", 8, True)],
+    ),
+    # starlette's Config (Netflix dispatch)
+    (
+        "from starlette.config import Config\nconfig = Config('.env')\nENV = config('ENV', default='local')\n"
+        "KEY = config(\n    'DISPATCH_ENCRYPTION_KEY', cast=Secret\n)",
+        [("ENV", 3, True), ("DISPATCH_ENCRYPTION_KEY", 4, False)],
     ),
     # dj-database-url / django-cache-url read their well-known variable unless env= names another (saleor)
     (

@@ -357,7 +357,7 @@ def test_file_kind(name: str, kind: str | None) -> None:
         ("src/a.ts", False), ("src/testing.ts", False), ("src/contest.py", False), ("src/latest/a.ts", False),
         ("src/__mocks__/a.ts", False), ("worker/attest.py", False),
         ("src/api.clienttest.ts", True), ("setup-jest.ts", True), ("integration-tests/a.ts", True),
-        ("scripts/seed.ts", True), ("load_tests/locustfile.py", True), ("src/scripts/run.ts", False),
+        ("scripts/seed.ts", True), ("load_tests/locustfile.py", True), ("src/scripts/run.ts", True),  # ops tooling (langfuse worker)
         ("src/integration/buli2.ts", False),
     ],
 )

@@ -48,6 +48,10 @@ def default_value(n: Node | None) -> tuple[str, int] | None:
     return None if value is None else (value, n.start_point.row + 1)
 
 
+_SCHEMA_CALLS = frozenset({"cleanEnv", "parseEnv", "cleanEnvironment", "parse", "safeParse", "parseAsync",
+                           "safeParseAsync", "validate", "validateAsync"})
+
+
 class SchemaReads:
     """Schema and ConfigService reads; the host class provides the file (`src`, `root`) and `read`."""
 
@@ -75,6 +79,12 @@ class SchemaReads:
             if cls is not None:  # class-validator / class-transformer: the class's fields are the variables
                 self.class_fields(cls)
                 return
+        outer = call.parent
+        if fname not in _SCHEMA_CALLS and outer is not None and outer.type == "arguments" \
+                and outer.named_children and outer.named_children[0] == call:
+            # schema.parse(removeEmptyEnvVariables(process.env)): one call around process.env, then the schema
+            self.schema_call(outer)
+            return
         spec = self.schema_object(rest[0]) if fname in ("cleanEnv", "parseEnv", "cleanEnvironment") and rest else None
         if spec is not None:
             self.schema_keys(spec)

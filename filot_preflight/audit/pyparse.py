@@ -5,7 +5,7 @@ Recognised: `os.environ['X']` (loads only; stores and deletes are writes), `os.e
 pydantic-settings `BaseSettings` fields (pysettings: `env_prefix`, aliases, nested delimiters), environs and
 django-environ (`env = Env()`, then `env('X')`, `env.str('X', ...)`, `env.db()` -> DATABASE_URL),
 dj-database-url / django-cache-url `.config()` (DATABASE_URL / CACHE_URL unless `env=` names another),
-python-decouple (`config('X', default=...)`), and a same-file helper whose parameter names the variable
+python-decouple and starlette (`config('X', default=...)`), and a same-file helper whose parameter names the variable
 (`def env_bool(name): return os.getenv(name) == '1'`, also `os.getenv(name + '_FILE')`) followed one level
 to its call sites. A module-level constant defined once (`KEY = 'X'`; `os.getenv(KEY)`) is resolved. What
 stays computed is a read with `name=None` and the expression.
@@ -82,6 +82,7 @@ class _Visitor(ast.NodeVisitor):
         self.environ_names: set[str] = {"environ"}
         self.getenv_names: set[str] = {"getenv"}
         self.decouple_names: set[str] = set()
+        self.config_classes: set[str] = set()  # starlette.config.Config
         self.env_libs: dict[str, str] = {}  # instance name -> 'environs' | 'django'
         self.lib_classes: dict[str, str] = {}  # Env imported from environs / environ
         self.consts: dict[str, set[str]] = {}
@@ -112,16 +113,19 @@ class _Visitor(ast.NodeVisitor):
                         self.getenv_names.add(bound)
                     elif node.module == "decouple" and a.name == "config":
                         self.decouple_names.add(bound)
+                    elif node.module == "starlette.config" and a.name == "Config":
+                        self.config_classes.add(bound)  # `config = Config('.env')`, then config('X', default=...)
                     elif node.module in ("environs", "environ") and a.name == "Env":
                         self.lib_classes[bound] = "environs" if node.module == "environs" else "django"
-        if not self.lib_classes and not self.decouple_names:
+        if not self.lib_classes and not self.decouple_names and not self.config_classes:
             return
         for node in nodes:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1:
                 target, func = node.targets[0], ast.unparse(node.value.func)
                 if isinstance(target, ast.Name) and func in self.lib_classes:
                     self.env_libs[target.id] = self.lib_classes[func]
-                elif isinstance(target, ast.Name) and func in ("AutoConfig", "Config", "decouple.AutoConfig"):
+                elif isinstance(target, ast.Name) and (func in ("AutoConfig", "Config", "decouple.AutoConfig")
+                                                       or func in self.config_classes):
                     self.decouple_names.add(target.id)
 
     def constants(self, body: Iterable[ast.stmt]) -> None:
