@@ -165,12 +165,7 @@ def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
     waived = {a.line for a in facts.allowed if a.rule == LOCALHOST}
     have = {f.line for f in facts.findings if f.rule == LOCALHOST and f.fallback}
     for r in facts.env_reads:
-        if r.default is not None and r.name is not None and _ALLOWLIST.search(r.name):
-            # INTERNAL_IPS / ALLOWED_HOSTS default to loopback: who may connect, not where the code connects
-            facts.findings[:] = [f for f in facts.findings
-                                 if not (f.rule == LOCALHOST and f.line in (r.line, r.default_line))]
-            continue
-        if r.default is None or r.line in have or r.line in waived or r.default_line in waived:
+        if r.default is None:
             continue
         value = r.default.strip()
         m = _LOCAL_URL.search(value)
@@ -179,6 +174,13 @@ def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
         elif value.split(":")[0].lower() in _LOOPBACK_HOSTS or value.lower() in _LOOPBACK_HOSTS:
             host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
         else:
+            continue
+        if r.name is not None and _ALLOWLIST.search(r.name):
+            # INTERNAL_IPS / ALLOWED_HOSTS default to loopback: who may connect, not where the code connects
+            facts.findings[:] = [f for f in facts.findings
+                                 if not (f.rule == LOCALHOST and f.line in (r.line, r.default_line))]
+            continue
+        if r.line in have or r.line in waived or r.default_line in waived:
             continue
         have.add(r.line)
         what = f"{host}:{port}" if port else host
