@@ -108,6 +108,16 @@ JS = [
         "const parsed = EnvSchema.parse(removeEmptyEnvVariables(process.env));",
         [("DATABASE_URL", 2, False), ("PORT", 3, True)],
     ),
+    # Strapi's config functions get an `env` helper (strapi/foodadvisor config/database.js)
+    (
+        "module.exports = ({ env }) => ({\n  connection: {\n    host: env('DATABASE_HOST', 'db'),\n"
+        "    port: env.int('DATABASE_PORT', 5432),\n    ssl: env.bool(\n      'DATABASE_SSL',\n      false\n    ),\n"
+        "    key: env('DATABASE_SSL_KEY', undefined),\n    client: env.oneOf('DATABASE_CLIENT', ['pg', 'mysql'], 'pg'),\n"
+        "  },\n});",
+        [("DATABASE_HOST", 3, True), ("DATABASE_PORT", 4, True), ("DATABASE_SSL", 5, True),
+         ("DATABASE_SSL_KEY", 9, False), ("DATABASE_CLIENT", 10, True)],
+    ),
+    ("const env = (k) => k;\nenv('NOT_A_VARIABLE');", []),  # `env` not handed in by a config function
     # an alias of process.env
     (
         "const processEnv = process.env as Record<string, string>;\n"

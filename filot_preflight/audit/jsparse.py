@@ -3,7 +3,8 @@
 Anchors are found by plain text search (`process`, `meta`, `cleanEnv`, `.get(`, ...); the syntax tree
 then decides what each one is: a read, a write (`process.env.X = 1`, `delete process.env.X`), a comment
 or a string (neither), a read with a fallback (`?? 'x'`, a destructuring default), a schema over
-`process.env` (envalid `cleanEnv`, zod `.parse(process.env)`, t3-env `createEnv`, znv `parseEnv`),
+`process.env` (envalid `cleanEnv`, zod `.parse(process.env)`, t3-env `createEnv`, znv `parseEnv`), Strapi's
+config functions `({ env }) => ({ host: env('HOST') })` (jsconfig_fns),
 NestJS `ConfigService.get('X')`, or a same-file helper `function env(name) { return process.env[name] }`
 followed one level to its call sites; `const env = process.env` makes `env.X` a read too. tree-sitter
 is imported on first use only (`preflight --version` stays cheap). A file with a syntax error is still read
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from filot_preflight.audit import jsconfig_fns
 from filot_preflight.audit.jsschemas import NAME, SchemaReads, default_value, literal, short, text_of
 from filot_preflight.audit.model import EnvRead, ParseError
 
@@ -64,6 +66,8 @@ def js_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None
             i = src.find(anchor, i + 1)
     if b"createEnv" in src:
         ctx.t3_env()
+    if b"env" in src and jsconfig_fns.PARAM.search(src):
+        jsconfig_fns.env_param_reads(ctx)
     if b"ConfigService" in src or b"configService" in src:
         for m in _GET.finditer(src):
             ctx.config_get(m.start())

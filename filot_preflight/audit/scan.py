@@ -35,7 +35,7 @@ from filot_preflight.audit.text import Lines
 
 _SNIFF = 8192
 # Files worth parsing for env reads: anything else cannot read one (a cheap pre-filter, not the decision).
-_JS_HINTS = re.compile(r"process|import\s*\.\s*meta|ConfigService|configService|createEnv")
+_JS_HINTS = re.compile(r"process|import\s*\.\s*meta|ConfigService|configService|createEnv|\{\s*env\s*[,}]")
 _PY_HINTS = re.compile(r"environ|getenv|BaseSettings|decouple|starlette|dj_database_url|django_cache_url|dj_email_url")
 POOL_MIN_FILES = 4000  # below this, starting worker processes costs more than it saves
 
