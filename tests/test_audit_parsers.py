@@ -79,6 +79,51 @@ JS = [
     ),
     # a helper called only with computed names stays dynamic
     ("function get(name) { return process.env[name]; }\nget(x);", [(None, 2, False)]),
+    # Joi over process.env, through a schema constant and chained calls (hagopj13/node-express-boilerplate)
+    (
+        "const envVarsSchema = Joi.object()\n  .keys({\n    PORT: Joi.number().default(3000),\n"
+        "    MONGODB_URL: Joi.string().required(),\n  })\n  .unknown();\n"
+        "const { value: envVars } = envVarsSchema.prefs({ errors: { label: 'key' } }).validate(process.env);",
+        [("PORT", 3, True), ("MONGODB_URL", 4, False)],
+    ),
+    # envalid spec declared after use, `satisfies`, conditional spreads, computed keys (novu's worker)
+    (
+        "export const validateEnv = () => cleanEnv(process.env, validators);\nconst validators = {\n  PORT: port(),\n"
+        "  ...(process.env.STORAGE === 'S3' && {\n    S3_BUCKET: str(),\n  }),\n"
+        "  ...Object.keys(Flags).reduce((a, k) => ({ ...a, [k]: bool({ default: false }) }), {}),\n"
+        "} satisfies Record<string, ValidatorSpec<unknown>>;",
+        [("PORT", 3, False), ("S3_BUCKET", 5, False), (None, 7, False), ("STORAGE", 4, False)],
+    ),
+    # a class validated over process.env (class-validator, brocoders/nestjs-boilerplate)
+    (
+        "class EnvironmentVariablesValidator {\n  @IsString()\n  DATABASE_HOST: string;\n\n  @IsOptional()\n"
+        "  @IsString()\n  DATABASE_PASSWORD?: string;\n}\n"
+        "export default registerAs('database', () => {\n  validateConfig(process.env, EnvironmentVariablesValidator);\n"
+        "  return { host: process.env.DATABASE_HOST };\n});",
+        [("DATABASE_HOST", 3, False), ("DATABASE_PASSWORD", 7, True), ("DATABASE_HOST", 11, False)],
+    ),
+    # zod over a copy of process.env made by a helper (langfuse's worker)
+    (
+        "const EnvSchema = z.object({\n  DATABASE_URL: z.string(),\n  PORT: z.coerce.number().default(3030),\n});\n"
+        "const parsed = EnvSchema.parse(removeEmptyEnvVariables(process.env));",
+        [("DATABASE_URL", 2, False), ("PORT", 3, True)],
+    ),
+    # Strapi's config functions get an `env` helper (strapi/foodadvisor config/database.js)
+    (
+        "module.exports = ({ env }) => ({\n  connection: {\n    host: env('DATABASE_HOST', 'db'),\n"
+        "    port: env.int('DATABASE_PORT', 5432),\n    ssl: env.bool(\n      'DATABASE_SSL',\n      false\n    ),\n"
+        "    key: env('DATABASE_SSL_KEY', undefined),\n    client: env.oneOf('DATABASE_CLIENT', ['pg', 'mysql'], 'pg'),\n"
+        "  },\n});",
+        [("DATABASE_HOST", 3, True), ("DATABASE_PORT", 4, True), ("DATABASE_SSL", 5, True),
+         ("DATABASE_SSL_KEY", 9, False), ("DATABASE_CLIENT", 10, True)],
+    ),
+    ("const env = (k) => k;\nenv('NOT_A_VARIABLE');", []),  # `env` not handed in by a config function
+    # an alias of process.env
+    (
+        "const processEnv = process.env as Record<string, string>;\n"
+        "if (processEnv.STORAGE_SERVICE === 'AZURE') use(processEnv['AZURE_ACCOUNT_KEY']);",
+        [("STORAGE_SERVICE", 2, False), ("AZURE_ACCOUNT_KEY", 2, False)],
+    ),
 ]
 
 
@@ -134,6 +179,33 @@ PY = [
         "class Base(BaseSettings):\n    model_config = SettingsConfigDict(env_prefix='APP_')\n    host: str\n\n"
         "class Child(Base):\n    port: int = 1",
         [("APP_HOST", 3, False), ("PORT", 6, True)],
+    ),
+    # a helper that also reads NAME_FILE (healthchecks' envsecret), every read of the helper followed
+    (
+        "import os\n\ndef envsecret(s, default=None):\n    if secret_path := os.getenv(s + '_FILE'):\n"
+        "        return open(secret_path).read()\n    return os.getenv(s, default)\n\n"
+        "SECRET_KEY = envsecret('SECRET_KEY', '---')\nTOKEN = envsecret('TELEGRAM_TOKEN')",
+        [("SECRET_KEY_FILE", 8, True), ("SECRET_KEY", 8, True), ("TELEGRAM_TOKEN_FILE", 9, False),
+         ("TELEGRAM_TOKEN", 9, True)],  # os.getenv(s, default): a fallback, even if None
+    ),
+    (
+        "import os\n\ndef get_url_from_env(name, *, schemes=None):\n    if name in os.environ:\n"
+        "        return os.environ[name]\n    return None\n\nPUBLIC_URL = get_url_from_env('PUBLIC_URL')",
+        [("PUBLIC_URL", 8, True)],
+    ),
+    # starlette's Config (Netflix dispatch)
+    (
+        "from starlette.config import Config\nconfig = Config('.env')\nENV = config('ENV', default='local')\n"
+        "KEY = config(\n    'DISPATCH_ENCRYPTION_KEY', cast=Secret\n)",
+        [("ENV", 3, True), ("DISPATCH_ENCRYPTION_KEY", 4, False)],
+    ),
+    # dj-database-url / django-cache-url read their well-known variable unless env= names another (saleor)
+    (
+        "import dj_database_url\nimport django_cache_url\n"
+        "DATABASES = {'default': dj_database_url.config(env=dj_database_url.DEFAULT_ENV, default='postgres://db/app')}\n"
+        "R = dj_database_url.config(env='REPLICA_URL')\nX = dj_database_url.config(env=REPLICA_ENV_NAME)\n"
+        "CACHES = {'default': django_cache_url.config()}",
+        [("DATABASE_URL", 3, True), ("REPLICA_URL", 4, False), (None, 5, False), ("CACHE_URL", 6, False)],
     ),
 ]
 

@@ -156,6 +156,45 @@ class NotSettings(BaseModel):
     ignored: str
 '''
 
+NESTED = '''
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Pool(BaseModel):
+    size: int = 5
+
+
+class Database(BaseModel):
+    host: str = "localhost"
+    port: int = 5432
+    pool: Pool = Pool()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APP_", env_nested_delimiter="__")
+    db: Database = Database()
+    cache: Database | None = None
+    name: str
+
+
+class Flat(BaseSettings):
+    db: Database
+'''
+
+
+def test_pydantic_settings_nested_delimiter_reads_each_leaf() -> None:
+    """env_nested_delimiter='__': `db: Database` is read as APP_DB__HOST, ... at each leaf's line (its default
+    is judged there); without a delimiter the field is one JSON variable."""
+    assert reads(NESTED, "py") == [
+        ("APP_DB__HOST", 11, True), ("APP_DB__PORT", 12, True), ("APP_DB__POOL__SIZE", 7, True),
+        ("APP_CACHE__HOST", 11, True), ("APP_CACHE__PORT", 12, True), ("APP_CACHE__POOL__SIZE", 7, True),
+        ("APP_NAME", 20, False),
+        ("DB", 24, False),
+    ]
+    facts = scan_text(NESTED, "settings.py", "py")
+    assert [(f.rule, f.line, f.fallback) for f in facts.findings] == [("localhost", 11, True)]
+
 
 def test_pydantic_settings_fields() -> None:
     got = reads(SETTINGS, "py")
@@ -223,6 +262,8 @@ def test_mock_findings(lang: str, code: str, rule: str, what: str) -> None:
         ("py", "if host == 'localhost' or host.endswith('.localhost'): pass"),
         ("py", "LOOPBACK_HOSTS = {'localhost', '127.0.0.1'}"),
         ("py", "LOCALHOST = 'localhost'"),
+        ("py", "INTERNAL_IPS = get_list(os.environ.get('INTERNAL_IPS', '127.0.0.1'))"),  # an allow-list, no endpoint
+        ("py", "ALLOWED_HOSTS = os.getenv('ALLOWED_HOSTS', 'localhost')"),
         ("py", '"""Example:\n\n    mocker.patch("x")\n    url = "http://localhost:8080"\n"""'),
         ("py", "HELP = 'patch with mocker.patch in tests'"),
         ("js", "const help = 'call jest.mock() in tests only';"),
@@ -316,7 +357,7 @@ def test_file_kind(name: str, kind: str | None) -> None:
         ("src/a.ts", False), ("src/testing.ts", False), ("src/contest.py", False), ("src/latest/a.ts", False),
         ("src/__mocks__/a.ts", False), ("worker/attest.py", False),
         ("src/api.clienttest.ts", True), ("setup-jest.ts", True), ("integration-tests/a.ts", True),
-        ("scripts/seed.ts", True), ("load_tests/locustfile.py", True), ("src/scripts/run.ts", False),
+        ("scripts/seed.ts", True), ("load_tests/locustfile.py", True), ("src/scripts/run.ts", True),  # ops tooling (langfuse worker)
         ("src/integration/buli2.ts", False),
     ],
 )
@@ -350,6 +391,18 @@ QUEUE_CASES = [
     ("py", "r.brpop(f'jobs:{x}')", []),
     ("py", "Q = os.getenv('OCR_QUEUE_KEY', 'ocr_jobs')", [(DEFAULT, "OCR_QUEUE_KEY", "ocr_jobs", None)]),
     ("py", "DEAD_QUEUE: str = 'dead'", [(CONSTANT, "DEAD_QUEUE", "dead", None)]),
+    # a TS enum member names the queue (resolved against the tree's enum constants)
+    ("js", "enum QueueName {\n  OCR = 'filot:ocr:jobs',\n  MAIL = \"mail\",\n}\nnew Queue(QueueName.OCR, { connection })",
+     [(PRODUCE, "Queue", None, "QueueName.OCR"), (CONSTANT, "QueueName.OCR", "filot:ocr:jobs", None),
+      (CONSTANT, "QueueName.MAIL", "mail", None)]),
+    ("js", "const q = new Queue(queueName, { connection })", []),  # a parameter: not a queue we can name
+    # rq workers over a literal list of names
+    ("py", "listen = ['high', 'default']\nw = Worker(map(Queue, listen), connection=conn)",
+     [(CONSUME, "Worker", "high", None), (CONSUME, "Worker", "default", None)]),
+    ("py", "listen = ['ocr']\nw = Worker([Queue(name, connection=conn) for name in listen])",
+     [(CONSUME, "Worker", "ocr", None)]),
+    ("py", "w = Worker(['high', 'low'], connection=r)", [(CONSUME, "Worker", "high", None), (CONSUME, "Worker", "low", None)]),
+    ("py", "w = Worker(map(Queue, names_from_cli()))", []),
 ]
 
 
@@ -441,3 +494,66 @@ def test_cached_scan_is_shared_until_cleared(tmp_path: Path) -> None:
     assert scan_mod.scan_tree_cached(tmp_path, "backend", cfg) is first
     scan_mod.clear_cache()
     assert scan_mod.scan_tree_cached(tmp_path, "backend", cfg) is not first
+
+
+def test_enum_queue_names_resolve_across_files_and_meet_an_rq_worker(tmp_path: Path) -> None:
+    """`new Queue(QueueName.OCR)` with the enum imported from another file; the worker is rq over a list."""
+    from filot_preflight.audit.queue_judge import judge_queues
+    from filot_preflight.models import Status
+
+    (tmp_path / "backend" / "src").mkdir(parents=True)
+    (tmp_path / "backend" / "src" / "queues.ts").write_text("export enum QueueName {\n  OCR = 'filot:ocr:jobs',\n}\n")
+    (tmp_path / "backend" / "src" / "producer.ts").write_text(
+        "import { Queue } from 'bullmq';\nimport { QueueName } from './queues';\n"
+        "export const ocr = new Queue(QueueName.OCR, { connection });\n")
+    (tmp_path / "worker").mkdir()
+    worker = tmp_path / "worker" / "worker.py"
+    worker.write_text("from rq import Queue, Worker\nlisten = ['filot:ocr:jobs']\n"
+                      "Worker(map(Queue, listen), connection=conn).work()\n")
+    config = make_config()
+    scans = {"backend": scan_tree(tmp_path / "backend", "backend", config),
+             "gpu-worker": scan_tree(tmp_path / "worker", "gpu-worker", config)}
+    assert [r.status for r in judge_queues(scans, {})] == [Status.PASS]
+    worker.write_text("from rq import Queue, Worker\nlisten = ['ocr_jobs']\nWorker(map(Queue, listen)).work()\n")
+    scans["gpu-worker"] = scan_tree(tmp_path / "worker", "gpu-worker", config)
+    [r] = judge_queues(scans, {})
+    assert r.status == Status.FAIL and "'filot:ocr:jobs'" in r.summary and "'ocr_jobs'" in r.summary
+
+
+def test_dotenv_safe_makes_every_name_of_the_example_a_read(tmp_path: Path) -> None:
+    """dotenv-safe refuses to start unless each name of .env.example is set: those names are the service's reads."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.js").write_text("require('dotenv-safe').config();\nconst app = require('./app');\n")
+    (tmp_path / ".env.example").write_text("# copy to .env\nDATABASE_URL=\n\nexport REDIS_URL=redis://cache:6379\n"
+                                           "JWT_SECRET=\"multi\nline\"\nPORT=3000\n")
+    scan = scan_tree(tmp_path, "backend", make_config())
+    assert [(r.name, r.where, r.has_default) for r in scan.env_reads] == [
+        ("DATABASE_URL", ".env.example:2", False), ("REDIS_URL", ".env.example:4", False),
+        ("JWT_SECRET", ".env.example:5", False), ("PORT", ".env.example:7", False),
+    ]
+    assert scan.parse_errors == []
+
+
+def test_dotenv_safe_example_option_and_a_missing_example(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "server.ts").write_text(
+        "import dotenvSafe from 'dotenv-safe';\ndotenvSafe.config({ example: './config/.env.required' });\n")
+    (tmp_path / "config" / ".env.required").write_text("OCR_QUEUE_KEY=\n")
+    scan = scan_tree(tmp_path, "backend", make_config())
+    assert [(r.name, r.where) for r in scan.env_reads] == [("OCR_QUEUE_KEY", "config/.env.required:1")]
+    (tmp_path / "config" / ".env.required").unlink()
+    scan = scan_tree(tmp_path, "backend", make_config())
+    assert scan.env_reads == []
+    assert scan.parse_errors == [] and [e.where for e in scan.missing_examples] == ["server.ts:1"]
+
+
+def test_a_missing_dotenv_safe_example_is_a_warn_naming_the_loader(tmp_path: Path) -> None:
+    from filot_preflight import manifest
+    from filot_preflight.checkers.env_drift import DriftFacts, judge
+    from filot_preflight.models import Status
+
+    (tmp_path / "index.js").write_text("\nrequire('dotenv-safe').config();\n")
+    scan = scan_tree(tmp_path, "backend", make_config())
+    got = [r for r in judge(DriftFacts((scan,)), manifest.load()) if r.id == "env_drift.dotenv_safe_example"]
+    assert [(r.status, r.target) for r in got] == [(Status.WARN, "index.js:2")]
+    assert ".env.example" in got[0].summary and got[0].remediation

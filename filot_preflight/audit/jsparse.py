@@ -3,10 +3,12 @@
 Anchors are found by plain text search (`process`, `meta`, `cleanEnv`, `.get(`, ...); the syntax tree
 then decides what each one is: a read, a write (`process.env.X = 1`, `delete process.env.X`), a comment
 or a string (neither), a read with a fallback (`?? 'x'`, a destructuring default), a schema over
-`process.env` (envalid `cleanEnv`, zod `.parse(process.env)`, t3-env `createEnv`, znv `parseEnv`),
+`process.env` (envalid `cleanEnv`, zod `.parse(process.env)`, t3-env `createEnv`, znv `parseEnv`), Strapi's
+config functions `({ env }) => ({ host: env('HOST') })` (jsconfig_fns),
 NestJS `ConfigService.get('X')`, or a same-file helper `function env(name) { return process.env[name] }`
-followed one level to its call sites. tree-sitter is imported on first use only (`preflight --version`
-stays cheap). A file with a syntax error is still read (tree-sitter recovers) and the error reported.
+followed one level to its call sites; `const env = process.env` makes `env.X` a read too. tree-sitter
+is imported on first use only (`preflight --version` stays cheap). A file with a syntax error is still read
+(tree-sitter recovers) and the error reported.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from filot_preflight.audit import jsconfig_fns
 from filot_preflight.audit.jsschemas import NAME, SchemaReads, default_value, literal, short, text_of
 from filot_preflight.audit.model import EnvRead, ParseError
 
@@ -63,6 +66,8 @@ def js_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None
             i = src.find(anchor, i + 1)
     if b"createEnv" in src:
         ctx.t3_env()
+    if b"env" in src and jsconfig_fns.PARAM.search(src):
+        jsconfig_fns.env_param_reads(ctx)
     if b"ConfigService" in src or b"configService" in src:
         for m in _GET.finditer(src):
             ctx.config_get(m.start())
@@ -128,6 +133,15 @@ class _Ctx(SchemaReads):
         self.classify(env)
 
     def classify(self, env: Node) -> None:
+        up = _unwrap_up(env)
+        decl = up.parent
+        if decl is not None and decl.type == "variable_declarator" and decl.child_by_field_name("value") == up:
+            pattern = decl.child_by_field_name("name")
+            if pattern is not None and pattern.type == "object_pattern":
+                self.destructured(pattern)
+            elif pattern is not None and pattern.type == "identifier":
+                self.alias(text_of(pattern))
+            return
         outer = env.parent
         if outer is None:
             return
@@ -156,12 +170,21 @@ class _Ctx(SchemaReads):
             r = self.read(None, outer, dflt, value, short(expr))
             if index is not None and index.type == "identifier":
                 self.helper_param(outer, expr, r, dflt)
-        elif kind == "variable_declarator" and outer.child_by_field_name("value") == env:
-            pattern = outer.child_by_field_name("name")
-            if pattern is not None and pattern.type == "object_pattern":
-                self.destructured(pattern)
         elif kind == "arguments":
             self.schema_call(outer)
+
+    def alias(self, name: str) -> None:
+        """`const env = process.env as Record<string, string>`: `env.X` and `env['X']` read X too."""
+        for m in re.finditer(rb"(?<![\w$.])" + re.escape(name.encode()) + rb"\s*(?:\?\.|\.|\[)", self.src):
+            node = self.root.named_descendant_for_byte_range(m.start(), m.start() + len(name))
+            if node is None or node.type != "identifier":
+                continue
+            outer = node.parent
+            if outer is None or outer.type not in ("member_expression", "subscript_expression") \
+                    or outer.child_by_field_name("object") != node or node.start_byte in self.seen:
+                continue
+            self.seen.add(node.start_byte)
+            self.classify(node)
 
     def written(self, top: Node) -> bool:
         """`process.env.X = v`, `process.env.X ||= v`, `delete process.env.X`: not reads."""

@@ -1,7 +1,8 @@
 """Env reads through schemas and config services in JS/TS: envalid `cleanEnv`, znv `parseEnv`, zod
-`.parse(process.env)` (inline or through a same-file `const schema`), t3-env `createEnv`, NestJS
-`configService.get('X')`. `SchemaReads` is a mixin of jsparse's per-file context; the node helpers here
-are shared by both modules.
+`.parse(process.env)` and Joi `.validate(process.env)` (inline or through a same-file `const schema`; spreads
+`...(cond && {...})` included), t3-env `createEnv`, a same-file class validated over process.env
+(class-validator: `validateConfig(process.env, EnvVars)`), NestJS `configService.get('X')`.
+`SchemaReads` is a mixin of jsparse's per-file context; the node helpers here are shared by both modules.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def default_value(n: Node | None) -> tuple[str, int] | None:
     return None if value is None else (value, n.start_point.row + 1)
 
 
+_SCHEMA_CALLS = frozenset({"cleanEnv", "parseEnv", "cleanEnvironment", "parse", "safeParse", "parseAsync",
+                           "safeParseAsync", "validate", "validateAsync"})
+
+
 class SchemaReads:
     """Schema and ConfigService reads; the host class provides the file (`src`, `root`) and `read`."""
 
@@ -69,9 +74,22 @@ class SchemaReads:
             return
         fname = text_of(fn.child_by_field_name("property") or fn) if fn.type == "member_expression" else text_of(fn)
         rest = args.named_children[1:]
-        if fname in ("cleanEnv", "parseEnv", "cleanEnvironment") and rest and rest[0].type == "object":
-            self.schema_keys(rest[0])
-        elif fname in ("parse", "safeParse", "parseAsync", "safeParseAsync") and fn.type == "member_expression":
+        for other in args.named_children:
+            cls = self.declared_class(text_of(other)) if other.type == "identifier" else None
+            if cls is not None:  # class-validator / class-transformer: the class's fields are the variables
+                self.class_fields(cls)
+                return
+        outer = call.parent
+        if fname not in _SCHEMA_CALLS and outer is not None and outer.type == "arguments" \
+                and outer.named_children and outer.named_children[0] == call:
+            # schema.parse(removeEmptyEnvVariables(process.env)): one call around process.env, then the schema
+            self.schema_call(outer)
+            return
+        spec = self.schema_object(rest[0]) if fname in ("cleanEnv", "parseEnv", "cleanEnvironment") and rest else None
+        if spec is not None:
+            self.schema_keys(spec)
+        elif fname in ("parse", "safeParse", "parseAsync", "safeParseAsync", "validate", "validateAsync") \
+                and fn.type == "member_expression":
             obj = fn.child_by_field_name("object")
             schema = self.schema_object(obj)
             if schema is not None:
@@ -83,6 +101,11 @@ class SchemaReads:
         """The `{...}` of `z.object({...})` (through chained calls and one same-file variable)."""
         while expr is not None and depth < 8:
             depth += 1
+            if expr.type == "object":  # envalid's spec object (inline or through a const)
+                return expr
+            if expr.type in ("as_expression", "satisfies_expression", "parenthesized_expression"):
+                expr = expr.named_children[0] if expr.named_children else None
+                continue
             if expr.type == "identifier":
                 expr = self.declared(text_of(expr))
                 continue
@@ -92,7 +115,8 @@ class SchemaReads:
             args = expr.child_by_field_name("arguments")
             prop = fn.child_by_field_name("property") if fn is not None and fn.type == "member_expression" else None
             first = args.named_children[0] if args is not None and args.named_children else None
-            if prop is not None and text_of(prop) in ("object", "strictObject", "looseObject") and first is not None \
+            if prop is not None and text_of(prop) in ("object", "strictObject", "looseObject", "keys", "append") \
+                    and first is not None \
                     and first.type == "object":
                 return first
             expr = fn.child_by_field_name("object") if fn is not None and fn.type == "member_expression" else None
@@ -107,9 +131,33 @@ class SchemaReads:
                 return node.parent.child_by_field_name("value")
         return None
 
+    def declared_class(self, name: str) -> Node | None:
+        """The body of `class name {...}` declared in this file."""
+        for m in re.finditer(rb"\bclass\s+" + re.escape(name.encode()) + rb"\b", self.src):
+            node = self.root.named_descendant_for_byte_range(m.end() - len(name), m.end())
+            cls = node.parent if node is not None else None
+            if cls is not None and cls.type == "class_declaration":
+                return cls.child_by_field_name("body")
+        return None
+
+    def class_fields(self, body: Node) -> None:
+        """Each field of a class validated over process.env is a read (`?`, an initialiser or @IsOptional()
+        make it optional)."""
+        for f in body.named_children:
+            name = f.child_by_field_name("name") if f.type == "public_field_definition" else None
+            if name is None or name.type != "property_identifier":
+                continue
+            value = f.child_by_field_name("value")
+            optional = value is not None or "?" in (text_of(f)[: name.end_byte - f.start_byte + 1]) \
+                or b"IsOptional" in (f.text or b"")
+            self.read(text_of(name), name, optional, default_value(value))
+
     def schema_keys(self, obj: Node) -> None:
         """Each key of a schema object is a read; `.default(x)` / `.optional()` / `{ default: x }` a fallback."""
         for pair in obj.named_children:
+            if pair.type == "spread_element":
+                self.spread(pair)
+                continue
             if pair.type == "shorthand_property_identifier":
                 self.read(text_of(pair), pair)
                 continue
@@ -122,6 +170,31 @@ class SchemaReads:
                 continue
             dflt, dvalue = _schema_default(value)
             self.read(name, pair, dflt, dvalue)
+
+    def spread(self, el: Node) -> None:
+        """`...(cond && {...})` / `...(c ? {...} : {...})` / `...other`: the keys of every object it may add;
+        keys computed inside it (`[key]: bool()`) are dynamic reads."""
+        arg = el.named_children[0] if el.named_children else None
+        objs: list[Node] = []
+        stack = [arg] if arg is not None else []
+        while stack:
+            n = stack.pop()
+            if n.type in ("parenthesized_expression", "as_expression", "satisfies_expression"):
+                stack.extend(n.named_children[:1])
+            elif n.type == "binary_expression":
+                stack.extend(c for c in (n.child_by_field_name("right"),) if c is not None)
+            elif n.type == "ternary_expression":
+                stack.extend(c for c in (n.child_by_field_name("consequence"), n.child_by_field_name("alternative"))
+                             if c is not None)
+            elif (found := self.schema_object(n)) is not None:
+                objs.append(found)
+        for o in objs:
+            self.schema_keys(o)
+        if objs or arg is None:
+            return
+        computed = [p for p in _descendants(arg, "computed_property_name")]
+        for key in computed or [arg]:
+            self.read(None, key, expr=short(text_of(key)))
 
     def t3_env(self) -> None:
         """t3-env: `createEnv({ server: {...}, client: {...}, shared: {...}, runtimeEnv: process.env })`."""
@@ -188,3 +261,15 @@ def _schema_default(value: Node | None) -> tuple[bool, tuple[str, int] | None]:
                         return True, default_value(pair.child_by_field_name("value"))
         node = fn.child_by_field_name("object") if fn is not None and fn.type == "member_expression" else None
     return False, None
+
+
+def _descendants(n: Node, kind: str) -> list[Node]:
+    """Every descendant of `n` of one node type, in source order."""
+    out: list[Node] = []
+    stack = [n]
+    while stack:
+        cur = stack.pop()
+        if cur.type == kind:
+            out.append(cur)
+        stack.extend(reversed(cur.named_children))
+    return out

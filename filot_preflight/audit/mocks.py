@@ -153,6 +153,8 @@ def _loopback(text: str, lines: Lines, facts: FileFacts, lang: str) -> None:
 
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+# Variables that list who may connect (allow-lists), not an endpoint: a loopback default there is no mock.
+_ALLOWLIST = re.compile(r"ALLOWED_|_ALLOWED|TRUSTED_|INTERNAL_IPS|ALLOWLIST|WHITELIST|CORS_|_ORIGINS$")
 
 
 def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
@@ -163,7 +165,7 @@ def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
     waived = {a.line for a in facts.allowed if a.rule == LOCALHOST}
     have = {f.line for f in facts.findings if f.rule == LOCALHOST and f.fallback}
     for r in facts.env_reads:
-        if r.default is None or r.line in have or r.line in waived or r.default_line in waived:
+        if r.default is None:
             continue
         value = r.default.strip()
         m = _LOCAL_URL.search(value)
@@ -172,6 +174,13 @@ def default_findings(facts: FileFacts, lines: Lines, lang: str) -> None:
         elif value.split(":")[0].lower() in _LOOPBACK_HOSTS or value.lower() in _LOOPBACK_HOSTS:
             host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
         else:
+            continue
+        if r.name is not None and _ALLOWLIST.search(r.name):
+            # INTERNAL_IPS / ALLOWED_HOSTS default to loopback: who may connect, not where the code connects
+            facts.findings[:] = [f for f in facts.findings
+                                 if not (f.rule == LOCALHOST and f.line in (r.line, r.default_line))]
+            continue
+        if r.line in have or r.line in waived or r.default_line in waived:
             continue
         have.add(r.line)
         what = f"{host}:{port}" if port else host

@@ -117,6 +117,7 @@ class FileFacts:
     allowed: list[Allowed] = field(default_factory=list)
     parse_error: ParseError | None = None
     secret_candidate: bool = False  # worth a detect-secrets pass (credentials.is_candidate)
+    dotenv_safe: tuple[str, int] | None = None  # (example file, line): the file loads dotenv-safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,7 @@ class TreeScan:
     const_env: dict[str, str] = field(default_factory=dict)
     allowed: list[Allowed] = field(default_factory=list)
     parse_errors: list[ParseError] = field(default_factory=list)
+    missing_examples: list[ParseError] = field(default_factory=list)  # dotenv-safe loaded, its example absent
     error: str | None = None  # the root is missing or unreadable
 
     def add(self, facts: FileFacts) -> None:

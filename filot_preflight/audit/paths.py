@@ -56,6 +56,7 @@ DEFAULT_TEST_GLOBS: tuple[str, ...] = (
     "**/loadtests/**",
     "**/__snapshots__/**",
     "scripts/**",
+    "src/scripts/**",
 )
 
 # Folders that never hold the service's own production source. Hidden folders (.git, .venv, .next,

@@ -2,11 +2,12 @@
 
 Recognised: `os.environ['X']` (loads only; stores and deletes are writes), `os.environ.get/setdefault/pop`,
 `os.getenv` (and `environ` / `getenv` imported from os, `os` imported under another name), `'X' in os.environ`,
-pydantic-settings `BaseSettings` fields (`env_prefix`, `case_sensitive`, `alias` / `validation_alias` /
-`AliasChoices` / `env=`), environs and django-environ (`env = Env()`, then `env('X')`, `env.str('X', ...)`,
-`env.db()` -> DATABASE_URL), python-decouple (`config('X', default=...)`), and a same-file helper whose
-parameter names the variable (`def env_bool(name): return os.getenv(name) == '1'`) followed one level to
-its call sites. A module-level constant defined once (`KEY = 'X'`; `os.getenv(KEY)`) is resolved. What
+pydantic-settings `BaseSettings` fields (pysettings: `env_prefix`, aliases, nested delimiters), environs and
+django-environ (`env = Env()`, then `env('X')`, `env.str('X', ...)`, `env.db()` -> DATABASE_URL),
+dj-database-url / django-cache-url `.config()` (DATABASE_URL / CACHE_URL unless `env=` names another),
+python-decouple and starlette (`config('X', default=...)`), and a same-file helper whose parameter names the variable
+(`def env_bool(name): return os.getenv(name) == '1'`, also `os.getenv(name + '_FILE')`) followed one level
+to its call sites. A module-level constant defined once (`KEY = 'X'`; `os.getenv(KEY)`) is resolved. What
 stays computed is a read with `name=None` and the expression.
 """
 
@@ -16,6 +17,7 @@ import ast
 from collections.abc import Iterable
 
 from filot_preflight.audit.model import EnvRead, ParseError
+from filot_preflight.audit.pysettings import settings_reads, value_of
 
 _EXPR_MAX = 60
 _ENV_METHODS = frozenset({"get", "setdefault", "pop"})
@@ -26,6 +28,10 @@ _LIB_METHODS = frozenset({
     "search_url", "channels", "channels_url", "parse_value", "get_value", "dj_db_url", "dj_cache_url",
     "dj_email_url", "read_env_var",
 })
+# dj-database-url, django-cache-url, dj-email-url, dj-search-url: `module.config(env=..., default=...)` reads
+# the module's well-known variable unless `env=` names another.
+_URL_LIBS = {"dj_database_url": "DATABASE_URL", "django_cache_url": "CACHE_URL", "dj_email_url": "EMAIL_URL",
+             "dj_search_url": "SEARCH_URL"}
 # django-environ methods whose variable defaults to a well-known name when none is given.
 _LIB_DEFAULT_VARS = {"db": "DATABASE_URL", "db_url": "DATABASE_URL", "cache": "CACHE_URL", "cache_url": "CACHE_URL",
                      "email": "EMAIL_URL", "email_url": "EMAIL_URL", "search_url": "SEARCH_URL",
@@ -44,6 +50,7 @@ def py_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None
     v.imports(nodes)
     v.constants(tree.body)
     v.funcs = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    v.classes = {n.name: n for n in nodes if isinstance(n, ast.ClassDef)}
     seen = [n for n in nodes if isinstance(n, ast.Subscript | ast.Compare | ast.Call | ast.ClassDef)]
     for node in sorted(seen, key=lambda n: (n.lineno, n.col_offset)):  # in source order
         v.visit(node)
@@ -54,14 +61,6 @@ def py_env_reads(text: str, path: str) -> tuple[list[EnvRead], ParseError | None
 def _short(expr: str) -> str:
     expr = " ".join(expr.split())
     return expr if len(expr) <= _EXPR_MAX else expr[: _EXPR_MAX - 1] + "…"
-
-
-def _value(node: ast.AST | None) -> tuple[str, int] | None:
-    """A default's literal value (str, int, float) and its line, for the loopback rules."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float) \
-            and not isinstance(node.value, bool):
-        return str(node.value), node.lineno
-    return None
 
 
 def _str(node: ast.AST | None) -> str | None:
@@ -83,12 +82,15 @@ class _Visitor(ast.NodeVisitor):
         self.environ_names: set[str] = {"environ"}
         self.getenv_names: set[str] = {"getenv"}
         self.decouple_names: set[str] = set()
+        self.config_classes: set[str] = set()  # starlette.config.Config
         self.env_libs: dict[str, str] = {}  # instance name -> 'environs' | 'django'
         self.lib_classes: dict[str, str] = {}  # Env imported from environs / environ
         self.consts: dict[str, set[str]] = {}
         self.settings_classes: set[str] = set()
+        self.classes: dict[str, ast.ClassDef] = {}
         self.funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
-        self.helpers: dict[str, tuple[EnvRead, int, bool]] = {}  # name -> (dynamic read, param index, default)
+        # helper name -> its dynamic reads: (read, param index, default, prefix, suffix) for os.getenv(p + '_FILE')
+        self.helpers: dict[str, list[tuple[EnvRead, int, bool, str, str]]] = {}
 
     # --- set-up ----------------------------------------------------------------------------------
     def imports(self, nodes: list[ast.AST]) -> None:
@@ -111,16 +113,19 @@ class _Visitor(ast.NodeVisitor):
                         self.getenv_names.add(bound)
                     elif node.module == "decouple" and a.name == "config":
                         self.decouple_names.add(bound)
+                    elif node.module == "starlette.config" and a.name == "Config":
+                        self.config_classes.add(bound)  # `config = Config('.env')`, then config('X', default=...)
                     elif node.module in ("environs", "environ") and a.name == "Env":
                         self.lib_classes[bound] = "environs" if node.module == "environs" else "django"
-        if not self.lib_classes and not self.decouple_names:
+        if not self.lib_classes and not self.decouple_names and not self.config_classes:
             return
         for node in nodes:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1:
                 target, func = node.targets[0], ast.unparse(node.value.func)
                 if isinstance(target, ast.Name) and func in self.lib_classes:
                     self.env_libs[target.id] = self.lib_classes[func]
-                elif isinstance(target, ast.Name) and func in ("AutoConfig", "Config", "decouple.AutoConfig"):
+                elif isinstance(target, ast.Name) and (func in ("AutoConfig", "Config", "decouple.AutoConfig")
+                                                       or func in self.config_classes):
                     self.decouple_names.add(target.id)
 
     def constants(self, body: Iterable[ast.stmt]) -> None:
@@ -156,21 +161,22 @@ class _Visitor(ast.NodeVisitor):
             r = EnvRead(name, self.path, line, dflt, "", *(value or (None, 0)))
         else:
             r = EnvRead(None, self.path, line, dflt, _short(expr or (ast.unparse(arg) if arg is not None else "")))
-            if isinstance(arg, ast.Name):
-                self.helper(arg.id, r, dflt, at)
+            if (param := _param(arg)) is not None:
+                self.helper(param, r, dflt, at)
         self.reads.append(r)
         return r
 
-    def helper(self, param: str, read: EnvRead, dflt: bool, at: ast.AST) -> None:
-        """Note `fn` as a helper when `param`, the read's name, is a parameter of the function around the read."""
+    def helper(self, param: tuple[str, str, str], read: EnvRead, dflt: bool, at: ast.AST) -> None:
+        """Note `fn` as a helper when `param` (a name, with a literal prefix/suffix) is a parameter of the
+        function around the read."""
         line = getattr(at, "lineno", 0)
         around = [f for f in self.funcs if f.lineno <= line <= (f.end_lineno or f.lineno)]
         if not around:
             return
         fn = max(around, key=lambda f: f.lineno)  # the innermost
         names = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
-        if param in names:
-            self.helpers[fn.name] = (read, names.index(param), dflt)
+        if param[0] in names:
+            self.helpers.setdefault(fn.name, []).append((read, names.index(param[0]), dflt, param[1], param[2]))
 
     # --- visiting --------------------------------------------------------------------------------
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -187,11 +193,17 @@ class _Visitor(ast.NodeVisitor):
         rest = len(node.args) > 1
         if isinstance(f, ast.Attribute) and f.attr in _ENV_METHODS and self.is_environ(f.value) or self.is_getenv(f):
             dflt_node = node.args[1] if rest else _kw(node, "default")
-            self.add(first, node, dflt_node is not None, _value(dflt_node),
+            self.add(first, node, dflt_node is not None, value_of(dflt_node),
                      expr=", ".join(ast.unparse(a) for a in node.args))
+        elif isinstance(f, ast.Attribute) and f.attr == "config" and isinstance(f.value, ast.Name) \
+                and f.value.id in _URL_LIBS:
+            env, d = _kw(node, "env"), _kw(node, "default")
+            if env is None or ast.unparse(env) == f"{f.value.id}.DEFAULT_ENV":
+                env = ast.Constant(_URL_LIBS[f.value.id])
+            self.add(env, node, d is not None, value_of(d), expr=f"{f.value.id}.config(env={ast.unparse(env)})")
         elif isinstance(f, ast.Name) and f.id in self.decouple_names:
             d = _kw(node, "default")
-            self.add(first, node, d is not None, _value(d))
+            self.add(first, node, d is not None, value_of(d))
         elif isinstance(f, ast.Name) and f.id in self.env_libs or (
             isinstance(f, ast.Attribute) and f.attr in _LIB_METHODS and isinstance(f.value, ast.Name)
             and f.value.id in self.env_libs
@@ -208,45 +220,14 @@ class _Visitor(ast.NodeVisitor):
         if first is None and isinstance(f, ast.Attribute) and f.attr in _LIB_DEFAULT_VARS:
             first = ast.Constant(_LIB_DEFAULT_VARS[f.attr])
         if first is not None:
-            self.add(first, node, d is not None, _value(d))
+            self.add(first, node, d is not None, value_of(d))
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         bases = [b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
                  for b in node.bases]
         if any(b == "BaseSettings" or b in self.settings_classes for b in bases):
             self.settings_classes.add(node.name)
-            self.settings(node)
-
-    def settings(self, cls: ast.ClassDef) -> None:
-        """pydantic-settings fields: each is a read of PREFIX+FIELD (upper-cased unless case_sensitive)."""
-        opts: dict[str, object] = {}
-        for st in cls.body:
-            is_config = isinstance(st, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "model_config"
-                                                           for t in st.targets)
-            if is_config and isinstance(st, ast.Assign) and isinstance(st.value, ast.Call):
-                opts.update({k.arg: getattr(k.value, "value", None) for k in st.value.keywords if k.arg})
-            elif is_config and isinstance(st, ast.Assign) and isinstance(st.value, ast.Dict):
-                for k, v in zip(st.value.keys, st.value.values, strict=True):
-                    if (key := _str(k)) is not None:
-                        opts[key] = getattr(v, "value", None)
-            elif isinstance(st, ast.ClassDef) and st.name == "Config":
-                for sub in st.body:
-                    if isinstance(sub, ast.Assign) and isinstance(sub.targets[0], ast.Name):
-                        opts[sub.targets[0].id] = getattr(sub.value, "value", None)
-        prefix = opts.get("env_prefix") if isinstance(opts.get("env_prefix"), str) else ""
-        upper = opts.get("case_sensitive") is not True
-        for st in cls.body:
-            if not isinstance(st, ast.AnnAssign) or not isinstance(st.target, ast.Name):
-                continue
-            field = st.target.id
-            ann = ast.unparse(st.annotation)
-            if field == "model_config" or field.startswith("_") or ann.startswith(("ClassVar", "typing.ClassVar")):
-                continue
-            dflt, value, aliases = _field(st.value)
-            names = aliases or [f"{prefix}{field}"]
-            for n in names:
-                self.reads.append(EnvRead(n.upper() if upper else n, self.path, st.lineno, dflt, "",
-                                          *(value or (None, 0))))
+            self.reads += settings_reads(node, self.classes, self.path)
 
     # --- helpers ---------------------------------------------------------------------------------
     def follow_helpers(self, nodes: list[ast.AST]) -> None:
@@ -256,41 +237,41 @@ class _Visitor(ast.NodeVisitor):
         called: set[str] = set()
         calls = sorted((n for n in nodes if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
         for node in calls:
-            if isinstance(node.func, ast.Name) and node.func.id in self.helpers:
-                inner, idx, dflt = self.helpers[node.func.id]
+            if not (isinstance(node.func, ast.Name) and node.func.id in self.helpers):
+                continue
+            called.add(node.func.id)
+            done: set[str | None] = set()
+            for _inner, idx, dflt, prefix, suffix in self.helpers[node.func.id]:
                 arg = node.args[idx] if len(node.args) > idx else None
                 extra = node.args[idx + 1] if len(node.args) > idx + 1 else _kw(node, "default")
-                called.add(node.func.id)
-                self.add(arg, node, dflt or extra is not None, _value(extra),
-                         expr=f"{node.func.id}({ast.unparse(arg) if arg is not None else ''})")
+                lit = _str(arg)
+                name = f"{prefix}{lit}{suffix}" if lit is not None else None
+                if name in done and name is not None:
+                    continue  # `if name in os.environ: os.environ[name]`: one read per call
+                done.add(name)
+                self.add(ast.Constant(name) if name is not None else arg, node, dflt or extra is not None,
+                         value_of(extra), expr=f"{node.func.id}({ast.unparse(arg) if arg is not None else ''})")
         for name in called:
-            inner = self.helpers[name][0]
-            if inner in self.reads:
-                self.reads.remove(inner)
+            for inner, *_ in self.helpers[name]:
+                if inner in self.reads:
+                    self.reads.remove(inner)
 
 
-def _field(value: ast.expr | None) -> tuple[bool, tuple[str, int] | None, list[str]]:
-    """(has default, default literal, aliases) of a settings field's right-hand side."""
-    if value is None:
-        return False, None, []
-    if not (isinstance(value, ast.Call) and ast.unparse(value.func).split(".")[-1] == "Field"):
-        return True, _value(value), []
-    first = value.args[0] if value.args else None
-    d = _kw(value, "default")
-    if d is None and first is not None and not (isinstance(first, ast.Constant) and first.value is Ellipsis):
-        d = first
-    dflt = d is not None or _kw(value, "default_factory") is not None
-    aliases: list[str] = []
-    for key in ("validation_alias", "alias", "env"):
-        a = _kw(value, key)
-        if a is None:
-            continue
-        if isinstance(a, ast.Call):  # AliasChoices("A", "B")
-            aliases = [s for s in (_str(x) for x in a.args) if s]
-        elif isinstance(a, ast.List | ast.Tuple | ast.Set):
-            aliases = [s for s in (_str(x) for x in a.elts) if s]
-        elif _str(a):
-            aliases = [_str(a) or ""]
-        if aliases:
-            break
-    return dflt, _value(d), aliases
+def _param(arg: ast.AST | None) -> tuple[str, str, str] | None:
+    """(name, prefix, suffix) when a read's name is a variable, maybe with literal affixes (`s + '_FILE'`,
+    `f'{s}_FILE'`): a helper's parameter candidate."""
+    if isinstance(arg, ast.Name):
+        return arg.id, "", ""
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
+        if isinstance(arg.left, ast.Name) and (s := _str(arg.right)) is not None:
+            return arg.left.id, "", s
+        if isinstance(arg.right, ast.Name) and (s := _str(arg.left)) is not None:
+            return arg.right.id, s, ""
+    if isinstance(arg, ast.JoinedStr):
+        holes = [v for v in arg.values if isinstance(v, ast.FormattedValue)]
+        if len(holes) == 1 and isinstance(holes[0].value, ast.Name) and holes[0].conversion == -1 \
+                and holes[0].format_spec is None:
+            at = arg.values.index(holes[0])
+            before = "".join(_str(v) or "" for v in arg.values[:at])
+            return holes[0].value.id, before, "".join(_str(v) or "" for v in arg.values[at + 1:])
+    return None

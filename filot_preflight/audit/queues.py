@@ -4,7 +4,8 @@ Recognised: Redis list/stream calls (`lpush`, `rpush`, `xadd`, `brpop`, `blpop`,
 casing, so node-redis' `lPush` too), BullMQ `new Queue('x')` / `new Worker('x')`, rq `Queue('x')`,
 constants whose name contains "queue" (`OCR_QUEUE = 'x'`), and the fallback of a queue env var
 (`process.env.OCR_QUEUE_KEY || 'x'`, `os.getenv('OCR_QUEUE_KEY', 'x')`). An identifier argument
-(`lpush(OCR_QUEUE, ...)`) is kept and resolved later against the whole service (`resolve`).
+(`lpush(OCR_QUEUE, ...)`) is kept and resolved later against the whole service (`resolve`); TS enum
+members (`new Queue(QueueName.OCR)`) and rq workers over a list of names: queue_forms.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from filot_preflight.audit import queue_forms
 from filot_preflight.audit.model import CONSTANT, CONSUME, DECLARE, DEFAULT, PRODUCE, EnvRead, QueueRef
 from filot_preflight.audit.text import Lines
 
+_ENUM_MEMBER = re.compile(r"[A-Z][\w$]*\.[A-Za-z_$][\w$]*")  # QueueName.OCR: an enum member (queue_forms)
 _PRODUCE_OPS = frozenset({"lpush", "rpush", "lpushx", "rpushx", "xadd"})
 _OPS = re.compile(  # case-insensitive names only: the leading "." stays a literal the engine can skip to
     r"\.\s*((?i:lpush|rpush|lpushx|rpushx|xadd|brpop|blpop|rpop|lpop|brpoplpush|rpoplpush|blmove|lmove))\s*\(\s*"
@@ -61,7 +64,13 @@ def queue_refs(text: str, lines: Lines, path: str, lang: str, queue_vars: frozen
     for m in new_rx.finditer(text) if "Queue" in text or "Worker" in text else ():
         cls = m.group(1)
         kind = CONSUME if cls == "Worker" else PRODUCE if lang == "js" and cls == "Queue" else DECLARE
-        out.extend(_arg_ref(text, m, lines, path, lang, kind, cls, idents=False))
+        out.extend(_arg_ref(text, m, lines, path, lang, kind, cls, idents=False, enums=lang == "js"))
+    if lang == "js" and "enum" in text:
+        out.extend(queue_forms.ts_enum_constants(text, lines, path))
+    if lang == "py" and "Worker(" in text:
+        rq = queue_forms.rq_worker_queues(text, path)
+        at = {r.line for r in rq}  # the pattern saw only a literal list's first name there
+        out = [r for r in out if not (r.label == "Worker" and r.line in at)] + rq
     const = _JS_CONST if lang == "js" else _PY_CONST
     for start, line in _lines_with(text, "queue"):  # only lines that mention a queue can define one
         for m in const.finditer(line):
@@ -91,7 +100,8 @@ def _lines_with(text: str, needle: str) -> list[tuple[int, str]]:
 
 
 def _arg_ref(
-    text: str, m: re.Match[str], lines: Lines, path: str, lang: str, kind: str, label: str, *, idents: bool
+    text: str, m: re.Match[str], lines: Lines, path: str, lang: str, kind: str, label: str, *, idents: bool,
+    enums: bool = False,
 ) -> list[QueueRef]:
     a = _ARG.match(text, m.end())
     if a is None or not lines.in_code(m.start(), lang):
@@ -101,8 +111,9 @@ def _arg_ref(
         if lang == "py" and text[a.start(1) - 1 : a.start(1)].lower() in ("f", "b"):
             return []
         return [QueueRef(kind, label, path, line, value=a.group(2))]
-    if idents and a.group(3) is not None:
-        return [QueueRef(kind, label, path, line, ident=re.sub(r"\s+", "", a.group(3)))]
+    ident = re.sub(r"\s+", "", a.group(3) or "")
+    if idents and ident or enums and _ENUM_MEMBER.fullmatch(ident):  # new Queue(QueueName.OCR)
+        return [QueueRef(kind, label, path, line, ident=ident)]
     return []
 
 

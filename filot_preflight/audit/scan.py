@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from filot_preflight.audit import credentials, envreads, jsparse, mocks, project_mocks, pyparse, queues
+from filot_preflight.audit import credentials, dotenv_safe, envreads, jsparse, mocks, project_mocks, pyparse, queues
 from filot_preflight.audit.model import (
     DYNAMIC,
     MOCKS_DIR,
@@ -35,8 +35,8 @@ from filot_preflight.audit.text import Lines
 
 _SNIFF = 8192
 # Files worth parsing for env reads: anything else cannot read one (a cheap pre-filter, not the decision).
-_JS_HINTS = re.compile(r"process|import\s*\.\s*meta|ConfigService|configService|createEnv")
-_PY_HINTS = re.compile(r"environ|getenv|BaseSettings|decouple|environs")
+_JS_HINTS = re.compile(r"process|import\s*\.\s*meta|ConfigService|configService|createEnv|\{\s*env\s*[,}]")
+_PY_HINTS = re.compile(r"environ|getenv|BaseSettings|decouple|starlette|dj_database_url|django_cache_url|dj_email_url")
 POOL_MIN_FILES = 4000  # below this, starting worker processes costs more than it saves
 
 BINARY = "binary"
@@ -63,6 +63,7 @@ def scan_text(
     mocks.code_findings(text, lines, facts, lang)
     if lang == "js":
         project_mocks.js_findings(text, lines, facts)
+        facts.dotenv_safe = dotenv_safe.detect(text)
     else:
         project_mocks.py_findings(text, lines, facts, local)
     facts.env_reads, facts.parse_error = _env_reads(text, lines, rel, lang)
@@ -169,6 +170,15 @@ def scan_tree(root: str | os.PathLike[str], service: str, config: AuditConfig, w
             out.files_scanned += 1
             out.env_files += entry.kind == ENV
             out.add(res)
+    users: dict[str, tuple[str, int]] = {}  # example file -> the first file loading dotenv-safe with it
+    for r in results:
+        if isinstance(r, FileFacts) and r.dotenv_safe is not None:
+            users.setdefault(r.dotenv_safe[0], (r.path, r.dotenv_safe[1]))
+    for example, (user, line) in users.items():
+        reads, err = dotenv_safe.example_reads(root_s, example, user, line)
+        out.env_reads += reads
+        if err is not None:
+            (out.missing_examples if err.message.startswith(dotenv_safe.MISSING) else out.parse_errors).append(err)
     candidates = [(e.path, e.rel) for e, r in zip(entries, results, strict=True)
                   if isinstance(r, FileFacts) and r.secret_candidate]
     found, waived = credentials.findings(candidates, out.findings)

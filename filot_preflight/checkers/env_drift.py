@@ -50,6 +50,11 @@ _PARSE_FIX = (
     "Fix the syntax error at that line (or exclude the file with checks.code.skip_dirs / extra_test_paths if it "
     "is not production code): reads after the error may be missed."
 )
+_EXAMPLE_FIX = (
+    "Commit the example file dotenv-safe checks (it lists every variable the service requires; pass its path "
+    "as `example:` when it is not .env.example at the service's root), so the audit can compare it with the "
+    "manifest."
+)
 _DYNAMIC_FIX = (
     "Read the variable by a literal name (process.env.NAME, os.environ['NAME']) so it can be audited; "
     "if the computed name is intended, add `preflight: allow <reason>` and declare every name it can take."
@@ -115,6 +120,12 @@ def judge(facts: DriftFacts, manifest: Manifest) -> list[CheckResult]:
             found.append(result(f"{NAME}.parse_error", SUBSYSTEM, Status.WARN,
                                 f"{s.service}: {e.where} does not parse ({e.message}); read as far as the parser "
                                 "recovered", target=e.where, remediation=_PARSE_FIX,
+                                evidence={"service": s.service, **code_location(s.root, e.path, e.line)}))
+        for e in s.missing_examples:
+            found.append(result(f"{NAME}.dotenv_safe_example", SUBSYSTEM, Status.WARN,
+                                f"{s.service}: {e.where} loads dotenv-safe, whose example file "
+                                f"{e.message.rsplit(':', 1)[-1].strip()} is not in the tree: the variables it "
+                                "requires are unknown", target=e.where, remediation=_EXAMPLE_FIX,
                                 evidence={"service": s.service, **code_location(s.root, e.path, e.line)}))
     found += _undeclared(reads, manifest, ignored, roots)
     found += _consumers(reads, manifest, {s.service for s in scans}, implicit, roots)
