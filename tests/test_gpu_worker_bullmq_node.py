@@ -9,7 +9,6 @@ one those counts call for (a fault is never READY, a healthy queue is). Node is 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -22,16 +21,14 @@ from typing import Any
 import pytest
 
 from filot_preflight.checkers.base import CheckContext
-from filot_preflight.checkers.gpu_worker import GpuWorkerChecker
-from filot_preflight.manifest import Manifest
-from filot_preflight.manifest import load as load_manifest
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.sandbox.base import ServiceHandle
+from tests.test_gpu_worker_bullmq import assert_counts_match, one
+from tests.test_gpu_worker_bullmq import check as _check
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 MIN = 60_000
 LIBS = {"bullmq": "6.7.6", "bullmq5": "5.76.0"}  # tests/node/package.json
-STATE_OF = {"waiting": "wait"}
 
 if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "bullmq").is_dir():
     pytest.skip("node and npm bullmq are installed by `make node-deps`", allow_module_level=True)
@@ -60,38 +57,14 @@ def node_state(server: ServiceHandle, lib: str, queue: str, prefix: str, steps: 
         proc.wait(30)
 
 
-def manifest(prefix: str) -> Manifest:
-    m = load_manifest()  # FiLot's: layout bullmq
-    queue = m.checks.queue.model_copy(update={"prefix": prefix})
-    return m.model_copy(update={"checks": m.checks.model_copy(update={"queue": queue})})
-
-
 def check(server: ServiceHandle, queue: str, prefix: str, make_ctx: Callable[..., CheckContext]
           ) -> dict[str, list[CheckResult]]:
-    env = {"REDIS_URL": server.env["REDIS_URL"], "REDIS_TLS_CA_FILE": server.env["REDIS_TLS_CA_FILE"],
-           "OCR_QUEUE_KEY": queue, "OCR_DEAD_LETTER_KEY": f"{queue}-dead"}
-    ctx = make_ctx(env, worker=env, timeout=3.0, allow_loopback=True, manifest=manifest(prefix))
-    out: dict[str, list[CheckResult]] = {}
-    for r in asyncio.run(GpuWorkerChecker().run(ctx)):
-        assert r.status in (Status.PASS, Status.SKIP) or r.remediation, f"{r.id} has no fix"
-        out.setdefault(r.id, []).append(r)
-    return out
-
-
-def one(res: dict[str, list[CheckResult]], rid: str) -> CheckResult:
-    (hit,) = res[rid]
-    return hit
+    """The gpu_worker checker on `queue` under `prefix` (FiLot's manifest, as test_gpu_worker_bullmq runs it)."""
+    return _check(server, queue, make_ctx, prefix=prefix)
 
 
 def failing(res: dict[str, list[CheckResult]]) -> set[str]:
     return {r.id for rs in res.values() for r in rs if r.status is Status.FAIL}
-
-
-def assert_counts_match(res: dict[str, list[CheckResult]], truth: dict[str, Any]) -> None:
-    ev = one(res, "gpu_worker.queue_depth").evidence
-    for state, n in truth["counts"].items():
-        if f"{STATE_OF.get(state, state)}_count" in ev:
-            assert ev[f"{STATE_OF.get(state, state)}_count"] == n, (state, ev)
 
 
 def names() -> tuple[str, str]:
@@ -107,7 +80,7 @@ def test_prefixed_queue_with_old_waiting_and_failed_jobs(
         wrong = check(redis_server, queue, "bull", make_ctx)  # BullMQ's default prefix: not where the queue is
         res = check(redis_server, queue, prefix, make_ctx)
     assert failing(wrong) == {"gpu_worker.queue_found"}  # "not found", never "empty"
-    assert_counts_match(res, truth)
+    assert_counts_match(res, truth["counts"])
     assert one(res, "gpu_worker.queue_found").evidence["bullmq_version"] == f"bullmq:{LIBS[lib]}"
     assert 1790 <= one(res, "gpu_worker.oldest_job").evidence["oldest_job_age_s"] <= 1830
     dead = {r.target: r for r in res["gpu_worker.dead_letter"]}
@@ -122,7 +95,7 @@ def test_only_prioritized_jobs_have_a_known_age(
     with node_state(redis_server, lib, queue, prefix, [{"add": 3, "ageMs": 30 * MIN, "opts": {"priority": 4}}]) as t:
         res = check(redis_server, queue, prefix, make_ctx)
     assert t["counts"]["prioritized"] == 3
-    assert_counts_match(res, t)
+    assert_counts_match(res, t["counts"])
     oldest = one(res, "gpu_worker.oldest_job")
     assert oldest.status is Status.FAIL and oldest.evidence["oldest_job_age_s"] >= 1790
 
@@ -147,7 +120,7 @@ def test_a_paused_queue_fails(redis_server: ServiceHandle, make_ctx: Callable[..
     assert truth["workers"] == 1
     paused = one(res, "gpu_worker.queue_paused")
     assert paused.status is Status.FAIL and "resume" in (paused.remediation or "")
-    assert_counts_match(res, truth)
+    assert_counts_match(res, truth["counts"])
 
 
 def test_a_healthy_queue_with_node_workers_passes(
