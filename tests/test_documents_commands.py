@@ -173,7 +173,7 @@ def test_generated_values_pass_the_secrets_rules():
 def test_generate_put_stores_without_printing(capsys, moto_aws, scratch_region, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_aws.keys["AWS_ACCESS_KEY_ID"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_aws.keys["AWS_SECRET_ACCESS_KEY"])
-    base = ["secrets", "generate", "--put", "--aws-endpoint", moto_aws.endpoint, "--aws-region", scratch_region,
+    base = ["secrets", "generate", "--put", "--allow-loopback", "--aws-endpoint", moto_aws.endpoint, "--aws-region", scratch_region,
             "--ca-file", str(moto_aws.ca_file)]
     code, out, err = run(capsys, *base, "BULI2_SIGNATURE_SECRET")
     assert code == 0, err
