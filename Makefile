@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,sandbox]'
+	@# An editable install is not byte-compiled (a wheel install is), and with PYTHONDONTWRITEBYTECODE set every
+	@# `preflight` process would compile ~100 modules again (~0.15 s of each start).
+	$(BIN)/python -m compileall -q filot_preflight
 	touch $(STAMP)
 
 setup: $(STAMP)

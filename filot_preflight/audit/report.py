@@ -12,7 +12,6 @@ from pathlib import Path
 from filot_preflight.audit.credentials import value_digests
 from filot_preflight.audit.model import AuditConfig, TreeScan
 from filot_preflight.audit.paths import make_config
-from filot_preflight.audit.scan import scan_tree_cached
 from filot_preflight.checkers.base import result
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Status
@@ -44,6 +43,8 @@ def probe_scans(source_dirs: Mapping[str, Path | Sequence[Path]], config: AuditC
     A service may have several trees (`--source-dir backend=A --source-dir backend=B`): each is scanned
     and reported on its own; `by_service` merges them for judgements over the whole service.
     """
+    from filot_preflight.audit.scan import scan_tree_cached  # the parsers load only when a tree is scanned
+
     out: list[TreeScan] = []
     for service, paths in sorted(source_dirs.items()):
         for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
