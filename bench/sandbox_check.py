@@ -3,10 +3,11 @@ wall and 1.8 s of CPU (user + system of the process).
 
     .venv/bin/python bench/sandbox_check.py [--runs 3]
 
-Starts `preflight sandbox up` in a temp dir, runs `preflight check` with both env files and both
-task definitions (`--format json`), prints each checker's time (the largest duration_ms of its
-results), the slowest, the run's total (finished_at - started_at), the process wall time and its
-peak memory (ru_maxrss, goal < 300 MB); the median run of --runs is judged. `sandbox down` always.
+Starts `preflight sandbox up` in a temp dir, runs the demo's `preflight check` (both env files, both
+task definitions, both source trees, the signed BULI2 callback; `--format json`), prints each checker's
+time (the largest duration_ms of its results), the slowest, the run's total (finished_at - started_at),
+the process wall time and its peak memory (ru_maxrss, goal < 300 MB); the median run of --runs is judged.
+`sandbox down` always.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ WALL_GOAL_S = 1.5  # issue 18: on this 2-core machine, idle
 CPU_GOAL_S = 1.8
 
 
+TREES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "trees" / "clean"
+
+
 def check_argv(d: Path) -> list[str]:
-    """`preflight check` against the sandbox in `d`: both env files, both task definitions."""
+    """The full `preflight check` of `make demo` against the sandbox in `d`: both env files, both task
+    definitions, both source trees and the signed BULI2 callback (without them the run is not a release
+    verdict, so it could not be READY)."""
     argv = ["check", "--env-file", str(d / "sandbox.env"), "--env-file", f"gpu-worker={d / 'gpu-worker.env'}"]
     for td in sorted((d / "taskdefs").glob("*.json")):
         argv += ["--task-def", str(td)]
+    argv += ["--source-dir", f"backend={TREES / 'backend'}", "--source-dir", f"gpu-worker={TREES / 'gpu-worker'}",
+             "--send-signed-callback"]
     return preflight_argv(*argv, "--format", "json")
 
 
