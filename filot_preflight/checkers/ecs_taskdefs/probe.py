@@ -192,22 +192,29 @@ def _with_real_arns(ctx: CheckContext, facts: Facts) -> Facts:
         iam = make_client("iam", AwsAccess.from_options(ctx.options, ctx.values)).client
     except Exception:  # noqa: BLE001 - the same access worked for Secrets Manager; a failure here is IAM's
         iam = None
-    access = tuple(_role_access(iam, td, facts.expect, found) for td in facts.taskdefs if td.execution_role)
+    roles: dict[str, list[dict[str, Any]] | Exception] = {}  # services often share one execution role
+    access = tuple(_role_access(iam, td, facts.expect, found, roles) for td in facts.taskdefs if td.execution_role)
     return replace(facts, real_arns=found, absent_secrets=absent, arns_unchecked="", arn_calls=aws.counter.calls,
                    role_access=access)
 
 
-def _role_access(iam: Any, td: TaskDef, expect: Expect, real: dict[str, str]) -> RoleAccess:
-    """Read the execution role's policies (IAM, read-only) and evaluate GetSecretValue on each reference."""
+def _role_access(iam: Any, td: TaskDef, expect: Expect, real: dict[str, str],
+                 roles: dict[str, list[dict[str, Any]] | Exception]) -> RoleAccess:
+    """Read the execution role's policies (IAM, read-only; once per role, kept in `roles`) and evaluate
+    GetSecretValue on each reference."""
     name = role_name(td.execution_role)
     if name is None:
         return RoleAccess(td.family, td.execution_role, error="executionRoleArn is not an IAM role ARN")
     if iam is None:
         return RoleAccess(td.family, name, error="no IAM client")
-    try:
-        docs = read_role_policies(iam, name)
-    except Exception as e:  # noqa: BLE001 - a fact: IAM not readable from here
-        p = classify(e)
+    if name not in roles:
+        try:
+            roles[name] = read_role_policies(iam, name)
+        except Exception as e:  # noqa: BLE001 - a fact: IAM not readable from here
+            roles[name] = e
+    docs = roles[name]
+    if isinstance(docs, Exception):
+        p = classify(docs)
         return RoleAccess(td.family, name, error=f"{p.code or p.kind}: {p.message}"[:300])
     verdicts = []
     for c in td.containers:
