@@ -146,6 +146,26 @@ def test_a_killed_run_is_swept_by_the_next_once_expired(
     assert left.documents() == [] and left.jobs() == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_still_cleans_up_and_exits_130(
+    sandbox_stack: Stack, left: Leftovers, no_worker: None, sig: signal.Signals
+) -> None:
+    argv = [sys.executable, "-m", "filot_preflight", "smoke", "--env-file", str(sandbox_stack.env_file), "--wait", "30"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # waiting for the worker's result now (the worker is paused)
+        seen.append(line)
+        if line.startswith("PASS  enqueue"):
+            break
+    proc.send_signal(sig)
+    rest, err = proc.communicate(timeout=60)
+    out = "".join(seen) + rest
+    assert proc.returncode == 130, out + err
+    assert "PASS  cleanup" in out and "interrupted (cleaned up)" in out
+    assert left.documents() == [] and left.jobs() == []
+
+
 def test_loopback_endpoints_are_refused_without_the_flag(sandbox_stack: Stack, left: Leftovers) -> None:
     proc = smoke(sandbox_stack, "--no-allow-loopback", "--format", "json")  # sandbox.env allows it
     assert proc.returncode == 1

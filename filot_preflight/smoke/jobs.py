@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,10 +50,17 @@ def expiry_of(job_id: str) -> int | None:
 
 
 class BullQueue:
-    """The OCR queue through BullMQ itself, on its own event loop (the command is synchronous)."""
+    """The OCR queue through BullMQ itself. Its event loop runs in a daemon thread: Ctrl-C (a KeyboardInterrupt
+    in the main thread) then stops the wait, never a coroutine half-way, so the cleanup can still use the loop."""
 
     def __init__(self, ep: Endpoint, ca_data: str | None, insecure: bool, timeout: float, name: str, prefix: str,
                  job_name: str) -> None:
+        self.base, self.job_name, self.timeout = f"{prefix}:{name}", job_name, timeout
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True, name="smoke-bullmq").start()
+        self.conn, self.queue = self._run(self._open(ep, ca_data, insecure, name, prefix))
+
+    async def _open(self, ep: Endpoint, ca_data: str | None, insecure: bool, name: str, prefix: str) -> Any:
         import redis.asyncio as aredis
         from bullmq import Queue
 
@@ -60,15 +68,15 @@ class BullQueue:
         if ep.tls:
             tls = {"ssl": True, "ssl_check_hostname": not insecure, "ssl_cert_reqs": "none" if insecure else "required",
                    "ssl_ca_data": ca_data}
-        self.loop = asyncio.new_event_loop()
         # BullMQ for Python needs str replies (decode_responses).
-        self.conn = aredis.Redis(host=ep.host, port=ep.port, db=ep.db, username=ep.username, password=ep.password,
-                                 socket_connect_timeout=timeout, socket_timeout=timeout, decode_responses=True, **tls)
-        self.queue = Queue(name, {"connection": self.conn, "prefix": prefix})
-        self.base, self.job_name, self.timeout = f"{prefix}:{name}", job_name, timeout
+        conn = aredis.Redis(host=ep.host, port=ep.port, db=ep.db, username=ep.username, password=ep.password,
+                            socket_connect_timeout=self.timeout, socket_timeout=self.timeout, decode_responses=True,
+                            **tls)
+        return conn, Queue(name, {"connection": conn, "prefix": prefix})
 
     def _run(self, coro: Any, timeout: float | None = None) -> Any:
-        return self.loop.run_until_complete(asyncio.wait_for(coro, timeout or self.timeout))
+        bound = timeout or self.timeout
+        return asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, bound), self.loop).result(bound + 1)
 
     def enqueue(self, job_id: str, data: dict[str, Any]) -> None:
         """Queue.add with our id; kept on completion and failure so its result can be read, then removed."""
@@ -116,12 +124,12 @@ class BullQueue:
         return {"stale_found": len(stale), "stale_deleted": removed}
 
     def close(self) -> None:
-        """Close the queue and its connection."""
+        """Close the queue and its connection, then stop the loop's thread."""
         try:
             self._run(self.queue.close())
             self._run(self.conn.aclose())
         finally:
-            self.loop.close()
+            self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 class ListQueue:
