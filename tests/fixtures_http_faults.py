@@ -115,16 +115,8 @@ class TrickleServer(SilentServer):
     Each read succeeds before httpx's read timeout, so only the whole-request bound ends it.
     """
 
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn = self.sock.accept()[0]
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+    def _on_connection(self, conn: socket.socket) -> None:
+        self.serve_in_thread(self._drip, conn)
 
     def _drip(self, conn: socket.socket) -> None:
         try:

@@ -48,6 +48,7 @@ from filot_preflight.models import Report, Status
 from filot_preflight.sandbox import envfiles, workers
 from filot_preflight.sandbox.base import LOOPBACK, wait_until
 from filot_preflight.sandbox.stack import Stack
+from tests._servers import SilentServer
 from tests._timing import within
 from tests.fixtures_faults import established, stack_certs, write_env
 
@@ -381,7 +382,7 @@ def test_nothing_written_to_secrets_manager_or_ecs(observed: Observed) -> None:
 # --- R2: a run killed between the canary's PUT and its DELETE ---------------------------------------
 
 
-class HoldingProxy:
+class HoldingProxy(SilentServer):
     """HTTPS in front of SeaweedFS's plain S3 port (the stack's certificate, Host header passed through, so
     SigV4 signatures still verify). Once it has forwarded a PUT under `_preflight/`, it forwards nothing
     more: the canary's GET and DELETE wait forever, and the run can be killed with the canary in place."""
@@ -390,21 +391,11 @@ class HoldingProxy:
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(str(crt), str(key))
         self.upstream, self.marker = upstream, f"PUT /{bucket}/_preflight/".encode()
-        self.put_forwarded, self.closing = threading.Event(), threading.Event()
-        self.sock = socket.create_server((LOOPBACK, 0))
-        self.sock.settimeout(0.2)
-        self.port: int = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.put_forwarded = threading.Event()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while not self.closing.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _on_connection(self, conn: socket.socket) -> None:
+        self.serve_in_thread(self._serve, conn)
 
     def _serve(self, conn: socket.socket) -> None:
         try:
@@ -431,7 +422,7 @@ class HoldingProxy:
                     buf += chunk
                 body, buf = buf[:need], buf[need:]
                 if self.put_forwarded.is_set():
-                    self.closing.wait()  # hold: never forwarded
+                    self.stop.wait()  # hold: never forwarded
                     return
                 up.sendall(head + b"\r\n\r\n" + body)
                 if head.startswith(self.marker):
@@ -446,10 +437,6 @@ class HoldingProxy:
                 dst.sendall(chunk)
         except OSError:
             pass
-
-    def close(self) -> None:
-        self.closing.set()
-        self.sock.close()
 
 
 def test_canary_of_a_run_killed_between_put_and_delete_is_removed_by_a_later_run(

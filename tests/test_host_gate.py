@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,46 +37,20 @@ from filot_preflight.models import CheckResult, Status
 from filot_preflight.net.host_gate import check_host_sync
 from filot_preflight.rules.hosts import decide
 from tests._contexts import build_context
+from tests._servers import RecordingServer
 
 CANARY = "gateCanary" + "7d1f0c9a4e2b8d63a5f1"
 TIMEOUT = 1.5
 
 
-class Listener:
+class Listener(RecordingServer):
     """Accepts TCP connections on one loopback address, counts them and records every byte; never answers."""
 
-    def __init__(self, family: socket.AddressFamily, addr: str) -> None:
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind((addr, 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.1)
-        self.port: int = self.sock.getsockname()[1]
-        self.connections = 0
-        self.received = bytearray()
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            self.held.append(conn)
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
-
-    def _read(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(5)
         try:
             while chunk := conn.recv(4096):
-                with self.lock:
-                    self.received += chunk
+                self.record(chunk)
         except OSError:
             return
 
@@ -86,13 +59,6 @@ class Listener:
         time.sleep(0.05)  # a connection being accepted right now is counted
         with self.lock:
             return self.connections, bytes(self.received)
-
-    def close(self) -> None:
-        """Stop accepting, close everything."""
-        self.stop.set()
-        for c in self.held:
-            c.close()
-        self.sock.close()
 
 
 @pytest.fixture
