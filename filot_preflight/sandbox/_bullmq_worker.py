@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +27,27 @@ async def _process(job: Any, token: str) -> dict[str, int]:
     return {"pages": 1}
 
 
+def connect(redis_env: Mapping[str, str]) -> Any:
+    """A redis.asyncio client for BullMQ from REDIS_URL (and REDIS_TLS_CA_FILE for a rediss:// URL). Also the
+    sandbox producer's (`workers.enqueue_bullmq`)."""
+    import redis.asyncio as aredis
+
+    url = redis_env["REDIS_URL"]
+    tls: dict[str, Any] = {}
+    if url.startswith("rediss://"):
+        tls = {"ssl_ca_certs": redis_env.get("REDIS_TLS_CA_FILE") or None}
+    # BullMQ for Python needs str replies (decode_responses).
+    return aredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5, **tls)
+
+
 async def main() -> None:
     """Start the worker, write the ready file once getWorkers() lists it, run until SIGTERM/SIGINT."""
-    import redis.asyncio as aredis
     from bullmq import Queue, Worker
 
     env = os.environ
     queue, prefix = env["OCR_QUEUE_KEY"], env.get("BULLMQ_PREFIX", "bull")
 
-    def connect() -> aredis.Redis:
-        # BullMQ for Python needs str replies (decode_responses).
-        return aredis.Redis.from_url(env["REDIS_URL"], ssl_ca_certs=env.get("REDIS_TLS_CA_FILE") or None,
-                                     decode_responses=True, socket_connect_timeout=5)
-
-    conn, qconn = connect(), connect()
+    conn, qconn = connect(env), connect(env)
     # drainDelay 1 s: an idle worker re-blocks every second, so a job after a long idle is taken at once.
     opts: dict[str, Any] = {"connection": conn, "prefix": prefix, "name": env.get("BULLMQ_WORKER_NAME", "gpu-1"),
                             "drainDelay": 1}

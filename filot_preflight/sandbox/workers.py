@@ -116,15 +116,12 @@ def enqueue_bullmq(
     With `wait_s`, returns once a worker has finished every one of them (BullMQ's Job.is_completed /
     is_failed), raising TimeoutError after `wait_s` seconds.
     """
-    import redis.asyncio as aredis
     from bullmq import Queue
 
+    from filot_preflight.sandbox._bullmq_worker import connect
+
     async def add() -> list[str]:
-        url = redis_env["REDIS_URL"]
-        tls: dict[str, Any] = {}
-        if url.startswith("rediss://"):
-            tls = {"ssl_ca_certs": redis_env.get("REDIS_TLS_CA_FILE") or None}
-        conn = aredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5, **tls)
+        conn = connect(redis_env)
         q = Queue(queue, {"connection": conn, "prefix": prefix})
         try:
             added = [await q.add("ocr", data, opts) for data, opts in jobs]

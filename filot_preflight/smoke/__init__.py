@@ -69,7 +69,7 @@ def run(ctx: CheckContext, wait_s: float | None = None, echo: Callable[[Step], N
     try:
         plan = _inputs(r)
         if plan is not None:
-            _steps(r, plan, job_id, key, wait)
+            _steps(r, plan, job_id, key, wait, expiry)
     except KeyboardInterrupt:
         report.interrupted = True
     r.skip_rest("interrupted" if report.interrupted else "an earlier step failed")
@@ -128,7 +128,7 @@ def _policy(redis_tls: bool, r2: Any, redis_host: str, o: Any) -> list[str]:
     return out
 
 
-def _steps(r: _Run, p: dict[str, Any], job_id: str, key: str, wait: float) -> None:
+def _steps(r: _Run, p: dict[str, Any], job_id: str, key: str, wait: float, expiry: int) -> None:
     """sweep, upload, enqueue, result; cleanup always runs once anything may have been created."""
     ctx, o = r.ctx, r.ctx.options
     try:
@@ -142,7 +142,8 @@ def _steps(r: _Run, p: dict[str, Any], job_id: str, key: str, wait: float) -> No
     try:
         _sweep(r, bucket, queue)
         with r.timed() as took:
-            ok, what = document.upload(bucket, key, max(60, int(wait + 8 * o.timeout)), ctx.redactor)
+            # The presigned URL lives as long as the run may (its leftovers' expiry), at least a minute.
+            ok, what = document.upload(bucket, key, max(60, int(expiry - time.time())), ctx.redactor)
         uploaded = ok
         r.add("upload", Status.PASS if ok else Status.FAIL, f"presigned PUT {key}: {what}", took(),
               None if ok else "Give the R2 token Object Read & Write on the bucket; `preflight check --only r2`.",
