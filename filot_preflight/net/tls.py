@@ -158,7 +158,7 @@ def client_context(
     """
     files = (*ca_files, *(p for p in (client_cert, client_key) if p is not None))
     try:
-        stamp = tuple((str(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files)
+        stamp = tuple((str(f), st.st_size, st.st_mtime_ns) for f in files for st in (os.stat(f),))
     except OSError:  # missing or unreadable: the uncached build raises the error the caller reports
         return _build_context(tuple(ca_files), insecure, client_cert, client_key)
     # Under a lock: the checkers ask at the same moment, and each would build its own copy otherwise.
