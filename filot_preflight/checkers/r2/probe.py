@@ -202,8 +202,9 @@ def s3_client(endpoint: str, creds: tuple[str, str], options: Options, bundle: s
     )
     verify: bool | str = False if options.insecure else (bundle or True)
     from filot_preflight.net.aws import botocore_session  # its data loader is shared with the aws checkers
+    from filot_preflight.net.aws_tls import share_ca_bundle
 
-    return boto3.session.Session(botocore_session=botocore_session()).client(
+    client = boto3.session.Session(botocore_session=botocore_session()).client(
         "s3",
         endpoint_url=endpoint,
         region_name="auto",
@@ -212,6 +213,8 @@ def s3_client(endpoint: str, creds: tuple[str, str], options: Options, bundle: s
         verify=verify,
         config=config,
     )
+    share_ca_bundle(client)
+    return client
 
 
 def ca_bundle(ca_file: Path) -> str:
