@@ -6,6 +6,7 @@ Environment values are compared with known secret values here and dropped: the f
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -173,45 +174,71 @@ def probe(ctx: CheckContext) -> Facts:
 
 
 def _with_real_arns(ctx: CheckContext, facts: Facts) -> Facts:
-    """The ARN Secrets Manager returns for every secret id the task definitions reference (DescribeSecret)."""
+    """The ARN Secrets Manager returns for every secret id the task definitions reference (DescribeSecret),
+    and what each execution role may read of them.
+
+    The roles' policies do not depend on the ARNs, so IAM is read beside the Secrets Manager lookup
+    (each role in its own thread) instead of after it: on the critical path of a full check these were
+    five round trips in a row.
+    """
     arns = [parse_arn(vf) for td in facts.taskdefs for c in td.containers for _, vf in c.secrets]
     names = {a.name for a in arns if a is not None and a.service == "secretsmanager"}
     wanted = sorted({resolve_secret_id(n, facts.expect.secret_ids) for n in names if n}
                     & set(facts.expect.secret_ids))
+    access = AwsAccess.from_options(ctx.options, ctx.values)
     try:
-        aws = make_client("secretsmanager", AwsAccess.from_options(ctx.options, ctx.values))
+        aws = make_client("secretsmanager", access)
     except Exception as e:  # noqa: BLE001 - not configured: the comparison is said to be unchecked
         p = classify(e)
         return replace(facts, arns_unchecked=f"Secrets Manager not usable ({p.kind}: {p.message})")
+    role_names = sorted({n for td in facts.taskdefs if td.execution_role for n in [role_name(td.execution_role)] if n})
+    pool = ThreadPoolExecutor(max_workers=1 + len(role_names), thread_name_prefix="iam")
     try:
-        found, absent = fetch_arns(aws.client, wanted)
-    except Exception as e:  # noqa: BLE001 - denied or unreachable: unchecked, said so
-        p = classify(e)
-        return replace(facts, arns_unchecked=f"ListSecrets failed ({p.code or p.kind}: {p.message})"[:300])
-    try:
-        iam = make_client("iam", AwsAccess.from_options(ctx.options, ctx.values)).client
-    except Exception:  # noqa: BLE001 - the same access worked for Secrets Manager; a failure here is IAM's
-        iam = None
-    roles: dict[str, list[dict[str, Any]] | Exception] = {}  # services often share one execution role
-    access = tuple(_role_access(iam, td, facts.expect, found, roles) for td in facts.taskdefs if td.execution_role)
+        roles = _read_roles(pool, access, role_names)
+        try:
+            found, absent = fetch_arns(aws.client, wanted)
+        except Exception as e:  # noqa: BLE001 - denied or unreachable: unchecked, said so
+            p = classify(e)
+            return replace(facts, arns_unchecked=f"ListSecrets failed ({p.code or p.kind}: {p.message})"[:300])
+        docs = {name: _outcome(f) for name, f in roles.items()}
+    finally:
+        # Not waiting when the lookup failed: the IAM calls are bounded by the client's timeouts and end
+        # on their own; their answer is no longer needed.
+        pool.shutdown(wait=False, cancel_futures=True)
+    access_rows = tuple(_role_access(td, facts.expect, found, docs) for td in facts.taskdefs if td.execution_role)
     return replace(facts, real_arns=found, absent_secrets=absent, arns_unchecked="", arn_calls=aws.counter.calls,
-                   role_access=access)
+                   role_access=access_rows)
 
 
-def _role_access(iam: Any, td: TaskDef, expect: Expect, real: dict[str, str],
-                 roles: dict[str, list[dict[str, Any]] | Exception]) -> RoleAccess:
-    """Read the execution role's policies (IAM, read-only; once per role, kept in `roles`) and evaluate
-    GetSecretValue on each reference."""
+RoleDocs = list[dict[str, Any]] | Exception
+
+
+def _read_roles(pool: ThreadPoolExecutor, access: AwsAccess, names: list[str]) -> dict[str, Future[RoleDocs]]:
+    """Start reading each role's policies (IAM, read-only; once per role: services often share one)."""
+    if not names:
+        return {}
+    client: Future[Any] = pool.submit(lambda: make_client("iam", access).client)
+    return {name: pool.submit(_policies_or_error, client, name) for name in names}
+
+
+def _policies_or_error(client: Future[Any], name: str) -> RoleDocs:
+    try:
+        # The same access works for Secrets Manager: a client that cannot be built is IAM's failure.
+        return read_role_policies(client.result(), name)
+    except Exception as e:  # noqa: BLE001 - a fact: IAM not readable from here
+        return e
+
+
+def _outcome(f: Future[RoleDocs]) -> RoleDocs:
+    # Each IAM call is bounded by the client's connect and read timeouts, so this wait is too.
+    return f.result()
+
+
+def _role_access(td: TaskDef, expect: Expect, real: dict[str, str], roles: dict[str, RoleDocs]) -> RoleAccess:
+    """Evaluate GetSecretValue on each reference of `td` with its execution role's policies."""
     name = role_name(td.execution_role)
     if name is None:
         return RoleAccess(td.family, td.execution_role, error="executionRoleArn is not an IAM role ARN")
-    if iam is None:
-        return RoleAccess(td.family, name, error="no IAM client")
-    if name not in roles:
-        try:
-            roles[name] = read_role_policies(iam, name)
-        except Exception as e:  # noqa: BLE001 - a fact: IAM not readable from here
-            roles[name] = e
     docs = roles[name]
     if isinstance(docs, Exception):
         p = classify(docs)
