@@ -212,6 +212,9 @@ def run() -> None:
     import contextlib
     import os
 
+    from filot_preflight import STARTED, clock
+
+    clock.mark(STARTED)  # this process's one command: its run counts from the process's start
     try:
         main()
         code = 0

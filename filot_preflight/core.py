@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filot_preflight import STARTED, consequences, registry, waivers
+from filot_preflight import clock, consequences, registry, waivers
 from filot_preflight import manifest as manifest_mod
 from filot_preflight.checkers.base import CheckContext, Checker, Options, in_phase, result
 from filot_preflight.config import Config
@@ -155,8 +155,13 @@ def run_report(
     checkers: list[Checker] | None = None,
     partial_ok: bool = False,
     phase: str = "predeploy",
+    started: float | None = None,
 ) -> Report:
-    """Run the selected checkers and assemble the Report (exit code is computed from it, later)."""
+    """Run the selected checkers and assemble the Report (exit code is computed from it, later).
+
+    `started` (time.monotonic()): when the command began; the checkers' budgets count from there (see
+    runner.run_checks), else from the start of the checks.
+    """
     available = registry.discover()
     chosen = checkers if checkers is not None else registry.select(
         available, list(only), list(skip), options.offline, phase
@@ -179,7 +184,7 @@ def run_report(
         partial_ok=partial_ok,
         phase=phase,
     )
-    outcome = asyncio.run(run_checks(chosen, ctx, deadline=deadline, on_event=on_event))
+    outcome = asyncio.run(run_checks(chosen, ctx, deadline=deadline, on_event=on_event, started=started))
     broken = [
         result(
             f"plugin.{name}",
@@ -249,11 +254,12 @@ def execute(req: RunRequest, redactor: Redactor, on_event: Callback | None = Non
 
     Bad input (manifest, env file, task definition file, flags) raises PreflightError before any probe.
     """
+    started = clock.take()
     cfg = req.config
     inputs, options = prepare(req, redactor)
     deadline = seconds("--deadline", req.deadline) if req.deadline is not None else cfg.get("deadline")
     if deadline is not None:  # the deadline counts from the start of the command, not of the checks
-        deadline = max(0.1, deadline - (time.monotonic() - STARTED) - EXIT_RESERVE)
+        deadline = max(0.1, deadline - (time.monotonic() - started) - EXIT_RESERVE)
     report = run_report(inputs, options, only=req.only, skip=req.skip, deadline=deadline, on_event=on_event,
-                        partial_ok=req.partial_ok, phase=req.phase)
+                        partial_ok=req.partial_ok, phase=req.phase, started=started)
     return inputs, waivers.apply(report, cfg.waivers)

@@ -152,3 +152,66 @@ def test_built_in_results_link_to_their_docs_heading():
 def test_plugins_get_no_docs_link_from_us():
     out = asyncio.run(run_checks([Quick()], ctx(), handle_signals=False))
     assert out.results[0].docs == ""
+
+
+class NeedsLibrary(Checker):
+    """Declares a module that nobody imported yet, and one that does not exist."""
+
+    name = subsystem = "needs_library"
+    description = "declares its client library"
+    libraries = ("preflight_test_lib_probe", "no_such_module_for_preflight")
+    seen: ClassVar[list[bool]] = []
+
+    async def run(self, ctx):
+        import sys
+
+        self.seen.append("preflight_test_lib_probe" in sys.modules)
+        return [result("needs_library.ok", "needs_library", Status.PASS, "ran")]
+
+
+class BrokenDeclaration(Quick):
+    name = subsystem = "broken_declaration"
+
+    def libraries_for(self, ctx):
+        raise RuntimeError("a plugin's bug")
+
+
+def test_libraries_are_imported_before_the_checkers_start(tmp_path, monkeypatch):
+    """The runner imports each chosen checker's declared libraries first; one that is missing, or a
+    declaration that raises, is left to the checker (which still runs)."""
+    import sys
+
+    (tmp_path / "preflight_test_lib_probe.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "preflight_test_lib_probe", raising=False)
+    NeedsLibrary.seen.clear()
+    out = asyncio.run(run_checks([NeedsLibrary(), BrokenDeclaration()], ctx(timeout=5), handle_signals=False))
+    assert {r.id for r in out.results} == {"needs_library.ok", "quick.ok"}
+    assert NeedsLibrary.seen == [True]
+
+
+class Left(Checker):
+    """Reports what is left of its budget when it starts."""
+
+    name = subsystem = "left"
+    description = "budget probe"
+    left: ClassVar[list[float]] = []
+
+    async def run(self, ctx):
+        self.left.append(ctx.budget().left())
+        return [result("left.ok", "left", Status.PASS, "ok")]
+
+
+def test_budget_counts_from_the_command_start_but_leaves_half_after_a_slow_start():
+    """`started` (the command's start) is where the budget counts from; a start-up that took longer than
+    half of --timeout still leaves MIN_SHARE of it. Asserted with a wide margin: behaviour, not a bound."""
+    from filot_preflight.runner import MIN_SHARE
+
+    Left.left.clear()
+    asyncio.run(run_checks([Left()], ctx(timeout=20), handle_signals=False, started=time.monotonic() - 4))
+    asyncio.run(run_checks([Left()], ctx(timeout=20), handle_signals=False, started=time.monotonic() - 60))
+    asyncio.run(run_checks([Left()], ctx(timeout=20), handle_signals=False))
+    from_start, floored, alone = Left.left
+    assert 20 - 4 - 3 < from_start <= 16
+    assert 20 * MIN_SHARE - 3 < floored <= 20 * MIN_SHARE
+    assert 20 - 3 < alone <= 20

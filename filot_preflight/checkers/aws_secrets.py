@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from filot_preflight.checkers.base import CheckContext, Checker, results_for
 from filot_preflight.manifest import AwsSettings, Manifest
 from filot_preflight.models import CheckResult, EvidenceValue, Status
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.aws import AwsProblem
 from filot_preflight.net.fixes import insecure_fix
 from filot_preflight.net.secrets_manager import AwsRead, SecretFact, read_secrets
@@ -203,6 +204,7 @@ class AwsSecretsChecker(Checker):
     subsystem = SUBSYSTEM
     description = "Secrets Manager: each manifest secret exists, has a current value and its JSON key"
     needs = ("AWS_REGION",)
+    libraries = libs.AWS
     network = True
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

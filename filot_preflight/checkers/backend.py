@@ -15,6 +15,7 @@ from filot_preflight.checkers.base import Budget, CheckContext, Checker, result
 from filot_preflight.manifest import BackendSettings
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.net import fixes
+from filot_preflight.net import libraries as libs
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.fixes import refused_summary
 from filot_preflight.net.host_gate import check_host
@@ -265,6 +266,7 @@ class BackendChecker(Checker):
     subsystem = NAME
     description = "API_BASE_URL health and ready endpoints answer 2xx JSON over https; certificate not expiring"
     needs = (URL_VAR,)
+    libraries = libs.HTTP
     network = True
     phase = "any"  # also post-deployment: liveness of the deployed endpoints
 

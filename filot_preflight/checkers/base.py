@@ -162,6 +162,13 @@ class Checker(ABC):
     # When it runs: "predeploy" (is the environment ready to deploy?), "postdeploy" (is the deployment live
     # and healthy?) or "any" (both, e.g. liveness of the deployed endpoints). See PHASES.
     phase: ClassVar[str] = "predeploy"
+    # The client libraries the probe imports (lazily, so that `preflight --help` stays fast). The runner
+    # imports those of every chosen checker one after another before the checkers start (`libraries_for`).
+    libraries: ClassVar[tuple[str, ...]] = ()
+
+    def libraries_for(self, ctx: CheckContext) -> tuple[str, ...]:
+        """The modules this run's probe will import (`libraries`; a checker narrows it, e.g. no AWS offline)."""
+        return self.libraries
 
     @abstractmethod
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

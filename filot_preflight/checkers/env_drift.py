@@ -29,6 +29,7 @@ from filot_preflight.audit.report import (
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.manifest import Manifest
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net import libraries as libs
 
 NAME = "env_drift"
 Matcher = Callable[[str], object]
@@ -229,6 +230,11 @@ class EnvDriftChecker(Checker):
     subsystem = SUBSYSTEM
     description = "Variables read in code match the manifest (and its consumers); queue names agree"
     network = False
+    libraries = libs.AUDIT
+
+    def libraries_for(self, ctx: CheckContext) -> tuple[str, ...]:
+        """The audit's libraries only when there are source trees to read."""
+        return self.libraries if ctx.options.source_dirs else ()
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe, then judge."""

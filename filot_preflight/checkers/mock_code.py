@@ -32,6 +32,7 @@ from filot_preflight.audit.report import (
 )
 from filot_preflight.checkers.base import CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net import libraries as libs
 from filot_preflight.sources import Value
 
 NAME = "mock_code"
@@ -168,6 +169,11 @@ class MockCodeChecker(Checker):
     subsystem = SUBSYSTEM
     description = "No mock/test-only code, mock switch or test key on production paths (source audit)"
     network = False
+    libraries = libs.AUDIT
+
+    def libraries_for(self, ctx: CheckContext) -> tuple[str, ...]:
+        """The audit's libraries only when there are source trees to read."""
+        return self.libraries if ctx.options.source_dirs else ()
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe, then judge."""

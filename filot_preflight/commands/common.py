@@ -75,7 +75,9 @@ PhaseOpt = Annotated[
                  "deployment live and healthy (ECS services, scaling, alarms, rotation, live endpoints); all: both."),
 ]
 TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", min=0.1, help="Seconds for each network step (default 10).")
+    float | None,
+    typer.Option("--timeout", min=0.1, help="Each checker's time budget in seconds, counted from the start of the "
+                 "command and shared by all of its network steps (default 10)."),
 ]
 DeadlineOpt = Annotated[
     float | None,

@@ -12,6 +12,7 @@ from filot_preflight.checkers.alarms.judge import NAME, SUBSYSTEM, judge
 from filot_preflight.checkers.alarms.probe import base_facts, probe
 from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.aws_live import within_budget
 
 __all__ = ["AlarmsChecker", "judge", "probe"]
@@ -24,6 +25,7 @@ class AlarmsChecker(Checker):
     subsystem = SUBSYSTEM
     description = "CloudWatch alarms: backend errors, OCR queue, task restarts exist, notify, and are not firing"
     needs = ("AWS_REGION",)
+    libraries = libs.AWS
     phase: ClassVar[str] = "postdeploy"
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

@@ -11,6 +11,7 @@ from filot_preflight.checkers.autoscaling.judge import NAME, SUBSYSTEM, judge
 from filot_preflight.checkers.autoscaling.probe import base_facts, probe
 from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.aws_live import within_budget
 
 __all__ = ["AutoscalingChecker", "judge", "probe"]
@@ -23,6 +24,7 @@ class AutoscalingChecker(Checker):
     subsystem = SUBSYSTEM
     description = "ECS auto scaling: a target per service, min/max range, a policy; GPU worker on queue or CPU/GPU"
     needs = ("ECS_CLUSTER", "AWS_REGION")
+    libraries = libs.AWS
     phase: ClassVar[str] = "postdeploy"
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

@@ -36,6 +36,7 @@ from filot_preflight.checkers.buli2.judge import (
 )
 from filot_preflight.manifest import Buli2Signature
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.host_gate import check_host
 from filot_preflight.net.http_probe import (
@@ -213,6 +214,7 @@ class Buli2Checker(Checker):
     subsystem = NAME
     description = "BULI2 key accepted and required; callback URL public https; webhook refuses unsigned/tampered"
     needs = (API_URL, API_KEY, SECRET, CALLBACK)
+    libraries = libs.HTTP
     network = True
     phase = "any"  # also post-deployment: liveness of the deployed endpoints
 

@@ -12,6 +12,7 @@ from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.checkers.ecs_services.judge import NAME, SUBSYSTEM, judge
 from filot_preflight.checkers.ecs_services.probe import base_facts, probe
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.aws_live import within_budget
 
 __all__ = ["EcsServicesChecker", "judge", "probe"]
@@ -24,6 +25,7 @@ class EcsServicesChecker(Checker):
     subsystem = SUBSYSTEM
     description = "Deployed ECS services: checked revision, running == desired, rollout COMPLETED, breaker, crashes"
     needs = ("ECS_CLUSTER", "AWS_REGION")
+    libraries = libs.AWS
     phase: ClassVar[str] = "postdeploy"
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

@@ -29,6 +29,7 @@ from filot_preflight.checkers.ecs_taskdefs.probe import (
     probe,
 )
 from filot_preflight.models import CheckResult, Status
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.aws import AwsProblem
 
 __all__ = [
@@ -339,6 +340,11 @@ class EcsTaskDefsChecker(Checker):
     description = "ECS task definitions: secrets by ARN (account, region, path), no plain secrets, pinned images"
     needs = ("AWS_ACCOUNT_ID", "AWS_REGION")
     network = False  # with --task-def files it needs none; under --offline without files it SKIPs
+    libraries = libs.AWS
+
+    def libraries_for(self, ctx: CheckContext) -> tuple[str, ...]:
+        """AWS only when the run may reach it (offline, the files are judged alone)."""
+        return () if ctx.options.offline else self.libraries
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe (files or live, in a daemon thread), then judge."""

@@ -30,6 +30,7 @@ from filot_preflight.checkers.gpu_worker.live import (
 )
 from filot_preflight.manifest import QueueSettings
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net import redis_conn as rc
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.host_gate import check_host
@@ -185,6 +186,7 @@ class GpuWorkerChecker(Checker):
         "dead letters, heartbeat (read-only)"
     )
     needs: ClassVar[tuple[str, ...]] = (URL_VAR, "OCR_QUEUE_KEY")
+    libraries = libs.REDIS
     phase: ClassVar[str] = "any"  # also post-deployment: the deployed worker consumes the queue
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

@@ -14,6 +14,7 @@ from filot_preflight.checkers.postgres.writable import judge_writable
 from filot_preflight.manifest import PostgresSettings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 from filot_preflight.net import fixes
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.fixes import Endpoint, credentials_fix, refused_summary
 
 __all__ = ["PostgresChecker", "PgFacts", "DsnInfo", "judge"]
@@ -264,6 +265,7 @@ class PostgresChecker(Checker):
     subsystem = "postgres"
     description = "DATABASE_URL: sslmode, TLS login, version, latency, pooled endpoint, connections, migration"
     needs = (VAR,)
+    libraries = libs.POSTGRES
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe (blocking I/O in a daemon thread, bounded), then judge."""

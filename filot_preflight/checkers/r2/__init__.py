@@ -15,6 +15,7 @@ from filot_preflight.checkers.r2.probe import BUCKET, R2_MAX_PRESIGN_S, CorsRule
 from filot_preflight.manifest import R2Settings
 from filot_preflight.models import CheckResult, EvidenceValue, Status
 from filot_preflight.net import fixes
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.fixes import Endpoint, refused_summary
 
 __all__ = ["R2Checker", "R2Facts", "CorsRule", "judge"]
@@ -302,6 +303,7 @@ class R2Checker(Checker):
     subsystem = "r2"
     description = "CF_R2_*: bucket, presigned PUT/GET canary (deleted after), CORS for APP_ORIGIN, anonymous listing"
     needs = ("CF_R2_ACCESS_KEY_ID", "CF_R2_SECRET_ACCESS_KEY", "CF_R2_BUCKET")
+    libraries = libs.AWS + libs.HTTP
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe (blocking I/O in a daemon thread, bounded), then judge."""

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from filot_preflight.checkers.base import Budget, CheckContext, Checker
 from filot_preflight.checkers.redis.judge import RedisFacts, RedisSettings, judge
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net import redis_conn as rc
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.host_gate import LOOKUP_SHARE, check_host_sync
@@ -224,6 +225,7 @@ class RedisChecker(Checker):
         "Redis over TLS: rediss://, verified certificate, AUTH, PING latency, version, expiry, noeviction"
     )
     needs: ClassVar[tuple[str, ...]] = (URL_VAR,)
+    libraries = libs.REDIS
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe REDIS_URL (the backend's view) and judge the facts."""

@@ -11,6 +11,7 @@ from filot_preflight.checkers.base import CheckContext, Checker
 from filot_preflight.checkers.rotation.judge import NAME, SUBSYSTEM, judge
 from filot_preflight.checkers.rotation.probe import base_facts, probe
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net.aws_live import within_budget
 
 __all__ = ["RotationChecker", "judge", "probe"]
@@ -23,6 +24,7 @@ class RotationChecker(Checker):
     subsystem = SUBSYSTEM
     description = "Secrets Manager rotation: enabled, period within policy, last rotation not overdue"
     needs = ("AWS_REGION",)
+    libraries = libs.AWS
     phase: ClassVar[str] = "postdeploy"
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:

@@ -21,6 +21,7 @@ from filot_preflight.checkers.base import GRACE, CheckContext, Checker
 from filot_preflight.checkers.temporal.judge import Poller, TemporalFacts, TemporalJudgeSettings, judge
 from filot_preflight.fileio import read_pem, sweep_stale_dirs
 from filot_preflight.models import CheckResult
+from filot_preflight.net import libraries as libs
 from filot_preflight.net import tls as _tls
 from filot_preflight.net.host_gate import check_host
 
@@ -309,6 +310,11 @@ class TemporalChecker(Checker):
         "client certificate expiry; if unset, checks the Redis fallback"
     )
     needs: ClassVar[tuple[str, ...]] = ("TEMPORAL_ADDRESS",)
+    libraries = libs.TEMPORAL
+
+    def libraries_for(self, ctx: CheckContext) -> tuple[str, ...]:
+        """temporalio only when Temporal is configured (optional: without it the app falls back to Redis)."""
+        return self.libraries if ctx.value("TEMPORAL_ADDRESS") else ()
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe and judge against `checks.temporal`."""
