@@ -36,7 +36,7 @@ def test_clients_verify_against_one_preloaded_context(moto_aws: MotoAws) -> None
         contexts.add(id(ctx))
         assert ctx.cert_store_stats()["x509_ca"] > 100  # certifi's CAs plus the sandbox CA
         container = http._manager.pools  # urllib3's RecentlyUsedContainer: keys(), not values()
-        pools = [container[k] for k in container.keys()]
+        pools = [container[k] for k in container.keys()]  # noqa: SIM118 - not iterable itself
         assert pools and all(p.ca_certs is None and p.cert_reqs == "CERT_REQUIRED" for p in pools)
     assert len(contexts) == 1
 

@@ -172,3 +172,26 @@ def test_sigterm_ends_the_watch_gracefully(json_manifest):
             proc.kill()
     with pytest.raises(OSError):
         get(f"http://127.0.0.1:{port}/healthz")
+
+
+def test_every_cycle_counts_its_deadline_from_its_own_start(json_manifest, monkeypatch):
+    """--deadline bounds each cycle: a watcher started long ago (the process's start) must not hand its
+    later cycles what is left of the first one (it handed them the 0.1 s minimum)."""
+    from filot_preflight import clock, core
+
+    seen: list[float | None] = []
+    real = core.run_report
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("deadline"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core, "run_report", recording)
+    clock.mark(time.monotonic() - 1000)  # the process started long ago; only its first run counts from there
+    req = make_request(manifest=json_manifest, env_file=None, source=None, config=None, only=["env_drift"],
+                       offline=True, deadline=30)
+    w = Watcher(req, Redactor(), 0.001, max_runs=3)
+    w.run()
+    assert len(seen) == 3
+    assert seen[0] == 0.1  # the first run: the process's command, which started 1000 s ago
+    assert all(d is not None and d > 20 for d in seen[1:]), seen
