@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,9 +241,60 @@ def make_client(service: str, access: AwsAccess) -> AwsClient:
     Raises NoRegionError / NoCredentialsError / ProfileNotFound before any network call, so a
     missing configuration is reported as such and not as an unreachable endpoint.
     """
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    sess, creds, method, lock = _shared_session(access)
+    region = access.region or sess.region_name
+    if not region:
+        raise NoRegionError()
+    if creds is None:
+        raise NoCredentialsError()
+    # The checker's whole budget is --timeout: one attempt of (connect + read) takes at most ~3/4 of it;
+    # a retry (and its backoff, up to 1 s) fits only from RETRY_MIN_TIMEOUT on, with shorter attempts.
+    t = max(access.timeout, 1.0)
+    retry = t >= RETRY_MIN_TIMEOUT
+    config = Config(
+        connect_timeout=max(t / (6 if retry else 3), 0.5),
+        read_timeout=max(t / (5 if retry else 2.5), 0.5),
+        retries={"total_max_attempts": 2 if retry else 1, "mode": "standard"},
+    )
+    name: Any = service  # the stubs only accept literal service names
+    with lock:  # a boto3 session is not thread-safe: its clients are built one at a time
+        client = sess.client(name, region_name=region, endpoint_url=access.endpoint, config=config,
+                             verify=access.verify)
+    _gate(client.meta.endpoint_url, access)  # before the first request: building the client sent nothing
+    share_ca_bundle(client)
+    counter = CallCounter()
+    client.meta.events.register("before-call", counter)
+    return AwsClient(client, region, method, counter)
+
+
+_SESSIONS: dict[tuple[Any, ...], tuple[Any, Any, str, threading.Lock]] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _shared_session(access: AwsAccess) -> tuple[Any, Any, str, threading.Lock]:
+    """(boto3 session, its credentials, where they came from, the lock its clients are built under).
+
+    One session per way of reaching AWS (profile, region, the env file's keys, the process's AWS_*
+    settings and home directory), shared by the checkers: each one built its own, twice when the keys
+    came from an env file (~20 ms of CPU each, eight in a full check). A failure (an unknown profile) is
+    raised again at every call, never kept.
+    """
+    keys = access.file_keys
+    key = (access.profile, access.region, min(1.0, access.timeout),
+           None if keys is None else tuple(k.get_secret_value() if k else None for k in keys),
+           os.environ.get("HOME"), tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+    with _SESSIONS_LOCK:
+        found = _SESSIONS.get(key)
+        if found is None:
+            found = _SESSIONS[key] = (*_new_session(access), threading.Lock())
+    return found
+
+
+def _new_session(access: AwsAccess) -> tuple[Any, Any, str]:
+    import boto3
 
     def session(**keys: str | None) -> Any:
         core = botocore_session()
@@ -264,28 +316,7 @@ def make_client(service: str, access: AwsAccess) -> AwsClient:
             aws_session_token=token.get_secret_value() if token else None,
         )
         creds, method = sess.get_credentials(), "env-file"
-    region = access.region or sess.region_name
-    if not region:
-        raise NoRegionError()
-    if creds is None:
-        raise NoCredentialsError()
-    # The checker's whole budget is --timeout: one attempt of (connect + read) takes at most ~3/4 of it;
-    # a retry (and its backoff, up to 1 s) fits only from RETRY_MIN_TIMEOUT on, with shorter attempts.
-    t = max(access.timeout, 1.0)
-    retry = t >= RETRY_MIN_TIMEOUT
-    config = Config(
-        connect_timeout=max(t / (6 if retry else 3), 0.5),
-        read_timeout=max(t / (5 if retry else 2.5), 0.5),
-        retries={"total_max_attempts": 2 if retry else 1, "mode": "standard"},
-    )
-    name: Any = service  # the stubs only accept literal service names
-    client = sess.client(name, region_name=region, endpoint_url=access.endpoint, config=config,
-                         verify=access.verify)
-    _gate(client.meta.endpoint_url, access)  # before the first request: building the client sent nothing
-    share_ca_bundle(client)
-    counter = CallCounter()
-    client.meta.events.register("before-call", counter)
-    return AwsClient(client, region, method, counter)
+    return sess, creds, method
 
 
 # AWS's own endpoint domains (what boto3 derives from the region): public by construction, not resolved.

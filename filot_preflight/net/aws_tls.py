@@ -46,7 +46,7 @@ def share_ca_bundle(client: Any) -> bool:
         if len(data) > _MAX_BUNDLE:
             return False
         with _LOCK:  # the checkers create their clients at the same moment
-            ctx = _context(data)
+            ctx = _context(data, path)
     except (OSError, ValueError, ssl.SSLError):
         return False  # unreadable or not PEM: botocore's own load raises the error the checker reports
     manager.connection_pool_kw["ssl_context"] = ctx
@@ -61,17 +61,18 @@ _MAX_BUNDLE = 16 * 1024 * 1024
 _CONTEXTS: dict[str, ssl.SSLContext] = {}
 
 
-def _context(data: bytes) -> ssl.SSLContext:
+def _context(data: bytes, path: str) -> ssl.SSLContext:
     # The context botocore builds for its pools, with the bundle loaded once. Keyed by content: the r2
     # checker and the AWS checkers write the same bundle (certifi's plus --ca-file) to different temp
     # files. Shared by every pool that verifies against it: urllib3 sets the same verify mode and ALPN
-    # on it at each connection.
+    # on it at each connection. Loaded from the file, not from `data`: OpenSSL then parses it without
+    # holding the GIL (~30 ms the other checkers' threads keep running through).
     key = hashlib.sha256(data).hexdigest()
     if key not in _CONTEXTS:
         from botocore.httpsession import create_urllib3_context
 
         ctx = create_urllib3_context()
-        ctx.load_verify_locations(cadata=data.decode("ascii", "replace"))
+        ctx.load_verify_locations(cafile=path)
         _CONTEXTS[key] = ctx
     return _CONTEXTS[key]
 
