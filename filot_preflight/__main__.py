@@ -1,5 +1,5 @@
 """`python -m filot_preflight` runs the CLI."""
 
-from filot_preflight.cli import run
+from filot_preflight.entry import run
 
 run()

@@ -13,12 +13,14 @@ import dataclasses
 import importlib
 import logging
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from filot_preflight import collector
 from filot_preflight.checkers.base import Budget, CheckContext, Checker, result
 from filot_preflight.models import CheckResult, Status
 from filot_preflight.models import docs_link as models_docs_link
@@ -155,11 +157,17 @@ def preload(checkers: list[Checker], ctx: CheckContext) -> None:
             wanted.update(dict.fromkeys(c.libraries_for(ctx)))
         except Exception:  # noqa: BLE001 - a plugin's declaration: its run reports its own trouble
             log.debug("%s: libraries_for failed", c.name, exc_info=True)
-    for name in wanted:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - not installed or broken: the probe's own import says so
-            log.debug("preload: %s did not import", name, exc_info=True)
+    missing = [name for name in wanted if name not in sys.modules]
+    if missing:  # a later run in the process (a watch cycle) leaves the collector alone
+        collector.pause()  # see collector.py; a no-op when cli.run paused it already
+    try:
+        for name in missing:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - not installed or broken: the probe's own import says so
+                log.debug("preload: %s did not import", name, exc_info=True)
+    finally:
+        collector.resume()
 
 
 async def _run_one(c: Checker, ctx: CheckContext, started: float | None = None) -> list[CheckResult]:
