@@ -91,11 +91,11 @@ def test_metrics_of_a_report():
 def test_sustained_watch_serves_valid_metrics_never_overlaps_and_memory_stays_bounded(json_manifest):
     runs: list[tuple[float, float]] = []
     memory: dict[int, int] = {}
-    cycles = 200
+    cycles = 350
 
     def on_run(started, finished, report):
         runs.append((started, finished))
-        if len(runs) in (50, cycles):
+        if len(runs) in (50, 200, cycles):
             memory[len(runs)] = tracemalloc.get_traced_memory()[0]
 
     w = Watcher(request(json_manifest), Redactor(), 0.001, max_runs=cycles, on_run=on_run)
@@ -116,7 +116,9 @@ def test_sustained_watch_serves_valid_metrics_never_overlaps_and_memory_stays_bo
             scrapes += 1
             time.sleep(0.05)
         t.join()
-        growth = memory[cycles] - memory[50]
+        # tracemalloc counts every thread's allocations, and another fixture's thread may allocate during one
+        # window (seen once in the full suite: +3.9 MB); a leak of the loop grows in both windows of 150 runs.
+        growth = min(memory[200] - memory[50], memory[cycles] - memory[200])
         tracemalloc.stop()
         code, text = get(base + "/metrics")
         m = parse(text)
@@ -126,7 +128,7 @@ def test_sustained_watch_serves_valid_metrics_never_overlaps_and_memory_stays_bo
     finally:
         server.close()
     assert all(b[0] >= a[1] for a, b in zip(runs, runs[1:], strict=False)), "runs overlapped"
-    assert growth < 1_000_000, f"memory grew {growth} bytes from run 50 to run {cycles}"
+    assert growth < 1_000_000, f"memory grew {growth} bytes in each window of 150 runs: {memory}"
 
 
 def test_a_run_longer_than_the_interval_skips_ticks_instead_of_piling_up(json_manifest):
