@@ -272,6 +272,7 @@ def make_client(service: str, access: AwsAccess) -> AwsClient:
 
 _SESSIONS: dict[tuple[Any, ...], tuple[Any, Any, str, threading.Lock]] = {}
 _SESSIONS_LOCK = threading.Lock()
+_MAX_SESSIONS = 8
 
 
 def _shared_session(access: AwsAccess) -> tuple[Any, Any, str, threading.Lock]:
@@ -290,6 +291,8 @@ def _shared_session(access: AwsAccess) -> tuple[Any, Any, str, threading.Lock]:
         found = _SESSIONS.get(key)
         if found is None:
             found = _SESSIONS[key] = (*_new_session(access), threading.Lock())
+            while len(_SESSIONS) > _MAX_SESSIONS:  # a long watch whose keys were rotated: drop the oldest
+                _SESSIONS.pop(next(iter(_SESSIONS)))
     return found
 
 
