@@ -212,10 +212,9 @@ def run() -> None:
     import contextlib
     import os
 
-    from filot_preflight import STARTED, clock, collector
+    from filot_preflight import STARTED, clock
 
     clock.mark(STARTED)  # this process's one command: its run counts from the process's start
-    collector.pause()  # until the runner has imported the libraries (collector.py)
     try:
         main()
         code = 0

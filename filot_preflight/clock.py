@@ -2,7 +2,7 @@
 
 A `preflight` process runs one command, and its run starts with the process (`filot_preflight.STARTED`):
 reading the inputs and importing the client libraries are part of what the user waits for. `cli.run`
-(the console script) marks that moment; the first run of the process takes it. Every later run in the
+(behind the console script) marks that moment; the first run of the process takes it. Every later run in the
 same process (each `watch` cycle, the CLI called in-process by a test or an embedding app) starts when
 it is called.
 """

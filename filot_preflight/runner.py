@@ -159,7 +159,7 @@ def preload(checkers: list[Checker], ctx: CheckContext) -> None:
             log.debug("%s: libraries_for failed", c.name, exc_info=True)
     missing = [name for name in wanted if name not in sys.modules]
     if missing:  # a later run in the process (a watch cycle) leaves the collector alone
-        collector.pause()  # see collector.py; a no-op when cli.run paused it already
+        collector.pause()  # see collector.py; a no-op when entry.run paused it already
     try:
         for name in missing:
             try:

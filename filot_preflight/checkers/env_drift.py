@@ -234,7 +234,7 @@ class EnvDriftChecker(Checker):
 
     def libraries_for(self, ctx: CheckContext) -> tuple[str, ...]:
         """The audit's libraries only when there are source trees to read."""
-        return self.libraries if ctx.options.source_dirs else ()
+        return libs.audit_for(ctx.options.source_dirs)
 
     async def run(self, ctx: CheckContext) -> list[CheckResult]:
         """Probe, then judge."""

@@ -219,8 +219,6 @@ class AwsClient:
     counter: CallCounter
 
 
-
-
 def botocore_session() -> Any:
     """A new botocore session that shares one data loader with every other session of this process.
 

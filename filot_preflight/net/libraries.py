@@ -13,3 +13,8 @@ TEMPORAL = ("temporalio.service",)
 # parser, dotenv-safe's .env.example reader.
 AUDIT = ("detect_secrets.core.scan", "detect_secrets.settings", "detect_secrets.core.plugins.util",
          "tree_sitter", "tree_sitter_javascript", "tree_sitter_typescript", "dotenv.parser")
+
+
+def audit_for(source_dirs: object) -> tuple[str, ...]:
+    """The audit's libraries when the run has source trees to read (`Options.source_dirs`), else none."""
+    return AUDIT if source_dirs else ()

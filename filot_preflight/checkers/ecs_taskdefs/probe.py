@@ -200,7 +200,8 @@ def _with_real_arns(ctx: CheckContext, facts: Facts) -> Facts:
         except Exception as e:  # noqa: BLE001 - denied or unreachable: unchecked, said so
             p = classify(e)
             return replace(facts, arns_unchecked=f"ListSecrets failed ({p.code or p.kind}: {p.message})"[:300])
-        docs = {name: _outcome(f) for name, f in roles.items()}
+        # Each IAM call is bounded by the client's connect and read timeouts, so this wait is too.
+        docs = {name: f.result() for name, f in roles.items()}
     finally:
         # Not waiting when the lookup failed: the IAM calls are bounded by the client's timeouts and end
         # on their own; their answer is no longer needed.
@@ -227,11 +228,6 @@ def _policies_or_error(client: Future[Any], name: str) -> RoleDocs:
         return read_role_policies(client.result(), name)
     except Exception as e:  # noqa: BLE001 - a fact: IAM not readable from here
         return e
-
-
-def _outcome(f: Future[RoleDocs]) -> RoleDocs:
-    # Each IAM call is bounded by the client's connect and read timeouts, so this wait is too.
-    return f.result()
 
 
 def _role_access(td: TaskDef, expect: Expect, real: dict[str, str], roles: dict[str, RoleDocs]) -> RoleAccess:
